@@ -1,0 +1,55 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::key::PublicKey;
+
+/// What went wrong talking to WireGuard, phrased for the person who has to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("no WireGuard interface named {iface:?}")]
+    NoSuchInterface { iface: String },
+
+    #[error("permission denied on {iface}: controlling WireGuard needs root or CAP_NET_ADMIN")]
+    PermissionDenied { iface: String },
+
+    #[error("the WireGuard daemon of {iface} is not answering on {} ({detail})", socket.display())]
+    NotAnswering {
+        iface: String,
+        socket: PathBuf,
+        detail: String,
+    },
+
+    #[error("{iface} has no peer {peer}")]
+    NoSuchPeer { iface: String, peer: PublicKey },
+
+    #[error("{iface}: {detail}")]
+    Protocol { iface: String, detail: String },
+
+    #[error("{what} is not supported here: {detail}")]
+    Unsupported { what: String, detail: String },
+
+    #[error("{what} took longer than {after:?}: the WireGuard implementation is not answering")]
+    Deadline { what: String, after: Duration },
+
+    #[error("{detail}")]
+    Internal { detail: String },
+}
+
+impl BackendError {
+    /// Maps an I/O error on `iface` to the variant a user can act on.
+    pub fn from_io(iface: &str, context: &str, err: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        match err.kind() {
+            ErrorKind::PermissionDenied => Self::PermissionDenied {
+                iface: iface.to_owned(),
+            },
+            ErrorKind::NotFound => Self::NoSuchInterface {
+                iface: iface.to_owned(),
+            },
+            _ => Self::Protocol {
+                iface: iface.to_owned(),
+                detail: format!("{context}: {err}"),
+            },
+        }
+    }
+}

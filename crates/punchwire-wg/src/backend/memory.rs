@@ -1,0 +1,210 @@
+//! An in-memory WireGuard for tests: devices are plain data that a test shapes and
+//! inspects, and failures can be switched on to prove that callers survive them.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{BackendError, WireGuard};
+use crate::device::{Device, Endpoint, Peer};
+use crate::key::PublicKey;
+
+/// A cheaply cloneable handle; all clones share the same devices.
+#[derive(Clone, Default)]
+pub struct MemoryBackend {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    devices: BTreeMap<String, Device>,
+    failing: Option<String>,
+    endpoint_writes: Vec<(String, PublicKey, Endpoint)>,
+}
+
+impl MemoryBackend {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A test that panicked while holding the lock must not hide the real failure
+        // behind a poison error in the next assertion.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds or replaces a whole device.
+    pub fn put_device(&self, device: Device) {
+        self.lock().devices.insert(device.name.clone(), device);
+    }
+
+    pub fn remove_device(&self, iface: &str) -> Option<Device> {
+        self.lock().devices.remove(iface)
+    }
+
+    /// Changes one peer in place, as traffic or a handshake would.
+    pub fn update_peer(&self, iface: &str, key: &PublicKey, f: impl FnOnce(&mut Peer)) {
+        let mut state = self.lock();
+        let peer = state
+            .devices
+            .get_mut(iface)
+            .and_then(|d| d.peers.iter_mut().find(|p| &p.public_key == key))
+            .unwrap_or_else(|| panic!("memory backend: {iface} has no peer {key}"));
+        f(peer);
+    }
+
+    /// Makes every call fail with `reason` until [`MemoryBackend::recover`].
+    pub fn fail_with(&self, reason: impl Into<String>) {
+        self.lock().failing = Some(reason.into());
+    }
+
+    pub fn recover(&self) {
+        self.lock().failing = None;
+    }
+
+    /// Every successful `set_endpoint`, oldest first.
+    pub fn endpoint_writes(&self) -> Vec<(String, PublicKey, Endpoint)> {
+        self.lock().endpoint_writes.clone()
+    }
+
+    fn check_failing(state: &State, iface: &str) -> Result<(), BackendError> {
+        match &state.failing {
+            Some(reason) => Err(BackendError::Protocol {
+                iface: iface.to_owned(),
+                detail: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl WireGuard for MemoryBackend {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    fn interfaces(&self) -> Result<Vec<String>, BackendError> {
+        let state = self.lock();
+        Self::check_failing(&state, "*")?;
+        Ok(state.devices.keys().cloned().collect())
+    }
+
+    fn device(&self, iface: &str) -> Result<Device, BackendError> {
+        let state = self.lock();
+        Self::check_failing(&state, iface)?;
+        state
+            .devices
+            .get(iface)
+            .cloned()
+            .ok_or_else(|| BackendError::NoSuchInterface {
+                iface: iface.to_owned(),
+            })
+    }
+
+    fn set_endpoint(
+        &self,
+        iface: &str,
+        key: &PublicKey,
+        endpoint: Endpoint,
+    ) -> Result<(), BackendError> {
+        let mut state = self.lock();
+        Self::check_failing(&state, iface)?;
+        let device = state
+            .devices
+            .get_mut(iface)
+            .ok_or_else(|| BackendError::NoSuchInterface {
+                iface: iface.to_owned(),
+            })?;
+        let peer = device
+            .peers
+            .iter_mut()
+            .find(|p| &p.public_key == key)
+            .ok_or_else(|| BackendError::NoSuchPeer {
+                iface: iface.to_owned(),
+                peer: *key,
+            })?;
+        peer.endpoint = Some(endpoint.addr());
+        state
+            .endpoint_writes
+            .push((iface.to_owned(), *key, endpoint));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Backend;
+
+    fn device_with_one_peer() -> (Device, PublicKey) {
+        let key = PublicKey::from_bytes([7; 32]);
+        let device = Device {
+            name: "wg0".into(),
+            public_key: Some(PublicKey::from_bytes([1; 32])),
+            listen_port: Some(51820),
+            fwmark: None,
+            peers: vec![Peer {
+                public_key: key,
+                has_preshared_key: true,
+                endpoint: None,
+                allowed_ips: vec!["10.99.0.2/32".parse().unwrap()],
+                last_handshake: None,
+                rx_bytes: 0,
+                tx_bytes: 0,
+                persistent_keepalive: Some(5),
+            }],
+        };
+        (device, key)
+    }
+
+    #[tokio::test]
+    async fn set_endpoint_changes_only_the_endpoint() {
+        let memory = MemoryBackend::new();
+        let (device, key) = device_with_one_peer();
+        memory.put_device(device.clone());
+        let backend = Backend::new(memory.clone());
+        let endpoint: Endpoint = "198.51.100.10:40000".parse().unwrap();
+        backend.set_endpoint("wg0", &key, endpoint).await.unwrap();
+
+        let after = backend.device("wg0").await.unwrap();
+        let mut expected = device;
+        expected.peers[0].endpoint = Some(endpoint.addr());
+        assert_eq!(after, expected);
+        assert_eq!(
+            memory.endpoint_writes(),
+            vec![("wg0".into(), key, endpoint)]
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_interface_and_peer_are_named() {
+        let memory = MemoryBackend::new();
+        let (device, _) = device_with_one_peer();
+        memory.put_device(device);
+        let backend = Backend::new(memory);
+        let err = backend.device("wg9").await.unwrap_err().to_string();
+        assert!(err.contains("\"wg9\""), "{err}");
+        let stranger = PublicKey::from_bytes([9; 32]);
+        let endpoint = "198.51.100.10:1".parse().unwrap();
+        let err = backend
+            .set_endpoint("wg0", &stranger, endpoint)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("has no peer") && err.contains(&stranger.to_base64()),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_can_be_switched_on_and_off() {
+        let memory = MemoryBackend::new();
+        let (device, _) = device_with_one_peer();
+        memory.put_device(device);
+        let backend = Backend::new(memory.clone());
+        memory.fail_with("device vanished");
+        assert!(backend.device("wg0").await.is_err());
+        memory.recover();
+        assert!(backend.device("wg0").await.is_ok());
+    }
+}

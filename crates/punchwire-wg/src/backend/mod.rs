@@ -1,0 +1,122 @@
+//! The one seam between Punchwire and a WireGuard implementation.
+//!
+//! Each implementation lives in its own module and answers the same three questions:
+//! which interfaces exist, what does one hold, and "set this peer's endpoint, leave
+//! everything else as it was". [`Backend`] wraps any of them with a deadline, because a
+//! wedged userspace daemon must never wedge the service.
+
+mod error;
+mod memory;
+
+pub use error::BackendError;
+pub use memory::MemoryBackend;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::device::{Device, Endpoint};
+use crate::key::PublicKey;
+
+/// A WireGuard implementation, called from blocking code.
+///
+/// Implementations must bound their own I/O where they can (socket timeouts); the
+/// [`Backend`] facade adds an outer deadline for the calls they cannot bound.
+pub trait WireGuard: Send + Sync + 'static {
+    /// A short name for messages: "kernel", "userspace", "memory".
+    fn kind(&self) -> &'static str;
+
+    /// Names of the interfaces this implementation can see.
+    fn interfaces(&self) -> Result<Vec<String>, BackendError>;
+
+    /// Reads one interface and all of its peers.
+    fn device(&self, iface: &str) -> Result<Device, BackendError>;
+
+    /// Points an existing peer at `endpoint`. Never creates a peer, and leaves its
+    /// allowed IPs, keepalive and preshared key as they were.
+    fn set_endpoint(
+        &self,
+        iface: &str,
+        peer: &PublicKey,
+        endpoint: Endpoint,
+    ) -> Result<(), BackendError>;
+}
+
+/// How long one backend call may take before it is reported as not answering.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(3);
+
+/// An async, deadline-bound handle on a [`WireGuard`] implementation.
+#[derive(Clone)]
+pub struct Backend {
+    inner: Arc<dyn WireGuard>,
+    deadline: Duration,
+}
+
+impl Backend {
+    pub fn new(inner: impl WireGuard) -> Self {
+        Self::from_arc(Arc::new(inner))
+    }
+
+    pub fn from_arc(inner: Arc<dyn WireGuard>) -> Self {
+        Self {
+            inner,
+            deadline: DEFAULT_DEADLINE,
+        }
+    }
+
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+
+    pub async fn interfaces(&self) -> Result<Vec<String>, BackendError> {
+        self.call("listing interfaces", |wg| wg.interfaces()).await
+    }
+
+    pub async fn device(&self, iface: &str) -> Result<Device, BackendError> {
+        let name = iface.to_owned();
+        self.call(format!("reading {iface}"), move |wg| wg.device(&name))
+            .await
+    }
+
+    pub async fn set_endpoint(
+        &self,
+        iface: &str,
+        peer: &PublicKey,
+        endpoint: Endpoint,
+    ) -> Result<(), BackendError> {
+        let name = iface.to_owned();
+        let key = *peer;
+        self.call(
+            format!("setting the endpoint of {} on {iface}", peer.short()),
+            move |wg| wg.set_endpoint(&name, &key, endpoint),
+        )
+        .await
+    }
+
+    async fn call<T: Send + 'static>(
+        &self,
+        what: impl Into<String>,
+        f: impl FnOnce(&dyn WireGuard) -> Result<T, BackendError> + Send + 'static,
+    ) -> Result<T, BackendError> {
+        let inner = Arc::clone(&self.inner);
+        let task = tokio::task::spawn_blocking(move || f(inner.as_ref()));
+        match tokio::time::timeout(self.deadline, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(BackendError::Internal {
+                detail: format!(
+                    "{} backend panicked while {}: {join}",
+                    self.kind(),
+                    what.into()
+                ),
+            }),
+            Err(_) => Err(BackendError::Deadline {
+                what: what.into(),
+                after: self.deadline,
+            }),
+        }
+    }
+}

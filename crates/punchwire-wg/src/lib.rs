@@ -1,0 +1,10 @@
+//! WireGuard as Punchwire sees it: public keys, devices and peers, and the backends
+//! that read a device and set one peer's endpoint.
+
+pub mod backend;
+pub mod device;
+pub mod key;
+
+pub use backend::{Backend, BackendError, MemoryBackend, WireGuard};
+pub use device::{Device, Endpoint, EndpointError, Peer};
+pub use key::{KeyError, PublicKey};
