@@ -1,1 +1,62 @@
-fn main() {}
+//! `punchwire`: direct WireGuard tunnels between peers behind NAT.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "punchwire",
+    version,
+    about = "Direct WireGuard tunnels between peers behind NAT",
+    long_about = "Direct WireGuard tunnels between peers behind NAT.\n\n\
+        A registry peer with a public address publishes every peer's NAT-mapped endpoint as \
+        DNS-SD records (the wgsd layout); each peer resolves the others over its tunnel and \
+        sets their endpoints, and keepalives punch the hole."
+)]
+struct Cli {
+    /// Log filter, e.g. `info`, `debug`, `punchwire_registry=trace`.
+    #[arg(long, global = true, env = "PUNCHWIRE_LOG", default_value = "info")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show WireGuard interfaces and their peers, like `wg show`.
+    Show(cmd::show::Args),
+    /// Serve this device's peers as DNS-SD records (the registry peer).
+    Registry(cmd::registry::Args),
+    /// Keep every peer's endpoint current from one or more registries.
+    Client(cmd::client::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cmd::init_logging(&cli.log);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("punchwire: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Show(args) => cmd::show::run(args).await,
+            Command::Registry(args) => cmd::registry::run(args).await,
+            Command::Client(args) => cmd::client::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("punchwire: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
