@@ -3,3 +3,4 @@
 //! a local control socket.
 
 pub mod config;
+pub mod control;

@@ -1,0 +1,129 @@
+//! The client side of the control socket, used by the CLI and the tray app.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::UnixStream;
+use tokio_util::codec::{Framed, LinesCodec};
+
+use super::protocol::{Command, ErrorCode, EventFrame, Request, Response, MAX_LINE, VERSION};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("the Punchwire service is not running (no control socket at {}); start it with `sudo systemctl start punchwire` or `sudo punchwire service`", .0.display())]
+    NotRunning(PathBuf),
+    #[error("permission denied on {}: you are not in the punchwire group (add yourself with `sudo usermod -aG punchwire $USER` and log in again)", .0.display())]
+    PermissionDenied(PathBuf),
+    #[error("cannot reach the Punchwire service at {}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("the service closed the connection")]
+    Closed,
+    #[error("the service answered something this client does not understand: {0}")]
+    Protocol(String),
+    #[error("{message}")]
+    Refused { code: ErrorCode, message: String },
+}
+
+pub struct ControlClient {
+    framed: Framed<UnixStream, LinesCodec>,
+    path: PathBuf,
+    next_id: u64,
+}
+
+impl ControlClient {
+    pub async fn connect(path: &Path) -> Result<Self, ClientError> {
+        let stream = UnixStream::connect(path)
+            .await
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+                    ClientError::NotRunning(path.to_owned())
+                }
+                io::ErrorKind::PermissionDenied => ClientError::PermissionDenied(path.to_owned()),
+                _ => ClientError::Io {
+                    path: path.to_owned(),
+                    source: e,
+                },
+            })?;
+        Ok(Self {
+            // Status of a big mesh can be large; bound it generously, but bound it.
+            framed: Framed::new(stream, LinesCodec::new_with_max_length(64 * MAX_LINE)),
+            path: path.to_owned(),
+            next_id: 1,
+        })
+    }
+
+    /// Sends one command and waits for its answer.
+    pub async fn request(&mut self, command: Command) -> Result<Value, ClientError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let line = serde_json::to_string(&Request {
+            v: VERSION,
+            id,
+            command,
+        })
+        .expect("requests are plain data");
+        self.framed.send(line).await.map_err(|e| self.io_error(e))?;
+        loop {
+            let line = self.read_line().await?;
+            let value: Value = serde_json::from_str(&line)
+                .map_err(|e| ClientError::Protocol(format!("{e}: {line}")))?;
+            // Events may interleave with answers on a subscribed connection.
+            if value.get("event").is_some() {
+                continue;
+            }
+            let response: Response = serde_json::from_value(value)
+                .map_err(|e| ClientError::Protocol(format!("{e}: {line}")))?;
+            if response.id != id && response.id != 0 {
+                continue;
+            }
+            return into_result(response);
+        }
+    }
+
+    /// Subscribes; then call [`ControlClient::next_event`] in a loop.
+    pub async fn subscribe(&mut self) -> Result<(), ClientError> {
+        self.request(Command::Subscribe).await.map(|_| ())
+    }
+
+    /// The next pushed event. A `lagged` notice from the service comes back as an
+    /// error with code [`ErrorCode::Lagged`].
+    pub async fn next_event(&mut self) -> Result<Value, ClientError> {
+        let line = self.read_line().await?;
+        if let Ok(frame) = serde_json::from_str::<EventFrame>(&line) {
+            return Ok(frame.event);
+        }
+        let response: Response = serde_json::from_str(&line)
+            .map_err(|e| ClientError::Protocol(format!("{e}: {line}")))?;
+        into_result(response)
+    }
+
+    async fn read_line(&mut self) -> Result<String, ClientError> {
+        match self.framed.next().await {
+            None => Err(ClientError::Closed),
+            Some(Ok(line)) => Ok(line),
+            Some(Err(e)) => Err(self.io_error(e)),
+        }
+    }
+
+    fn io_error(&self, e: tokio_util::codec::LinesCodecError) -> ClientError {
+        ClientError::Io {
+            path: self.path.clone(),
+            source: io::Error::other(e.to_string()),
+        }
+    }
+}
+
+fn into_result(response: Response) -> Result<Value, ClientError> {
+    if response.ok {
+        return Ok(response.result.unwrap_or(Value::Null));
+    }
+    let error = response
+        .error
+        .ok_or_else(|| ClientError::Protocol("an error without a body".into()))?;
+    Err(ClientError::Refused {
+        code: error.code,
+        message: error.message,
+    })
+}

@@ -1,0 +1,246 @@
+//! The control socket as a client meets it: answers, errors, events, and a service
+//! that stays up whatever a client sends.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use punchwire_service::control::auth::AccessPolicy;
+use punchwire_service::control::client::{ClientError, ControlClient};
+use punchwire_service::control::protocol::{Command, ErrorCode};
+use punchwire_service::control::server::{serve, ControlHandler};
+use punchwire_service::control::unix::ControlListener;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::sync::{broadcast, oneshot};
+
+struct Fake {
+    events: broadcast::Sender<Value>,
+    pauses: AtomicUsize,
+}
+
+impl ControlHandler for Fake {
+    async fn handle(&self, command: Command) -> Result<Value, (ErrorCode, String)> {
+        match command {
+            Command::Status => Ok(json!({"paused": self.pauses.load(Ordering::SeqCst) > 0})),
+            Command::Pause { .. } => {
+                self.pauses.fetch_add(1, Ordering::SeqCst);
+                Ok(Value::Null)
+            }
+            Command::Reload => Err((
+                ErrorCode::Failed,
+                "config.toml: interface[0].zone: bad".into(),
+            )),
+            other => Err((ErrorCode::Failed, format!("{other:?} not in this fake"))),
+        }
+    }
+
+    fn events(&self) -> broadcast::Receiver<Value> {
+        self.events.subscribe()
+    }
+}
+
+struct Running {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    fake: Arc<Fake>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(5), self.task.take().unwrap())
+            .await
+            .expect("the server stops when asked")
+            .unwrap();
+    }
+}
+
+async fn start() -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run/control.sock");
+    let policy = AccessPolicy::for_group("root");
+    let listener = ControlListener::bind(&path, &policy).unwrap();
+    let (events, _) = broadcast::channel(4);
+    let fake = Arc::new(Fake {
+        events,
+        pauses: AtomicUsize::new(0),
+    });
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(serve(listener, policy, Arc::clone(&fake), async {
+        let _ = stopped.await;
+    }));
+    Running {
+        _dir: dir,
+        path,
+        fake,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+async fn raw_exchange(path: &std::path::Path, lines: &[&[u8]]) -> Vec<Value> {
+    let stream = UnixStream::connect(path).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut answers = Vec::new();
+    for line in lines {
+        // The service may close on us mid-write (an oversized line): read what it said.
+        let _ = write.write_all(line).await;
+        let _ = write.write_all(b"\n").await;
+        let mut answer = String::new();
+        let n = tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut answer))
+            .await
+            .expect("every line gets an answer")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        answers.push(serde_json::from_str(&answer).unwrap());
+    }
+    answers
+}
+
+#[tokio::test]
+async fn the_socket_is_group_readable_and_answers_commands() {
+    use std::os::unix::fs::PermissionsExt;
+    let running = start().await;
+    let mode = std::fs::metadata(&running.path)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o660);
+
+    let mut client = ControlClient::connect(&running.path).await.unwrap();
+    assert_eq!(
+        client.request(Command::Status).await.unwrap(),
+        json!({"paused": false})
+    );
+    client
+        .request(Command::Pause { interface: None })
+        .await
+        .unwrap();
+    assert_eq!(
+        client.request(Command::Status).await.unwrap(),
+        json!({"paused": true})
+    );
+    match client.request(Command::Reload).await {
+        Err(ClientError::Refused {
+            code: ErrorCode::Failed,
+            message,
+        }) => {
+            assert!(message.contains("interface[0].zone"), "{message}")
+        }
+        other => panic!("expected the reload error, got {other:?}"),
+    }
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_lines_get_an_error_and_the_connection_stays_usable() {
+    let running = start().await;
+    let answers = raw_exchange(
+        &running.path,
+        &[
+            b"{not json",
+            br#"{"v":1,"id":2,"cmd":"explode"}"#,
+            b"\xff\xfe",
+            br#"{"v":1,"id":3,"cmd":"status"}"#,
+        ],
+    )
+    .await;
+    assert_eq!(answers.len(), 4, "{answers:?}");
+    for answer in &answers[..3] {
+        assert_eq!(answer["ok"], false, "{answer}");
+        assert_eq!(answer["error"]["code"], "bad-request", "{answer}");
+    }
+    assert_eq!(answers[3]["ok"], true);
+    assert_eq!(answers[3]["id"], 3);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_line_is_refused_and_the_service_keeps_serving() {
+    let running = start().await;
+    let huge = vec![b'x'; 200 * 1024];
+    let answers = raw_exchange(&running.path, &[&huge, br#"{"v":1,"id":1,"cmd":"status"}"#]).await;
+    assert_eq!(
+        answers.len(),
+        1,
+        "the connection closes after a too-large line: {answers:?}"
+    );
+    assert_eq!(answers[0]["error"]["code"], "too-large");
+    // Others are not affected.
+    let mut client = ControlClient::connect(&running.path).await.unwrap();
+    client.request(Command::Status).await.unwrap();
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn subscribers_receive_events_and_laggards_are_told() {
+    let running = start().await;
+    let mut client = ControlClient::connect(&running.path).await.unwrap();
+    client.subscribe().await.unwrap();
+    running
+        .fake
+        .events
+        .send(json!({"type": "endpoint-changed", "peer": "a"}))
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(5), client.next_event())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(event["type"], "endpoint-changed");
+
+    // The channel holds 4: ten unread events overflow it.
+    for i in 0..10 {
+        running.fake.events.send(json!({"n": i})).unwrap();
+    }
+    match tokio::time::timeout(Duration::from_secs(5), client.next_event())
+        .await
+        .unwrap()
+    {
+        Err(ClientError::Refused {
+            code: ErrorCode::Lagged,
+            message,
+        }) => {
+            assert!(message.contains("re-read status"), "{message}")
+        }
+        other => panic!("expected a lag notice, got {other:?}"),
+    }
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_service_on_the_same_socket_is_refused_and_a_stale_one_replaced() {
+    let running = start().await;
+    let policy = AccessPolicy::for_group("root");
+    let err = ControlListener::bind(&running.path, &policy)
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("already listening"), "{err}");
+    let path = running.path.clone();
+    // A socket file with nobody behind it (a crashed service) is replaced.
+    let stale = std::os::unix::net::UnixListener::bind(path.with_extension("stale")).unwrap();
+    drop(stale);
+    ControlListener::bind(&path.with_extension("stale"), &policy).unwrap();
+    running.stop().await;
+    assert!(!path.exists(), "the socket file is removed at shutdown");
+}
+
+#[tokio::test]
+async fn a_missing_service_is_reported_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = ControlClient::connect(&dir.path().join("control.sock"))
+        .await
+        .err()
+        .unwrap();
+    let message = err.to_string();
+    assert!(
+        message.contains("not running") && message.contains("systemctl start punchwire"),
+        "{message}"
+    );
+}
