@@ -6,5 +6,7 @@ pub mod device;
 pub mod key;
 
 pub use backend::{Backend, BackendError, MemoryBackend, WireGuard};
+#[cfg(unix)]
+pub use backend::{Implementation, UapiBackend};
 pub use device::{Device, Endpoint, EndpointError, Peer};
 pub use key::{KeyError, PublicKey};

@@ -7,9 +7,13 @@
 
 mod error;
 mod memory;
+#[cfg(unix)]
+mod uapi;
 
 pub use error::BackendError;
 pub use memory::MemoryBackend;
+#[cfg(unix)]
+pub use uapi::{Implementation, UapiBackend};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,115 @@
+//! Which userspace WireGuard serves a UAPI socket, because boringtun 0.7.1 needs a
+//! different way to change a peer than every compliant implementation.
+
+use std::fmt;
+use std::os::unix::net::UnixStream;
+
+use super::config::Signature;
+
+/// The userspace implementation behind a socket, as far as Punchwire treats them
+/// differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Implementation {
+    /// wireguard-go and anything else that follows the cross-platform UAPI: changes
+    /// to an existing peer are applied in place.
+    Compliant,
+    /// boringtun (0.7.1 measured): modifying an existing peer panics its event loop,
+    /// so a peer is changed by removing it and adding it back.
+    Boringtun,
+}
+
+impl Implementation {
+    /// Decides from the serving process's name when it is known (the surest sign),
+    /// else from the lines the daemon wrote in answer to `get=1`.
+    pub(super) fn detect(process_name: Option<&str>, signature: &Signature) -> Self {
+        match process_name {
+            Some(name) if name.starts_with("boringtun") => Self::Boringtun,
+            Some(_) => Self::Compliant,
+            None => Self::from_signature(signature),
+        }
+    }
+
+    /// boringtun writes `own_public_key` and never `private_key` or
+    /// `protocol_version`; compliant implementations write both of the latter once
+    /// they have a key and a peer.
+    fn from_signature(signature: &Signature) -> Self {
+        if signature.own_public_key || !(signature.private_key || signature.protocol_version) {
+            Self::Boringtun
+        } else {
+            Self::Compliant
+        }
+    }
+}
+
+impl fmt::Display for Implementation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Compliant => "compliant",
+            Self::Boringtun => "boringtun",
+        })
+    }
+}
+
+/// The name of the process serving the other end of `stream`, read from
+/// `/proc/<pid>/comm` with the pid from `SO_PEERCRED`. `None` where that is not
+/// available (another pid namespace, not Linux).
+#[cfg(target_os = "linux")]
+pub(super) fn serving_process(stream: &UnixStream) -> Option<String> {
+    use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+    let pid = getsockopt(stream, PeerCredentials).ok()?.pid();
+    if pid <= 0 {
+        return None;
+    }
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(comm.trim_end().to_owned())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(super) fn serving_process(_stream: &UnixStream) -> Option<String> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_name_wins_over_signature() {
+        let compliant = Signature {
+            private_key: true,
+            own_public_key: false,
+            protocol_version: true,
+        };
+        assert_eq!(
+            Implementation::detect(Some("boringtun-cli"), &compliant),
+            Implementation::Boringtun
+        );
+        assert_eq!(
+            Implementation::detect(Some("wireguard-go"), &Signature::default()),
+            Implementation::Compliant
+        );
+    }
+
+    #[test]
+    fn signature_tells_them_apart_without_a_name() {
+        let boringtun = Signature {
+            private_key: false,
+            own_public_key: true,
+            protocol_version: false,
+        };
+        let wireguard_go = Signature {
+            private_key: true,
+            own_public_key: false,
+            protocol_version: true,
+        };
+        assert_eq!(
+            Implementation::detect(None, &boringtun),
+            Implementation::Boringtun
+        );
+        assert_eq!(
+            Implementation::detect(None, &wireguard_go),
+            Implementation::Compliant
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! Userspace WireGuard (wireguard-go, boringtun, the macOS app) through its UAPI socket,
+//! `<dir>/<iface>.sock`, speaking the protocol of <https://www.wireguard.com/xplatform/>.
+//!
+//! Written here rather than taken from wireguard-control 2.0, whose userspace backend
+//! has no timeout (it blocks forever on a wedged daemon), cannot list sockets on Linux,
+//! prints to stdout on keys it does not know, and misreads boringtun's handshake times.
+
+mod config;
+mod implementation;
+mod request;
+mod socket;
+
+pub use implementation::Implementation;
+
+use std::io::ErrorKind;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use self::config::UapiDevice;
+use self::socket::Connection;
+use super::{BackendError, WireGuard};
+use crate::device::{Device, Endpoint};
+use crate::key::PublicKey;
+
+/// Userspace WireGuard daemons reached through their UAPI sockets in one directory.
+#[derive(Debug, Clone)]
+pub struct UapiBackend {
+    dir: PathBuf,
+    timeout: Duration,
+}
+
+impl UapiBackend {
+    /// Where every userspace implementation puts its sockets.
+    pub const DEFAULT_DIR: &'static str = "/var/run/wireguard";
+
+    /// The deadline of one request, kept below [`super::DEFAULT_DEADLINE`] so that the
+    /// error which names the socket is the one a user sees.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// Sockets in [`UapiBackend::DEFAULT_DIR`].
+    pub fn new() -> Self {
+        Self::with_dir(Self::DEFAULT_DIR)
+    }
+
+    /// Sockets in `dir` instead (tests, unusual installs).
+    pub fn with_dir(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// How long one request may take, connecting included.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The socket of `iface`, whether or not it exists.
+    pub fn socket_path(&self, iface: &str) -> PathBuf {
+        self.dir.join(format!("{iface}.sock"))
+    }
+
+    /// Whether a socket for `iface` exists (without asking the daemon anything).
+    pub fn has_interface(&self, iface: &str) -> bool {
+        valid_name(iface)
+            && std::fs::metadata(self.socket_path(iface))
+                .map(|m| m.file_type().is_socket())
+                .unwrap_or(false)
+    }
+
+    /// Which implementation serves `iface`.
+    pub fn implementation(&self, iface: &str) -> Result<Implementation, BackendError> {
+        Ok(self.read(iface)?.1)
+    }
+
+    fn connect(&self, iface: &str) -> Result<Connection, BackendError> {
+        if !valid_name(iface) {
+            return Err(BackendError::NoSuchInterface {
+                iface: iface.to_owned(),
+            });
+        }
+        Connection::open(iface, &self.socket_path(iface), self.timeout)
+    }
+
+    fn read(&self, iface: &str) -> Result<(UapiDevice, Implementation), BackendError> {
+        let connection = self.connect(iface)?;
+        let process = implementation::serving_process(connection.stream());
+        let lines = connection.exchange(request::GET)?;
+        let device = config::parse_get(&lines, SystemTime::now()).map_err(|detail| {
+            BackendError::Protocol {
+                iface: iface.to_owned(),
+                detail: format!(
+                    "the daemon on {} answered get=1 with {detail}",
+                    self.socket_path(iface).display()
+                ),
+            }
+        })?;
+        let implementation = Implementation::detect(process.as_deref(), &device.signature);
+        tracing::debug!(iface, ?process, %implementation, "read userspace device");
+        Ok((device, implementation))
+    }
+
+    fn set(&self, iface: &str, request: &str) -> Result<(), BackendError> {
+        self.connect(iface)?.exchange(request).map(drop)
+    }
+}
+
+impl Default for UapiBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WireGuard for UapiBackend {
+    fn kind(&self) -> &'static str {
+        "userspace"
+    }
+
+    /// Every `*.sock` in the directory that is a socket; a missing directory means
+    /// no userspace interfaces.
+    fn interfaces(&self) -> Result<Vec<String>, BackendError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => {
+                return Err(BackendError::from_io(
+                    &self.dir.display().to_string(),
+                    "listing UAPI sockets",
+                    err,
+                ))
+            }
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().map(|t| t.is_socket()).unwrap_or(false))
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_suffix(".sock")
+                    .filter(|name| valid_name(name))
+                    .map(str::to_owned)
+            })
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn device(&self, iface: &str) -> Result<Device, BackendError> {
+        Ok(self.read(iface)?.0.to_device(iface))
+    }
+
+    /// Setting the endpoint a peer already has writes nothing: on boringtun a write
+    /// re-creates the peer and so drops its session.
+    fn set_endpoint(
+        &self,
+        iface: &str,
+        key: &PublicKey,
+        endpoint: Endpoint,
+    ) -> Result<(), BackendError> {
+        let (device, implementation) = self.read(iface)?;
+        let peer = device.peer(key).ok_or_else(|| BackendError::NoSuchPeer {
+            iface: iface.to_owned(),
+            peer: *key,
+        })?;
+        if peer.peer.endpoint == Some(endpoint.addr()) {
+            return Ok(());
+        }
+        match implementation {
+            Implementation::Compliant => self.set(iface, &request::update_endpoint(key, endpoint)),
+            Implementation::Boringtun => {
+                // Two requests: boringtun panics when one request removes and re-adds.
+                self.set(iface, &request::remove_peer(key))?;
+                self.set(iface, &request::add_peer(peer, endpoint))
+                    .map_err(|err| BackendError::Protocol {
+                        iface: iface.to_owned(),
+                        detail: format!(
+                            "peer {key} was removed to change its endpoint, but adding it back \
+                             failed, so it is missing from {iface} now: {err}"
+                        ),
+                    })
+            }
+        }
+    }
+}
+
+/// A name that maps to a file directly inside the socket directory.
+fn valid_name(iface: &str) -> bool {
+    !iface.is_empty() && iface != "." && iface != ".." && !iface.contains(['/', '\0'])
+}

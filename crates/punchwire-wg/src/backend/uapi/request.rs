@@ -1,0 +1,86 @@
+//! The `set=1` requests Punchwire sends, each ending with the blank line.
+
+use std::fmt::Write;
+
+use data_encoding::HEXLOWER;
+
+use super::config::UapiPeer;
+use crate::device::Endpoint;
+use crate::key::PublicKey;
+
+pub(super) const GET: &str = "get=1\n\n";
+
+/// Points an existing peer at `endpoint`; `update_only` makes sure a peer removed in
+/// the meantime is not created again.
+pub(super) fn update_endpoint(peer: &PublicKey, endpoint: Endpoint) -> String {
+    format!(
+        "set=1\npublic_key={}\nupdate_only=true\nendpoint={endpoint}\n\n",
+        hex(peer)
+    )
+}
+
+pub(super) fn remove_peer(peer: &PublicKey) -> String {
+    format!("set=1\npublic_key={}\nremove=true\n\n", hex(peer))
+}
+
+/// Adds `peer` back with everything it had, at `endpoint`. Only keys that boringtun
+/// knows: it refuses the whole request on any other.
+pub(super) fn add_peer(peer: &UapiPeer, endpoint: Endpoint) -> String {
+    let mut request = format!("set=1\npublic_key={}\n", hex(&peer.peer.public_key));
+    if let Some(psk) = &peer.preshared_key {
+        let _ = writeln!(request, "preshared_key={}", psk.to_hex());
+    }
+    let _ = writeln!(request, "endpoint={endpoint}");
+    if let Some(interval) = peer.peer.persistent_keepalive {
+        let _ = writeln!(request, "persistent_keepalive_interval={interval}");
+    }
+    for net in &peer.peer.allowed_ips {
+        let _ = writeln!(request, "allowed_ip={net}");
+    }
+    request.push('\n');
+    request
+}
+
+fn hex(key: &PublicKey) -> String {
+    HEXLOWER.encode(key.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::uapi::config::parse_get;
+    use std::time::SystemTime;
+
+    #[test]
+    fn re_add_carries_everything_the_peer_had() {
+        let key = PublicKey::from_bytes([0xab; 32]);
+        let answer: Vec<String> = format!(
+            "public_key={k}\npreshared_key={psk}\npersistent_keepalive_interval=5\n\
+             allowed_ip=10.99.0.2/32\nallowed_ip=10.98.0.0/16\nendpoint=192.0.2.1:1\n",
+            k = "ab".repeat(32),
+            psk = "cd".repeat(32),
+        )
+        .lines()
+        .map(str::to_owned)
+        .collect();
+        let device = parse_get(&answer, SystemTime::now()).unwrap();
+        let endpoint: Endpoint = "[2001:db8::7]:51820".parse().unwrap();
+        assert_eq!(
+            add_peer(device.peer(&key).unwrap(), endpoint),
+            format!(
+                "set=1\npublic_key={k}\npreshared_key={psk}\nendpoint=[2001:db8::7]:51820\n\
+                 persistent_keepalive_interval=5\nallowed_ip=10.99.0.2/32\n\
+                 allowed_ip=10.98.0.0/16\n\n",
+                k = "ab".repeat(32),
+                psk = "cd".repeat(32),
+            )
+        );
+        assert_eq!(
+            update_endpoint(&key, endpoint),
+            format!(
+                "set=1\npublic_key={}\nupdate_only=true\nendpoint=[2001:db8::7]:51820\n\n",
+                "ab".repeat(32)
+            )
+        );
+    }
+}

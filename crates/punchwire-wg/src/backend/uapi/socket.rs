@@ -1,0 +1,247 @@
+//! One UAPI exchange: connect to a daemon's socket, send one request and read its answer
+//! up to the blank line that ends it, all inside one deadline.
+//!
+//! A connection carries exactly one request: boringtun answers one and then ignores the
+//! connection, so nothing here relies on the daemon keeping it open.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, UnixAddr};
+
+use crate::backend::BackendError;
+
+/// A daemon that sends more than this is not a WireGuard daemon; stop reading rather
+/// than grow without bound.
+const MAX_ANSWER: usize = 16 << 20;
+
+/// How long to wait before asking again when the daemon's accept queue is full.
+const CONNECT_RETRY: Duration = Duration::from_millis(10);
+
+/// An open connection to one interface's UAPI socket, bound by a deadline.
+pub(super) struct Connection {
+    stream: UnixStream,
+    iface: String,
+    socket: PathBuf,
+    timeout: Duration,
+    deadline: Instant,
+}
+
+impl Connection {
+    /// Connects to `socket`; every later step of this connection shares the same
+    /// deadline, `timeout` from now.
+    pub(super) fn open(
+        iface: &str,
+        socket: &Path,
+        timeout: Duration,
+    ) -> Result<Self, BackendError> {
+        let deadline = Instant::now() + timeout;
+        let stream = connect_before(socket, deadline)
+            .map_err(|err| connect_error(iface, socket, timeout, err))?;
+        Ok(Self {
+            stream,
+            iface: iface.to_owned(),
+            socket: socket.to_owned(),
+            timeout,
+            deadline,
+        })
+    }
+
+    /// The connected stream, for asking the kernel who serves it.
+    pub(super) fn stream(&self) -> &UnixStream {
+        &self.stream
+    }
+
+    /// Sends `request` (which must end with the blank line) and returns the lines the
+    /// daemon answered before its `errno=0`. A non-zero errno is an error naming it.
+    pub(super) fn exchange(mut self, request: &str) -> Result<Vec<String>, BackendError> {
+        let operation = request.lines().next().unwrap_or_default().to_owned();
+        self.write_all(request.as_bytes())
+            .map_err(|err| self.io_error(&operation, "sending the request", err))?;
+        let answer = self
+            .read_answer()
+            .map_err(|err| self.io_error(&operation, "reading the answer", err))?;
+        self.check_errno(&operation, answer)
+    }
+
+    fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            self.stream.set_write_timeout(Some(self.remaining()?))?;
+            match self.stream.write(bytes) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => bytes = &bytes[n..],
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads until the blank line that ends every answer, or until the daemon closes
+    /// the connection.
+    fn read_answer(&mut self) -> io::Result<String> {
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            if answer.starts_with(b"\n") || find_blank_line(&answer).is_some() {
+                break;
+            }
+            if answer.len() > MAX_ANSWER {
+                return Err(io::Error::new(
+                    ErrorKind::InvalidData,
+                    format!("answer longer than {MAX_ANSWER} bytes"),
+                ));
+            }
+            self.stream.set_read_timeout(Some(self.remaining()?))?;
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        String::from_utf8(answer)
+            .map_err(|_| io::Error::new(ErrorKind::InvalidData, "answer is not UTF-8"))
+    }
+
+    fn check_errno(&self, operation: &str, answer: String) -> Result<Vec<String>, BackendError> {
+        let mut lines: Vec<String> = answer
+            .lines()
+            .map(str::to_owned)
+            .take_while(|line| !line.is_empty())
+            .collect();
+        let errno = match lines.pop() {
+            Some(last) => match last.strip_prefix("errno=") {
+                Some(n) => n.trim().parse::<i32>().ok(),
+                None => {
+                    lines.push(last);
+                    None
+                }
+            },
+            None => None,
+        };
+        match errno {
+            Some(0) => Ok(lines),
+            Some(n) => Err(BackendError::Protocol {
+                iface: self.iface.clone(),
+                detail: format!(
+                    "the daemon on {} refused {operation}: errno={n} ({})",
+                    self.socket.display(),
+                    io::Error::from_raw_os_error(n)
+                ),
+            }),
+            None => Err(BackendError::Protocol {
+                iface: self.iface.clone(),
+                detail: format!(
+                    "the daemon on {} ended its answer to {operation} without an errno line \
+                     (it may have crashed while answering)",
+                    self.socket.display()
+                ),
+            }),
+        }
+    }
+
+    /// Time left before the deadline, or a timeout error once it has passed.
+    fn remaining(&self) -> io::Result<Duration> {
+        self.deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| ErrorKind::TimedOut.into())
+    }
+
+    fn io_error(&self, operation: &str, step: &str, err: io::Error) -> BackendError {
+        if is_timeout(&err) {
+            return self.not_answering(format!(
+                "no answer to {operation} within {:?}",
+                self.timeout
+            ));
+        }
+        match err.kind() {
+            ErrorKind::BrokenPipe | ErrorKind::ConnectionReset => {
+                self.not_answering(format!("connection closed while {step} for {operation}"))
+            }
+            _ => BackendError::Protocol {
+                iface: self.iface.clone(),
+                detail: format!("{step} for {operation} on {}: {err}", self.socket.display()),
+            },
+        }
+    }
+
+    fn not_answering(&self, detail: String) -> BackendError {
+        BackendError::NotAnswering {
+            iface: self.iface.clone(),
+            socket: self.socket.clone(),
+            detail,
+        }
+    }
+}
+
+fn find_blank_line(bytes: &[u8]) -> Option<usize> {
+    bytes.windows(2).position(|w| w == b"\n\n")
+}
+
+fn is_timeout(err: &io::Error) -> bool {
+    matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
+/// `UnixStream::connect` has no timeout, and blocks while the daemon's accept queue is
+/// full (a wedged daemon's queue fills up). Connect without blocking and retry until
+/// the deadline instead.
+fn connect_before(path: &Path, deadline: Instant) -> io::Result<UnixStream> {
+    let address = UnixAddr::new(path).map_err(io::Error::from)?;
+    let fd = socket::socket(AddressFamily::Unix, SockType::Stream, cloexec(), None)
+        .map_err(io::Error::from)?;
+    let stream = UnixStream::from(fd);
+    stream.set_nonblocking(true)?;
+    loop {
+        match socket::connect(stream.as_raw_fd(), &address) {
+            Ok(()) | Err(Errno::EISCONN) => break,
+            Err(Errno::EAGAIN | Errno::EINPROGRESS | Errno::EALREADY | Errno::EINTR) => {
+                if Instant::now() >= deadline {
+                    return Err(ErrorKind::TimedOut.into());
+                }
+                std::thread::sleep(CONNECT_RETRY);
+            }
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+fn cloexec() -> SockFlag {
+    SockFlag::SOCK_CLOEXEC
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+fn cloexec() -> SockFlag {
+    SockFlag::empty()
+}
+
+fn connect_error(iface: &str, socket: &Path, timeout: Duration, err: io::Error) -> BackendError {
+    let not_answering = |detail: String| BackendError::NotAnswering {
+        iface: iface.to_owned(),
+        socket: socket.to_owned(),
+        detail,
+    };
+    if is_timeout(&err) {
+        return not_answering(format!("could not connect within {timeout:?}"));
+    }
+    match err.kind() {
+        ErrorKind::NotFound => BackendError::NoSuchInterface {
+            iface: iface.to_owned(),
+        },
+        ErrorKind::PermissionDenied => BackendError::PermissionDenied {
+            iface: iface.to_owned(),
+        },
+        ErrorKind::ConnectionRefused => not_answering(
+            "connection refused: the socket file is left over from a daemon that is gone".into(),
+        ),
+        _ => not_answering(format!("cannot connect: {err}")),
+    }
+}
