@@ -5,6 +5,8 @@ pub mod backend;
 pub mod device;
 pub mod key;
 
+#[cfg(target_os = "linux")]
+pub use backend::KernelBackend;
 pub use backend::{Backend, BackendError, MemoryBackend, WireGuard};
 #[cfg(unix)]
 pub use backend::{Implementation, UapiBackend};

@@ -6,11 +6,15 @@
 //! wedged userspace daemon must never wedge the service.
 
 mod error;
+#[cfg(target_os = "linux")]
+mod kernel;
 mod memory;
 #[cfg(unix)]
 mod uapi;
 
 pub use error::BackendError;
+#[cfg(target_os = "linux")]
+pub use kernel::KernelBackend;
 pub use memory::MemoryBackend;
 #[cfg(unix)]
 pub use uapi::{Implementation, UapiBackend};

@@ -1,0 +1,60 @@
+//! The kernel backend on a machine without the WireGuard module (this project's CI):
+//! it must report "nothing here" plainly, never hang or panic. Where the module is
+//! loaded these still hold for an interface that does not exist.
+#![cfg(target_os = "linux")]
+
+use punchwire_wg::{BackendError, KernelBackend, PublicKey, WireGuard};
+
+const MISSING: &str = "pwnosuchif0";
+
+#[test]
+fn listing_works_without_the_module() {
+    let names = KernelBackend::new().interfaces().unwrap();
+    assert!(!names.iter().any(|n| n == MISSING), "{names:?}");
+}
+
+#[test]
+fn missing_interface_is_named() {
+    let err = KernelBackend::new().device(MISSING).unwrap_err();
+    assert!(
+        matches!(&err, BackendError::NoSuchInterface { iface } if iface == MISSING),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn set_endpoint_never_creates_an_interface() {
+    let kernel = KernelBackend::new();
+    let err = kernel
+        .set_endpoint(
+            MISSING,
+            &PublicKey::from_bytes([3; 32]),
+            "192.0.2.1:51820".parse().unwrap(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, BackendError::NoSuchInterface { .. }),
+        "{err:?}"
+    );
+    assert!(!kernel.interfaces().unwrap().iter().any(|n| n == MISSING));
+}
+
+#[test]
+fn impossible_names_are_no_such_interface() {
+    let err = KernelBackend::new()
+        .device("a-name-far-too-long-for-linux")
+        .unwrap_err();
+    assert!(
+        matches!(err, BackendError::NoSuchInterface { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_link_that_is_not_wireguard_is_no_such_interface() {
+    let err = KernelBackend::new().device("lo").unwrap_err();
+    assert!(
+        matches!(&err, BackendError::NoSuchInterface { iface } if iface == "lo"),
+        "{err:?}"
+    );
+}
