@@ -7,7 +7,7 @@ pub mod key;
 
 #[cfg(target_os = "linux")]
 pub use backend::KernelBackend;
-pub use backend::{Backend, BackendError, MemoryBackend, WireGuard};
+pub use backend::{Backend, BackendError, MemoryBackend, SystemBackend, WireGuard};
 #[cfg(unix)]
 pub use backend::{Implementation, UapiBackend};
 pub use device::{Device, Endpoint, EndpointError, Peer};

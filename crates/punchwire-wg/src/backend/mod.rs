@@ -9,6 +9,7 @@ mod error;
 #[cfg(target_os = "linux")]
 mod kernel;
 mod memory;
+mod system;
 #[cfg(unix)]
 mod uapi;
 
@@ -16,6 +17,7 @@ pub use error::BackendError;
 #[cfg(target_os = "linux")]
 pub use kernel::KernelBackend;
 pub use memory::MemoryBackend;
+pub use system::SystemBackend;
 #[cfg(unix)]
 pub use uapi::{Implementation, UapiBackend};
 

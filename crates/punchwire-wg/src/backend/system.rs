@@ -1,0 +1,104 @@
+//! Every WireGuard the operating system offers, behind one [`WireGuard`]: what the
+//! CLI and the service use.
+//!
+//! On Linux that is the kernel (netlink) and userspace daemons (UAPI sockets); on
+//! other Unixes userspace only. Windows (wireguard-nt) will be one more part here,
+//! consulted in `part_for` and listed in `interfaces`.
+
+use super::{BackendError, WireGuard};
+use crate::device::{Device, Endpoint};
+use crate::key::PublicKey;
+
+#[cfg(target_os = "linux")]
+use super::KernelBackend;
+#[cfg(unix)]
+use super::UapiBackend;
+
+/// Kernel and userspace WireGuard together. An interface is served by the userspace
+/// daemon whose socket exists, else by the kernel.
+#[derive(Debug, Clone, Default)]
+pub struct SystemBackend {
+    #[cfg(unix)]
+    userspace: UapiBackend,
+    #[cfg(target_os = "linux")]
+    kernel: KernelBackend,
+}
+
+impl SystemBackend {
+    /// The platform's backends with their default locations.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Userspace sockets from `userspace` (another directory, another timeout).
+    #[cfg(unix)]
+    pub fn with_userspace(userspace: UapiBackend) -> Self {
+        Self {
+            userspace,
+            ..Self::default()
+        }
+    }
+
+    /// Every part, in the order they are asked.
+    fn parts(&self) -> Vec<&dyn WireGuard> {
+        let parts: Vec<&dyn WireGuard> = vec![
+            #[cfg(unix)]
+            &self.userspace,
+            #[cfg(target_os = "linux")]
+            &self.kernel,
+        ];
+        parts
+    }
+
+    /// The part that serves `iface`, if any can.
+    fn part_for(&self, iface: &str) -> Result<&dyn WireGuard, BackendError> {
+        #[cfg(unix)]
+        if self.userspace.has_interface(iface) {
+            return Ok(&self.userspace);
+        }
+        #[cfg(target_os = "linux")]
+        return Ok(&self.kernel);
+        #[allow(unreachable_code)]
+        Err(BackendError::NoSuchInterface {
+            iface: iface.to_owned(),
+        })
+    }
+}
+
+impl WireGuard for SystemBackend {
+    fn kind(&self) -> &'static str {
+        "system"
+    }
+
+    /// The union of every part's interfaces, sorted. A part the platform does not
+    /// support contributes nothing; any other failure is reported, so that a
+    /// permission problem is not mistaken for "no interfaces".
+    fn interfaces(&self) -> Result<Vec<String>, BackendError> {
+        let mut names = Vec::new();
+        for part in self.parts() {
+            match part.interfaces() {
+                Ok(found) => names.extend(found),
+                Err(BackendError::Unsupported { what, detail }) => {
+                    tracing::debug!(%what, %detail, "skipping an unsupported WireGuard backend")
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn device(&self, iface: &str) -> Result<Device, BackendError> {
+        self.part_for(iface)?.device(iface)
+    }
+
+    fn set_endpoint(
+        &self,
+        iface: &str,
+        peer: &PublicKey,
+        endpoint: Endpoint,
+    ) -> Result<(), BackendError> {
+        self.part_for(iface)?.set_endpoint(iface, peer, endpoint)
+    }
+}
