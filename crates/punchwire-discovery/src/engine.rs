@@ -1,0 +1,431 @@
+//! The loop around the policy: read the device, ask the registries about every peer at
+//! once, decide, set endpoints, tell. It is the only part that does I/O, and it only
+//! ever calls [`Backend::device`] and [`Backend::set_endpoint`]: peers are never added
+//! or removed, and nothing but endpoints is ever changed.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use punchwire_wg::{Backend, BackendError, Peer, PublicKey};
+use tokio::sync::broadcast;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::direct::{Observation, Tracker, DEFAULT_DIRECT_TIMEOUT};
+use crate::events::{Event, CHANNEL_CAPACITY};
+use crate::health::{Change, Registries};
+use crate::lookup::{AnswerSource, Lookup};
+use crate::policy::{self, Action, Decision, PolicyContext, DEFAULT_FRESH_HANDSHAKE};
+use crate::prefer::prefer;
+
+/// A full pass at least this often, whatever the SOA serials say.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+/// How often to ask for the SOA serial, which changes whenever any record does.
+pub const DEFAULT_POLL: Duration = Duration::from_secs(1);
+
+/// What the engine works on and how often.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The WireGuard interface whose peers to keep current.
+    pub iface: String,
+    /// The registries' DNS servers, most trusted first.
+    pub registries: Vec<SocketAddr>,
+    pub interval: Duration,
+    pub poll: Duration,
+    /// A handshake younger than this is fresh: its endpoint is never replaced.
+    pub fresh_handshake: Duration,
+    /// How long a handshake may take to follow an endpoint we set.
+    pub direct_timeout: Duration,
+}
+
+impl Config {
+    pub fn new(iface: impl Into<String>, registries: Vec<SocketAddr>) -> Self {
+        Self {
+            iface: iface.into(),
+            registries,
+            interval: DEFAULT_INTERVAL,
+            poll: DEFAULT_POLL,
+            fresh_handshake: DEFAULT_FRESH_HANDSHAKE,
+            direct_timeout: DEFAULT_DIRECT_TIMEOUT,
+        }
+    }
+}
+
+/// The result of one pass over every peer of the device.
+#[derive(Debug, Clone)]
+pub struct Pass {
+    pub iface: String,
+    /// One per peer, in the device's order.
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Pass {
+    /// Whether every peer was set or left alone for a stated reason.
+    pub fn all_settled(&self) -> bool {
+        self.outcomes.iter().all(Outcome::is_settled)
+    }
+}
+
+/// What happened to one peer in a pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub peer: PublicKey,
+    pub decision: Decision,
+    /// The registry whose answer the decision rests on, if any answered.
+    pub registry: Option<SocketAddr>,
+    /// The peer's endpoint after the pass.
+    pub endpoint: Option<SocketAddr>,
+    /// Why setting the decided endpoint failed, if it did.
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    pub fn is_settled(&self) -> bool {
+        self.error.is_none() && self.decision.reason.is_settled()
+    }
+}
+
+/// Keeps one device's peer endpoints current from the registries.
+pub struct Engine<S: AnswerSource> {
+    backend: Backend,
+    source: Arc<S>,
+    config: Config,
+    events: broadcast::Sender<Event>,
+    registries: Registries,
+    tracker: Tracker,
+    serials: HashMap<SocketAddr, u32>,
+}
+
+impl<S: AnswerSource> Engine<S> {
+    pub fn new(backend: Backend, source: S, config: Config) -> Self {
+        let (events, _) = broadcast::channel(CHANNEL_CAPACITY);
+        Self {
+            backend,
+            source: Arc::new(source),
+            registries: Registries::new(&config.registries),
+            tracker: Tracker::new(config.direct_timeout),
+            serials: HashMap::new(),
+            config,
+            events,
+        }
+    }
+
+    /// Events from now on. Subscribe before running to miss none.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// One pass at the current time.
+    pub async fn pass(&mut self) -> Result<Pass, BackendError> {
+        self.pass_at(SystemTime::now()).await
+    }
+
+    /// One pass, judging handshake ages as of `now` (wall-clock time, as the device
+    /// stamps handshakes). Fails only when the device cannot be read.
+    pub async fn pass_at(&mut self, now: SystemTime) -> Result<Pass, BackendError> {
+        let iface = self.config.iface.clone();
+        let device = self.backend.device(&iface).await?;
+        let registry_ips: Vec<_> = self.config.registries.iter().map(|r| r.ip()).collect();
+        let ctx =
+            PolicyContext::for_device(&device, now, self.config.fresh_handshake, &registry_ips);
+        self.tracker.retain(|k| ctx.our_peers.contains(k));
+
+        let to_ask: Vec<&Peer> = device
+            .peers
+            .iter()
+            .filter(|p| policy::before_lookup(p, &ctx).is_none())
+            .collect();
+        let mut answers = self.ask_all(&to_ask).await;
+
+        let mut outcomes = Vec::with_capacity(device.peers.len());
+        for peer in &device.peers {
+            for seen in self.tracker.observe(peer, now, self.config.fresh_handshake) {
+                self.emit(observation_event(&iface, peer.public_key, seen));
+            }
+            let (registry, lookup) = answers
+                .remove(&peer.public_key)
+                .unwrap_or((None, Lookup::NoRecord));
+            let decision = policy::decide(peer, &lookup, &ctx);
+            let decision = self.tracker.review(peer, decision, now);
+            let outcome = self.apply(peer, decision, registry, now).await;
+            self.emit(Event::Decision {
+                iface: iface.clone(),
+                peer: peer.public_key,
+                reason: outcome.decision.reason.clone(),
+                endpoint: outcome.endpoint,
+            });
+            outcomes.push(outcome);
+        }
+        Ok(Pass { iface, outcomes })
+    }
+
+    /// Asks every available registry about every peer, all at once, and keeps for each
+    /// peer the answer to believe. Registries backing off are not asked.
+    async fn ask_all(
+        &mut self,
+        peers: &[&Peer],
+    ) -> HashMap<PublicKey, (Option<SocketAddr>, Lookup)> {
+        let available = self.registries.available(Instant::now());
+        if available.is_empty() {
+            let why = "every registry is backing off after failing".to_owned();
+            return peers
+                .iter()
+                .map(|p| (p.public_key, (None, Lookup::Unreachable(why.clone()))))
+                .collect();
+        }
+        let mut tasks = JoinSet::new();
+        for peer in peers {
+            for &registry in &available {
+                let source = Arc::clone(&self.source);
+                let key = peer.public_key;
+                tasks.spawn(async move { (key, registry, source.lookup(registry, key).await) });
+            }
+        }
+        let mut by_peer: HashMap<PublicKey, Vec<(SocketAddr, Lookup)>> = HashMap::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((key, registry, lookup)) => {
+                    by_peer.entry(key).or_default().push((registry, lookup))
+                }
+                Err(e) => tracing::error!("a lookup task failed: {e}"),
+            }
+        }
+        self.note_registry_health(&available, &by_peer);
+        by_peer
+            .into_iter()
+            .filter_map(|(key, mut answers)| {
+                // Back into the user's order, so that ties go to the registry listed first.
+                answers.sort_by_key(|(r, _)| available.iter().position(|a| a == r));
+                let (registry, lookup) = prefer(answers)?;
+                let registry = (!matches!(lookup, Lookup::Unreachable(_))).then_some(registry);
+                Some((key, (registry, lookup)))
+            })
+            .collect()
+    }
+
+    /// A registry that answered anything is reachable; one whose every lookup failed
+    /// to get an answer is not.
+    fn note_registry_health(
+        &mut self,
+        asked: &[SocketAddr],
+        by_peer: &HashMap<PublicKey, Vec<(SocketAddr, Lookup)>>,
+    ) {
+        for &registry in asked {
+            let mut lookups = by_peer
+                .values()
+                .flatten()
+                .filter(|(r, _)| *r == registry)
+                .map(|(_, l)| l)
+                .peekable();
+            if lookups.peek().is_none() {
+                continue;
+            }
+            let mut failure = None;
+            let answered = lookups.any(|l| match l {
+                Lookup::Unreachable(why) => {
+                    failure.get_or_insert_with(|| why.clone());
+                    false
+                }
+                _ => true,
+            });
+            if answered {
+                self.registry_answered(registry);
+            } else if let Some(why) = failure {
+                self.registry_failed(registry, &why);
+            }
+        }
+    }
+
+    fn registry_answered(&mut self, registry: SocketAddr) {
+        if let Some(Change::Reachable) = self.registries.answered(registry) {
+            self.emit(Event::RegistryReachable { registry });
+        }
+    }
+
+    fn registry_failed(&mut self, registry: SocketAddr, why: &str) {
+        let jitter = rand::random::<f64>();
+        if let Some(Change::Unreachable(reason)) =
+            self.registries
+                .failed(registry, why, Instant::now(), jitter)
+        {
+            self.emit(Event::RegistryUnreachable { registry, reason });
+        }
+    }
+
+    async fn apply(
+        &mut self,
+        peer: &Peer,
+        decision: Decision,
+        registry: Option<SocketAddr>,
+        now: SystemTime,
+    ) -> Outcome {
+        let mut outcome = Outcome {
+            peer: peer.public_key,
+            decision,
+            registry,
+            endpoint: peer.endpoint,
+            error: None,
+        };
+        let Action::Set(endpoint) = outcome.decision.action else {
+            return outcome;
+        };
+        let iface = &self.config.iface;
+        match self
+            .backend
+            .set_endpoint(iface, &peer.public_key, endpoint)
+            .await
+        {
+            Ok(()) => {
+                outcome.endpoint = Some(endpoint.addr());
+                self.tracker.applied(peer.public_key, endpoint, now);
+                if let Some(registry) = registry {
+                    self.emit(Event::EndpointChanged {
+                        iface: iface.clone(),
+                        peer: peer.public_key,
+                        old: peer.endpoint,
+                        new: endpoint,
+                        registry,
+                    });
+                }
+            }
+            Err(e) => outcome.error = Some(e.to_string()),
+        }
+        outcome
+    }
+
+    /// Asks each available registry for its SOA serial; true when a serial differs from
+    /// the last one seen (or is the first), or a registry came back.
+    pub async fn serial_moved(&mut self) -> bool {
+        let available = self.registries.available(Instant::now());
+        let mut tasks = JoinSet::new();
+        for registry in available {
+            let source = Arc::clone(&self.source);
+            tasks.spawn(async move { (registry, source.soa_serial(registry).await) });
+        }
+        let mut moved = false;
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((registry, serial)) = joined else {
+                continue;
+            };
+            match serial {
+                Ok(serial) => {
+                    moved |= self.serials.insert(registry, serial) != Some(serial);
+                    self.registry_answered(registry);
+                }
+                Err(e) => {
+                    // Forgotten, so that the pass after it comes back is not skipped.
+                    self.serials.remove(&registry);
+                    self.registry_failed(registry, &e.to_string());
+                }
+            }
+        }
+        moved
+    }
+
+    /// Runs until `shutdown` completes: a pass whenever a registry's SOA serial moves,
+    /// and at least every interval. A pass that cannot read the device is logged and
+    /// retried at the next poll; nothing here gives up.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut next_full = Instant::now();
+        loop {
+            let moved = self.serial_moved().await;
+            if moved || Instant::now() >= next_full {
+                match self.pass().await {
+                    Ok(pass) => {
+                        tracing::debug!(peers = pass.outcomes.len(), "pass done");
+                        next_full = Instant::now() + self.config.interval;
+                    }
+                    Err(e) => {
+                        tracing::warn!("cannot read {}: {e}", self.config.iface);
+                        self.serials.clear();
+                    }
+                }
+            }
+            let wake = next_full.min(Instant::now() + self.config.poll);
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        log(&event);
+        // No subscriber is not an error: the CLI may not listen.
+        let _ = self.events.send(event);
+    }
+}
+
+fn observation_event(iface: &str, peer: PublicKey, seen: Observation) -> Event {
+    let iface = iface.to_owned();
+    match seen {
+        Observation::Direct { endpoint } => Event::PeerDirect {
+            iface,
+            peer,
+            endpoint,
+        },
+        Observation::NotDirect { endpoint } => Event::PeerStale {
+            iface,
+            peer,
+            reason: crate::policy::Reason::NotDirect { endpoint }.to_string(),
+        },
+        Observation::Stale { age } => Event::PeerStale {
+            iface,
+            peer,
+            reason: match age {
+                Some(age) => format!("no handshake for {} s", age.as_secs()),
+                None => "no handshake".to_owned(),
+            },
+        },
+    }
+}
+
+fn log(event: &Event) {
+    match event {
+        Event::EndpointChanged {
+            iface,
+            peer,
+            old,
+            new,
+            registry,
+        } => {
+            let old = old.map_or("none".to_owned(), |o| o.to_string());
+            tracing::info!("{iface}: {peer}: endpoint {old} -> {new} (from {registry})");
+        }
+        Event::PeerDirect {
+            iface,
+            peer,
+            endpoint,
+        } => {
+            tracing::info!("{iface}: {peer}: direct at {endpoint}")
+        }
+        Event::PeerStale {
+            iface,
+            peer,
+            reason,
+        } => {
+            tracing::warn!("{iface}: {peer}: stale: {reason}")
+        }
+        Event::RegistryReachable { registry } => tracing::info!("registry {registry} answers"),
+        Event::RegistryUnreachable { registry, reason } => {
+            tracing::warn!("registry {registry} unreachable: {reason}")
+        }
+        Event::Decision {
+            iface,
+            peer,
+            reason,
+            endpoint,
+        } => {
+            let endpoint = endpoint.map_or("-".to_owned(), |e| e.to_string());
+            tracing::debug!("{iface}: {peer}: {reason} ({endpoint})");
+        }
+    }
+}

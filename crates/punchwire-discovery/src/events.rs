@@ -1,0 +1,95 @@
+//! What the engine tells the service and the app, as typed events on a broadcast
+//! channel. The names (the `event` field once serialized) are part of the contract.
+
+use std::net::SocketAddr;
+
+use punchwire_wg::{Endpoint, PublicKey};
+use serde::Serialize;
+
+use crate::policy::Reason;
+
+/// How many events a slow subscriber may fall behind before it misses some.
+pub const CHANNEL_CAPACITY: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A peer's endpoint was set from a registry's answer.
+    EndpointChanged {
+        iface: String,
+        peer: PublicKey,
+        old: Option<SocketAddr>,
+        new: Endpoint,
+        registry: SocketAddr,
+    },
+    /// A handshake followed an endpoint we set: the tunnel to this peer is direct.
+    PeerDirect {
+        iface: String,
+        peer: PublicKey,
+        endpoint: Endpoint,
+    },
+    /// The peer no longer has a working tunnel: its handshake went stale, or none
+    /// followed the endpoint we set. `reason` says which.
+    PeerStale {
+        iface: String,
+        peer: PublicKey,
+        reason: String,
+    },
+    RegistryReachable {
+        registry: SocketAddr,
+    },
+    RegistryUnreachable {
+        registry: SocketAddr,
+        reason: String,
+    },
+    /// The outcome for one peer in one pass; `endpoint` is the one it has afterwards.
+    Decision {
+        iface: String,
+        peer: PublicKey,
+        reason: Reason,
+        endpoint: Option<SocketAddr>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialize_with_stable_names() {
+        let peer = PublicKey::from_bytes([2; 32]);
+        let event = Event::EndpointChanged {
+            iface: "wg0".into(),
+            peer,
+            old: None,
+            new: "198.51.100.2:40000".parse().unwrap(),
+            registry: "10.99.0.1:53".parse().unwrap(),
+        };
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            serde_json::json!({
+                "event": "endpoint_changed",
+                "iface": "wg0",
+                "peer": peer.to_base64(),
+                "old": null,
+                "new": "198.51.100.2:40000",
+                "registry": "10.99.0.1:53",
+            })
+        );
+        let event = Event::Decision {
+            iface: "wg0".into(),
+            peer,
+            reason: Reason::Rejected("port 0 is not a reachable port".into()),
+            endpoint: None,
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["event"], "decision");
+        assert_eq!(json["reason"], "rejected: port 0 is not a reachable port");
+        let json = serde_json::to_value(Event::RegistryUnreachable {
+            registry: "10.99.0.1:53".parse().unwrap(),
+            reason: "timed out".into(),
+        })
+        .unwrap();
+        assert_eq!(json["event"], "registry_unreachable");
+    }
+}

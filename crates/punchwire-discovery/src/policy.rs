@@ -1,0 +1,461 @@
+//! The decision for one peer, given what the registry answered: a pure function of the
+//! peer as the device reports it, the answer, and the moment.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, SystemTime};
+
+use ipnet::IpNet;
+use punchwire_wg::{Device, Endpoint, Peer, PublicKey};
+use serde::{Serialize, Serializer};
+
+use crate::lookup::{Answer, Lookup};
+
+/// How recent a handshake must be for its endpoint to count as working (WireGuard
+/// rekeys every 120 s, so a live tunnel never goes this long without one).
+pub const DEFAULT_FRESH_HANDSHAKE: Duration = Duration::from_secs(150);
+
+/// Everything about the device and the moment that a decision depends on.
+#[derive(Debug, Clone)]
+pub struct PolicyContext {
+    pub now: SystemTime,
+    /// A handshake younger than this is fresh: its endpoint is never replaced.
+    pub fresh_handshake: Duration,
+    /// The address space this device routes into the tunnel (its peers' AllowedIPs).
+    pub tunnel_ranges: Vec<IpNet>,
+    /// Every peer configured on the device.
+    pub our_peers: BTreeSet<PublicKey>,
+    /// The peer(s) serving the registry: their endpoints are the user's to manage.
+    pub registry_peers: BTreeSet<PublicKey>,
+}
+
+impl PolicyContext {
+    /// Reads the context off a device. A registry peer is one whose AllowedIPs contain
+    /// the address of a registry DNS server, since that is how the queries reach it.
+    pub fn for_device(
+        device: &Device,
+        now: SystemTime,
+        fresh_handshake: Duration,
+        registry_ips: &[IpAddr],
+    ) -> Self {
+        let tunnel_ranges = device
+            .allowed_ips()
+            // A default route means "send everything through the tunnel"; wg-quick and
+            // friends exempt the endpoints themselves (fwmark), so it cannot mean that
+            // every endpoint is inside the tunnel.
+            .filter(|net| net.prefix_len() != 0)
+            .copied()
+            .collect();
+        let registry_peers = device
+            .peers
+            .iter()
+            .filter(|p| {
+                registry_ips
+                    .iter()
+                    .any(|ip| p.allowed_ips.iter().any(|net| net.contains(ip)))
+            })
+            .map(|p| p.public_key)
+            .collect();
+        Self {
+            now,
+            fresh_handshake,
+            tunnel_ranges,
+            our_peers: device.peers.iter().map(|p| p.public_key).collect(),
+            registry_peers,
+        }
+    }
+
+    pub fn is_registry_peer(&self, key: &PublicKey) -> bool {
+        self.registry_peers.contains(key)
+    }
+
+    fn tunnel_range_containing(&self, ip: IpAddr) -> Option<&IpNet> {
+        self.tunnel_ranges.iter().find(|net| net.contains(&ip))
+    }
+}
+
+/// What to do with one peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub action: Action,
+    pub reason: Reason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Set(Endpoint),
+    Leave,
+}
+
+/// Why a peer was set or left alone, as the log and the UI show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The endpoint was set to the registry's answer.
+    Set,
+    /// The peer already has the registry's endpoint.
+    Unchanged,
+    /// A handshake on the current endpoint is fresh: it works, keep it.
+    FreshHandshake,
+    /// The registry has no record for this peer.
+    NoRecord,
+    /// The registry's answer is unusable.
+    Rejected(String),
+    /// No registry answered.
+    RegistryUnreachable,
+    /// This peer is the registry: its endpoint is configured, not discovered.
+    RegistryPeer,
+    /// We set `endpoint` and no handshake followed; further changes are held back.
+    NotDirect { endpoint: Endpoint },
+}
+
+impl Reason {
+    /// Whether the peer was dealt with: set, or left alone on purpose. A registry that
+    /// could not be asked is the one reason that leaves the question open.
+    pub fn is_settled(&self) -> bool {
+        !matches!(self, Reason::RegistryUnreachable)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Set => f.write_str("set"),
+            Reason::Unchanged => f.write_str("unchanged"),
+            Reason::FreshHandshake => f.write_str("fresh-handshake"),
+            Reason::NoRecord => f.write_str("no-record"),
+            Reason::Rejected(why) => write!(f, "rejected: {why}"),
+            Reason::RegistryUnreachable => f.write_str("registry-unreachable"),
+            Reason::RegistryPeer => f.write_str("registry-peer"),
+            Reason::NotDirect { endpoint } => write!(
+                f,
+                "not direct: no handshake after setting {endpoint} (symmetric NAT on either side?)"
+            ),
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl Decision {
+    fn leave(reason: Reason) -> Self {
+        Self {
+            action: Action::Leave,
+            reason,
+        }
+    }
+
+    fn set(endpoint: Endpoint) -> Self {
+        Self {
+            action: Action::Set(endpoint),
+            reason: Reason::Set,
+        }
+    }
+}
+
+/// The decision for a peer that needs no lookup at all, if any.
+pub fn before_lookup(peer: &Peer, ctx: &PolicyContext) -> Option<Decision> {
+    ctx.is_registry_peer(&peer.public_key)
+        .then(|| Decision::leave(Reason::RegistryPeer))
+}
+
+/// Decides what to do with `peer` given the registry's `answer`.
+///
+/// Only ever sets an endpoint or leaves it: a failed lookup never clears one, and an
+/// endpoint on which a handshake is fresh is never replaced.
+pub fn decide(peer: &Peer, answer: &Lookup, ctx: &PolicyContext) -> Decision {
+    if let Some(decision) = before_lookup(peer, ctx) {
+        return decision;
+    }
+    let answer = match answer {
+        Lookup::Found(answer) => answer,
+        Lookup::NoRecord => return Decision::leave(Reason::NoRecord),
+        Lookup::Unreachable(_) => return Decision::leave(Reason::RegistryUnreachable),
+        Lookup::Rejected(why) => return Decision::leave(Reason::Rejected(why.clone())),
+    };
+    let endpoint = match check(peer, answer, ctx) {
+        Ok(endpoint) => endpoint,
+        Err(why) => return Decision::leave(Reason::Rejected(why)),
+    };
+    let current = peer
+        .endpoint
+        .map(|addr| SocketAddr::new(addr.ip().to_canonical(), addr.port()));
+    if current == Some(endpoint.addr()) {
+        return Decision::leave(Reason::Unchanged);
+    }
+    if current.is_none() {
+        return Decision::set(endpoint);
+    }
+    match peer.handshake_age(ctx.now) {
+        Some(age) if age < ctx.fresh_handshake => Decision::leave(Reason::FreshHandshake),
+        _ => Decision::set(endpoint),
+    }
+}
+
+/// Whether an answer may become this peer's endpoint; `Err` says why not.
+fn check(peer: &Peer, answer: &Answer, ctx: &PolicyContext) -> Result<Endpoint, String> {
+    if !ctx.our_peers.contains(&answer.key) {
+        return Err(format!(
+            "the record is for {}, which is not a peer of this device",
+            answer.key
+        ));
+    }
+    if answer.key != peer.public_key {
+        return Err(format!(
+            "asked for {} but the record is for {}",
+            peer.public_key, answer.key
+        ));
+    }
+    let endpoint = Endpoint::new(answer.addr).map_err(|e| format!("{}: {e}", answer.addr))?;
+    if let Some(range) = ctx.tunnel_range_containing(endpoint.ip()) {
+        return Err(format!(
+            "{} is inside this device's tunnel range {range}",
+            endpoint.ip()
+        ));
+    }
+    Ok(endpoint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW_SECS: u64 = 1_000_000;
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_SECS)
+    }
+
+    fn key(n: u8) -> PublicKey {
+        PublicKey::from_bytes([n; 32])
+    }
+
+    fn peer(n: u8) -> Peer {
+        Peer {
+            public_key: key(n),
+            has_preshared_key: false,
+            endpoint: None,
+            allowed_ips: vec![format!("10.99.0.{n}/32").parse().unwrap()],
+            last_handshake: None,
+            rx_bytes: 0,
+            tx_bytes: 0,
+            persistent_keepalive: Some(5),
+        }
+    }
+
+    /// A device with the registry (peer 1, serving DNS on 10.99.0.1) and peers 2 and 3.
+    fn ctx() -> PolicyContext {
+        let device = Device {
+            name: "wg0".into(),
+            public_key: Some(key(100)),
+            listen_port: Some(51820),
+            fwmark: None,
+            peers: vec![peer(1), peer(2), peer(3)],
+        };
+        PolicyContext::for_device(
+            &device,
+            now(),
+            DEFAULT_FRESH_HANDSHAKE,
+            &["10.99.0.1".parse().unwrap()],
+        )
+    }
+
+    fn found(n: u8, addr: &str) -> Lookup {
+        Lookup::Found(Answer {
+            key: key(n),
+            addr: addr.parse().unwrap(),
+        })
+    }
+
+    fn ago(secs: u64) -> Option<SystemTime> {
+        Some(now() - Duration::from_secs(secs))
+    }
+
+    fn set(addr: &str) -> Decision {
+        Decision::set(addr.parse().unwrap())
+    }
+
+    #[test]
+    fn sets_a_peer_that_has_no_endpoint() {
+        let d = decide(&peer(2), &found(2, "198.51.100.2:40000"), &ctx());
+        assert_eq!(d, set("198.51.100.2:40000"));
+        assert_eq!(d.reason.to_string(), "set");
+    }
+
+    #[test]
+    fn sets_a_peer_without_endpoint_even_if_it_had_a_fresh_handshake() {
+        let mut p = peer(2);
+        p.last_handshake = ago(1);
+        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx());
+        assert_eq!(d, set("198.51.100.2:40000"));
+    }
+
+    #[test]
+    fn replaces_an_endpoint_whose_handshake_is_stale() {
+        let mut p = peer(2);
+        p.endpoint = Some("198.51.100.2:1111".parse().unwrap());
+        p.last_handshake = ago(151);
+        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx());
+        assert_eq!(d, set("198.51.100.2:40000"));
+    }
+
+    #[test]
+    fn replaces_an_endpoint_that_never_had_a_handshake() {
+        let mut p = peer(2);
+        p.endpoint = Some("198.51.100.2:1111".parse().unwrap());
+        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx());
+        assert_eq!(d, set("198.51.100.2:40000"));
+    }
+
+    #[test]
+    fn never_replaces_an_endpoint_on_which_a_handshake_is_fresh() {
+        let mut p = peer(2);
+        p.endpoint = Some("198.51.100.2:1111".parse().unwrap());
+        p.last_handshake = ago(149);
+        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx());
+        assert_eq!(d.action, Action::Leave);
+        assert_eq!(d.reason.to_string(), "fresh-handshake");
+    }
+
+    #[test]
+    fn the_threshold_is_the_contexts() {
+        let mut p = peer(2);
+        p.endpoint = Some("198.51.100.2:1111".parse().unwrap());
+        p.last_handshake = ago(20);
+        let mut c = ctx();
+        c.fresh_handshake = Duration::from_secs(10);
+        assert_eq!(
+            decide(&p, &found(2, "198.51.100.2:40000"), &c),
+            set("198.51.100.2:40000")
+        );
+    }
+
+    #[test]
+    fn leaves_an_endpoint_that_already_matches() {
+        let mut p = peer(2);
+        p.endpoint = Some("[::ffff:198.51.100.2]:40000".parse().unwrap());
+        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx());
+        assert_eq!(d, Decision::leave(Reason::Unchanged));
+        assert_eq!(d.reason.to_string(), "unchanged");
+    }
+
+    #[test]
+    fn never_clears_an_endpoint_because_a_lookup_failed() {
+        let mut p = peer(2);
+        p.endpoint = Some("198.51.100.2:1111".parse().unwrap());
+        p.last_handshake = ago(1_000);
+        for (answer, reason) in [
+            (Lookup::NoRecord, "no-record"),
+            (
+                Lookup::Unreachable("timed out".into()),
+                "registry-unreachable",
+            ),
+            (
+                Lookup::Rejected("SRV target has no address".into()),
+                "rejected: SRV target has no address",
+            ),
+        ] {
+            let d = decide(&p, &answer, &ctx());
+            assert_eq!(d.action, Action::Leave);
+            assert_eq!(d.reason.to_string(), reason);
+        }
+    }
+
+    #[test]
+    fn rejects_what_cannot_be_an_endpoint() {
+        for (addr, why) in [
+            ("198.51.100.2:0", "port 0"),
+            ("0.0.0.0:40000", "unspecified"),
+            ("[::]:40000", "unspecified"),
+            ("224.0.0.5:40000", "multicast"),
+            ("255.255.255.255:40000", "broadcast"),
+        ] {
+            let d = decide(&peer(2), &found(2, addr), &ctx());
+            assert_eq!(d.action, Action::Leave, "{addr}");
+            let reason = d.reason.to_string();
+            assert!(
+                reason.starts_with("rejected: ") && reason.contains(why),
+                "{addr}: {reason}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_an_address_inside_the_tunnel() {
+        let d = decide(&peer(2), &found(2, "10.99.0.3:51820"), &ctx());
+        assert_eq!(d.action, Action::Leave);
+        assert_eq!(
+            d.reason.to_string(),
+            "rejected: 10.99.0.3 is inside this device's tunnel range 10.99.0.3/32"
+        );
+    }
+
+    #[test]
+    fn a_default_route_does_not_make_every_endpoint_a_tunnel_address() {
+        let mut full = peer(1);
+        full.allowed_ips.push("0.0.0.0/0".parse().unwrap());
+        let device = Device {
+            name: "wg0".into(),
+            public_key: None,
+            listen_port: None,
+            fwmark: None,
+            peers: vec![full, peer(2)],
+        };
+        let c = PolicyContext::for_device(&device, now(), DEFAULT_FRESH_HANDSHAKE, &[]);
+        assert_eq!(
+            decide(&peer(2), &found(2, "198.51.100.2:40000"), &c),
+            set("198.51.100.2:40000")
+        );
+    }
+
+    #[test]
+    fn rejects_a_record_for_a_key_that_is_not_our_peer() {
+        let d = decide(&peer(2), &found(9, "198.51.100.9:40000"), &ctx());
+        assert_eq!(d.action, Action::Leave);
+        assert_eq!(
+            d.reason.to_string(),
+            format!(
+                "rejected: the record is for {}, which is not a peer of this device",
+                key(9)
+            )
+        );
+    }
+
+    #[test]
+    fn rejects_a_record_for_another_of_our_peers() {
+        let d = decide(&peer(2), &found(3, "198.51.100.3:40000"), &ctx());
+        assert_eq!(d.action, Action::Leave);
+        assert!(d.reason.to_string().starts_with("rejected: asked for "));
+    }
+
+    #[test]
+    fn skips_the_registry_peer() {
+        let d = decide(&peer(1), &found(1, "203.0.113.1:51820"), &ctx());
+        assert_eq!(d, Decision::leave(Reason::RegistryPeer));
+        assert_eq!(d.reason.to_string(), "registry-peer");
+        assert_eq!(before_lookup(&peer(1), &ctx()), Some(d));
+        assert_eq!(before_lookup(&peer(2), &ctx()), None);
+    }
+
+    #[test]
+    fn only_an_unreachable_registry_leaves_a_peer_unsettled() {
+        assert!(!Reason::RegistryUnreachable.is_settled());
+        assert!(Reason::NoRecord.is_settled());
+        assert!(Reason::Rejected("x".into()).is_settled());
+    }
+
+    #[test]
+    fn not_direct_says_what_was_tried() {
+        let r = Reason::NotDirect {
+            endpoint: "198.51.100.2:40000".parse().unwrap(),
+        };
+        assert_eq!(
+            r.to_string(),
+            "not direct: no handshake after setting 198.51.100.2:40000 (symmetric NAT on either side?)"
+        );
+    }
+}
