@@ -429,3 +429,322 @@ fn log(event: &Event) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemorySource;
+    use crate::policy::Reason;
+    use punchwire_wg::{Device, Endpoint, MemoryBackend};
+
+    const IFACE: &str = "wg0";
+
+    fn key(n: u8) -> PublicKey {
+        PublicKey::from_bytes([n; 32])
+    }
+
+    fn registry(n: u8) -> SocketAddr {
+        SocketAddr::from(([10, 99, 0, n], 53))
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn peer(n: u8) -> Peer {
+        Peer {
+            public_key: key(n),
+            has_preshared_key: true,
+            endpoint: None,
+            allowed_ips: vec![format!("10.99.0.{n}/32").parse().unwrap()],
+            last_handshake: None,
+            rx_bytes: 0,
+            tx_bytes: 0,
+            persistent_keepalive: Some(5),
+        }
+    }
+
+    /// A device whose peer 1 is the registry (at 203.0.113.1, DNS on 10.99.0.1) and
+    /// peers 2 and 3 are to be discovered.
+    fn device() -> Device {
+        let mut reg = peer(1);
+        reg.endpoint = Some(addr("203.0.113.1:51820"));
+        Device {
+            name: IFACE.into(),
+            public_key: Some(key(100)),
+            listen_port: Some(51820),
+            fwmark: None,
+            peers: vec![reg, peer(2), peer(3)],
+        }
+    }
+
+    fn setup(registries: &[SocketAddr]) -> (MemoryBackend, MemorySource, Engine<MemorySource>) {
+        let memory = MemoryBackend::new();
+        memory.put_device(device());
+        let source = MemorySource::new();
+        let engine = Engine::new(
+            Backend::new(memory.clone()),
+            source.clone(),
+            Config::new(IFACE, registries.to_vec()),
+        );
+        (memory, source, engine)
+    }
+
+    fn drain(rx: &mut broadcast::Receiver<Event>) -> Vec<Event> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    fn reasons(pass: &Pass) -> Vec<String> {
+        pass.outcomes
+            .iter()
+            .map(|o| o.decision.reason.to_string())
+            .collect()
+    }
+
+    fn endpoint_of(memory: &MemoryBackend, n: u8) -> Option<SocketAddr> {
+        let backend = memory.clone();
+        use punchwire_wg::WireGuard;
+        backend
+            .device(IFACE)
+            .unwrap()
+            .peer(&key(n))
+            .unwrap()
+            .endpoint
+    }
+
+    #[tokio::test]
+    async fn a_pass_sets_published_endpoints_and_touches_nothing_else() {
+        let (memory, source, mut engine) = setup(&[registry(1)]);
+        let mut rx = engine.subscribe();
+        source.publish(registry(1), key(1), addr("198.51.100.1:1"));
+        source.publish(registry(1), key(2), addr("198.51.100.2:40002"));
+
+        let pass = engine.pass().await.unwrap();
+
+        assert_eq!(reasons(&pass), ["registry-peer", "set", "no-record"]);
+        assert!(pass.all_settled());
+        // The registry peer is not even asked about.
+        assert_eq!(source.lookups().len(), 2);
+        let mut expected = device();
+        expected.peers[1].endpoint = Some(addr("198.51.100.2:40002"));
+        use punchwire_wg::WireGuard;
+        assert_eq!(memory.device(IFACE).unwrap(), expected);
+        let events = drain(&mut rx);
+        assert!(events.contains(&Event::RegistryReachable {
+            registry: registry(1)
+        }));
+        assert!(events.contains(&Event::EndpointChanged {
+            iface: IFACE.into(),
+            peer: key(2),
+            old: None,
+            new: "198.51.100.2:40002".parse().unwrap(),
+            registry: registry(1),
+        }));
+        let decisions = events
+            .iter()
+            .filter(|e| matches!(e, Event::Decision { .. }))
+            .count();
+        assert_eq!(decisions, 3);
+
+        // Nothing moved: the next pass changes nothing.
+        let pass = engine.pass().await.unwrap();
+        assert_eq!(reasons(&pass), ["registry-peer", "unchanged", "no-record"]);
+        assert_eq!(memory.endpoint_writes().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unreachable_registry_clears_nothing_and_is_retried_after_a_pause() {
+        let (memory, source, mut engine) = setup(&[registry(1)]);
+        let mut rx = engine.subscribe();
+        memory.update_peer(IFACE, &key(2), |p| {
+            p.endpoint = Some(addr("198.51.100.2:1111"));
+        });
+        source.publish(registry(1), key(2), addr("198.51.100.2:40002"));
+        source.take_down(registry(1));
+
+        let pass = engine.pass().await.unwrap();
+        assert_eq!(
+            reasons(&pass),
+            [
+                "registry-peer",
+                "registry-unreachable",
+                "registry-unreachable"
+            ]
+        );
+        assert!(!pass.all_settled());
+        assert_eq!(endpoint_of(&memory, 2), Some(addr("198.51.100.2:1111")));
+        assert!(drain(&mut rx).iter().any(|e| matches!(
+            e,
+            Event::RegistryUnreachable { registry: r, .. } if *r == registry(1)
+        )));
+
+        // While it backs off, it is not asked, and peers keep their endpoints.
+        let asked = source.lookups().len();
+        let pass = engine.pass().await.unwrap();
+        assert_eq!(source.lookups().len(), asked);
+        assert_eq!(
+            pass.outcomes[1].decision.reason,
+            Reason::RegistryUnreachable
+        );
+        assert_eq!(endpoint_of(&memory, 2), Some(addr("198.51.100.2:1111")));
+
+        // It comes back: asked again after the pause, without a restart.
+        source.bring_up(registry(1));
+        tokio::time::advance(crate::health::BACKOFF_FIRST).await;
+        let pass = engine.pass().await.unwrap();
+        assert_eq!(reasons(&pass), ["registry-peer", "set", "no-record"]);
+        assert_eq!(endpoint_of(&memory, 2), Some(addr("198.51.100.2:40002")));
+        assert!(drain(&mut rx).contains(&Event::RegistryReachable {
+            registry: registry(1)
+        }));
+    }
+
+    #[tokio::test]
+    async fn with_several_registries_one_that_answers_is_enough() {
+        let (memory, source, mut engine) = setup(&[registry(1), registry(9)]);
+        let mut rx = engine.subscribe();
+        source.take_down(registry(1));
+        source.publish(registry(9), key(3), addr("198.51.100.3:40003"));
+
+        let pass = engine.pass().await.unwrap();
+
+        assert_eq!(reasons(&pass), ["registry-peer", "no-record", "set"]);
+        assert_eq!(pass.outcomes[2].registry, Some(registry(9)));
+        assert_eq!(endpoint_of(&memory, 3), Some(addr("198.51.100.3:40003")));
+        let events = drain(&mut rx);
+        assert!(events.iter().any(
+            |e| matches!(e, Event::RegistryUnreachable { registry: r, .. } if *r == registry(1))
+        ));
+        assert!(events.iter().any(|e| matches!(
+            e,
+            Event::EndpointChanged { registry: r, .. } if *r == registry(9)
+        )));
+    }
+
+    /// A device that can be read but refuses every write.
+    struct ReadOnly(MemoryBackend);
+
+    impl punchwire_wg::WireGuard for ReadOnly {
+        fn kind(&self) -> &'static str {
+            "read-only"
+        }
+        fn interfaces(&self) -> Result<Vec<String>, BackendError> {
+            self.0.interfaces()
+        }
+        fn device(&self, iface: &str) -> Result<punchwire_wg::Device, BackendError> {
+            self.0.device(iface)
+        }
+        fn set_endpoint(
+            &self,
+            iface: &str,
+            _: &PublicKey,
+            _: Endpoint,
+        ) -> Result<(), BackendError> {
+            Err(BackendError::PermissionDenied {
+                iface: iface.to_owned(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_is_reported_not_hidden() {
+        let (memory, source, _) = setup(&[registry(1)]);
+        let mut engine = Engine::new(
+            Backend::new(ReadOnly(memory.clone())),
+            source.clone(),
+            Config::new(IFACE, vec![registry(1)]),
+        );
+        source.publish(registry(1), key(2), addr("198.51.100.2:40002"));
+
+        let pass = engine.pass().await.unwrap();
+
+        assert!(!pass.all_settled());
+        let outcome = &pass.outcomes[1];
+        assert_eq!(outcome.decision.reason, Reason::Set);
+        let error = outcome.error.as_deref().unwrap();
+        assert!(error.contains("permission denied on wg0"), "{error}");
+        assert_eq!(outcome.endpoint, None);
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_never_handshakes_is_reported_and_not_chased() {
+        let (memory, source, mut engine) = setup(&[registry(1)]);
+        let mut rx = engine.subscribe();
+        let t0 = SystemTime::now();
+        source.publish(registry(1), key(2), addr("198.51.100.2:40002"));
+        engine.pass_at(t0).await.unwrap();
+
+        // No handshake within the timeout; the registry now says another port.
+        source.publish(registry(1), key(2), addr("198.51.100.2:40099"));
+        let later = t0 + DEFAULT_DIRECT_TIMEOUT + Duration::from_secs(1);
+        let pass = engine.pass_at(later).await.unwrap();
+        let not_direct = "not direct: no handshake after setting 198.51.100.2:40002 (symmetric NAT on either side?)";
+        assert_eq!(pass.outcomes[1].decision.reason.to_string(), not_direct);
+        assert_eq!(endpoint_of(&memory, 2), Some(addr("198.51.100.2:40002")));
+        assert!(drain(&mut rx).contains(&Event::PeerStale {
+            iface: IFACE.into(),
+            peer: key(2),
+            reason: not_direct.into(),
+        }));
+
+        // The other side gets through after all: direct, and the hold is lifted.
+        memory.update_peer(IFACE, &key(2), |p| p.last_handshake = Some(later));
+        let pass = engine
+            .pass_at(later + Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert!(drain(&mut rx).contains(&Event::PeerDirect {
+            iface: IFACE.into(),
+            peer: key(2),
+            endpoint: "198.51.100.2:40002".parse::<Endpoint>().unwrap(),
+        }));
+        // Its handshake is fresh, so the working endpoint stays.
+        assert_eq!(pass.outcomes[1].decision.reason, Reason::FreshHandshake);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn running_follows_the_serial_and_stops_on_request() {
+        let (memory, source, engine) = setup(&[registry(1)]);
+        let mut rx = engine.subscribe();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(engine.run(async {
+            let _ = stopped.await;
+        }));
+
+        // A record appears after the first pass: picked up at the next poll, long
+        // before the full interval.
+        let started = Instant::now();
+        wait_for(
+            &mut rx,
+            |e| matches!(e, Event::Decision { peer, .. } if *peer == key(3)),
+        )
+        .await;
+        source.publish(registry(1), key(3), addr("198.51.100.3:40003"));
+        wait_for(
+            &mut rx,
+            |e| matches!(e, Event::EndpointChanged { peer, .. } if *peer == key(3)),
+        )
+        .await;
+        assert!(Instant::now() - started <= DEFAULT_POLL * 2);
+        assert_eq!(endpoint_of(&memory, 3), Some(addr("198.51.100.3:40003")));
+
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), running)
+            .await
+            .expect("the engine stops when asked")
+            .unwrap();
+    }
+
+    async fn wait_for(rx: &mut broadcast::Receiver<Event>, want: impl Fn(&Event) -> bool) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let event = rx.recv().await.expect("the engine is running");
+                if want(&event) {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("the event came within 10 s")
+    }
+}
