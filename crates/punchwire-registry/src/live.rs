@@ -1,0 +1,67 @@
+//! The snapshot being served right now, and whether it is still fresh enough to serve.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+
+use crate::snapshot::Snapshot;
+use crate::stats::Counters;
+
+/// Shared by the refresh task (the only writer) and every query (readers, lock-free).
+#[derive(Debug)]
+pub(crate) struct Live {
+    snapshot: ArcSwap<Snapshot>,
+    /// When the device was last read successfully, in milliseconds since `epoch`.
+    last_read_ms: AtomicU64,
+    epoch: Instant,
+    stale_after: Duration,
+    pub counters: Counters,
+}
+
+impl Live {
+    pub fn new(snapshot: Snapshot, stale_after: Duration) -> Self {
+        Self {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            last_read_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            stale_after,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The snapshot to answer from, and whether it is fresh enough to answer with. The
+    /// age is checked here, per query, so that a stuck refresh task cannot keep a stale
+    /// snapshot alive.
+    pub fn current(&self) -> (Arc<Snapshot>, bool) {
+        let snapshot = self.snapshot.load_full();
+        (snapshot, self.is_fresh())
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    pub fn is_fresh(&self) -> bool {
+        self.since_last_read() <= self.stale_after
+    }
+
+    pub fn since_last_read(&self) -> Duration {
+        let last = Duration::from_millis(self.last_read_ms.load(Ordering::Acquire));
+        self.epoch.elapsed().saturating_sub(last)
+    }
+
+    pub fn stale_after(&self) -> Duration {
+        self.stale_after
+    }
+
+    /// Records a successful read of the device, with the snapshot it gave if it changed.
+    pub fn read_ok(&self, changed: Option<Snapshot>) {
+        if let Some(snapshot) = changed {
+            self.snapshot.store(Arc::new(snapshot));
+        }
+        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_read_ms.store(now, Ordering::Release);
+    }
+}

@@ -1,0 +1,326 @@
+//! Starting and stopping a registry: read the device once, bind the sockets, start the
+//! refresh task; say plainly what is wrong when any of that fails.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_server::Server;
+use ipnet::IpNet;
+use punchwire_wg::{Backend, BackendError};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use crate::iface::tunnel_addresses;
+use crate::live::Live;
+use crate::refresh::{self, unix_serial};
+use crate::server::Handler;
+use crate::snapshot::{SelfRecord, Snapshot, SnapshotConfig};
+use crate::stats::RegistryStats;
+use crate::zone::{Zone, ZoneError};
+
+/// The DNS port a registry listens on when no `--listen` is given.
+pub const DNS_PORT: u16 = 53;
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(1);
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// How long an idle TCP connection is kept.
+const TCP_IDLE: Duration = Duration::from_secs(10);
+/// Responses queued per TCP connection.
+const TCP_QUEUE: usize = 32;
+
+/// Everything a registry needs to know. Build it with [`RegistryConfig::new`] and set
+/// the fields that differ from the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryConfig {
+    /// The zone served, e.g. `example.com` (the final dot is optional).
+    pub zone: String,
+    /// The WireGuard interface whose peers are published.
+    pub device: String,
+    /// Where to listen (UDP and TCP on each). Empty: every address of the device itself,
+    /// port 53. Port 0 picks a free port (see [`RunningRegistry::local_addrs`]).
+    pub listen: Vec<SocketAddr>,
+    /// Serve the registry's own record too (wgsd's `self`).
+    pub self_record: Option<SelfRecord>,
+    /// Sources answered besides the device's peers' AllowedIPs.
+    pub allow: Vec<IpNet>,
+    /// How often the device is read.
+    pub refresh: Duration,
+    /// How long the last snapshot is served while the device cannot be read; SERVFAIL
+    /// after that.
+    pub stale_after: Duration,
+}
+
+impl RegistryConfig {
+    pub fn new(zone: impl Into<String>, device: impl Into<String>) -> Self {
+        Self {
+            zone: zone.into(),
+            device: device.into(),
+            listen: Vec::new(),
+            self_record: None,
+            allow: Vec::new(),
+            refresh: DEFAULT_REFRESH,
+            stale_after: DEFAULT_STALE_AFTER,
+        }
+    }
+}
+
+/// Why a registry did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    BadZone(#[from] ZoneError),
+
+    #[error("cannot read WireGuard device {device:?}: {source}")]
+    Device {
+        device: String,
+        #[source]
+        source: BackendError,
+    },
+
+    #[error(
+        "cannot list the addresses of interface {device:?} to listen on: {source}; give --listen"
+    )]
+    InterfaceAddresses {
+        device: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("interface {device:?} has no IP address to listen on (is it up and addressed?); give --listen")]
+    NoTunnelAddress { device: String },
+
+    #[error("cannot listen on {addr} ({proto}): {source}{}", listen_hint(source))]
+    Listen {
+        addr: SocketAddr,
+        proto: &'static str,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("the registry's own record without an endpoint uses the address a query arrived on, but {addr} is a wildcard address; listen on a specific address or give --self an endpoint")]
+    SelfNeedsSpecificAddress { addr: SocketAddr },
+
+    #[error("{what} must be longer than zero")]
+    ZeroDuration { what: &'static str },
+}
+
+fn listen_hint(err: &io::Error) -> &'static str {
+    match err.kind() {
+        io::ErrorKind::AddrInUse => {
+            " (another DNS server, such as systemd-resolved or dnsmasq, may already use it)"
+        }
+        io::ErrorKind::PermissionDenied => " (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+        io::ErrorKind::AddrNotAvailable => " (no interface of this host has that address)",
+        _ => "",
+    }
+}
+
+/// A DNS-SD registry for one WireGuard device.
+pub struct Registry;
+
+impl Registry {
+    /// Reads the device, binds every listen address (UDP and TCP), and starts serving.
+    pub async fn start(
+        config: RegistryConfig,
+        backend: Backend,
+    ) -> Result<RunningRegistry, RegistryError> {
+        if config.refresh.is_zero() {
+            return Err(RegistryError::ZeroDuration { what: "refresh" });
+        }
+        if config.stale_after.is_zero() {
+            return Err(RegistryError::ZeroDuration {
+                what: "the stale bound",
+            });
+        }
+        let zone = Arc::new(Zone::parse(&config.zone)?);
+        let device =
+            backend
+                .device(&config.device)
+                .await
+                .map_err(|source| RegistryError::Device {
+                    device: config.device.clone(),
+                    source,
+                })?;
+
+        let listen = if config.listen.is_empty() {
+            let ips = tunnel_addresses(&config.device).map_err(|source| {
+                RegistryError::InterfaceAddresses {
+                    device: config.device.clone(),
+                    source,
+                }
+            })?;
+            if ips.is_empty() {
+                return Err(RegistryError::NoTunnelAddress {
+                    device: config.device.clone(),
+                });
+            }
+            ips.into_iter()
+                .map(|ip| SocketAddr::new(ip, DNS_PORT))
+                .collect()
+        } else {
+            config.listen.clone()
+        };
+        if config
+            .self_record
+            .as_ref()
+            .is_some_and(|s| s.endpoint.is_none())
+        {
+            if let Some(addr) = listen.iter().find(|a| a.ip().is_unspecified()) {
+                return Err(RegistryError::SelfNeedsSpecificAddress { addr: *addr });
+            }
+        }
+
+        let snapshot_config = Arc::new(SnapshotConfig {
+            zone: Arc::clone(&zone),
+            self_record: config.self_record.clone(),
+            allow: config.allow.clone(),
+            nameserver_ips: specific_ips(&listen),
+        });
+        let snapshot = Snapshot::first(snapshot_config, &device, unix_serial());
+        let live = Arc::new(Live::new(snapshot, config.stale_after));
+
+        let mut servers = Vec::with_capacity(listen.len());
+        let mut local_addrs = Vec::with_capacity(listen.len());
+        for addr in &listen {
+            let (udp, tcp) = bind(*addr).await?;
+            let local = udp.local_addr().map_err(|source| RegistryError::Listen {
+                addr: *addr,
+                proto: "UDP",
+                source,
+            })?;
+            let mut server = Server::new(Handler {
+                live: Arc::clone(&live),
+                arrival: local.ip().to_canonical(),
+            });
+            server.register_socket(udp);
+            server.register_listener(tcp, TCP_IDLE, TCP_QUEUE);
+            servers.push(server);
+            local_addrs.push(local);
+        }
+
+        let refresh = tokio::spawn(refresh::run(
+            Arc::clone(&live),
+            backend,
+            config.device.clone(),
+            config.refresh,
+        ));
+        let snapshot = live.snapshot();
+        info!(
+            zone = %zone,
+            device = %config.device,
+            listen = ?local_addrs,
+            peers = snapshot.listing().len(),
+            serial = snapshot.serial(),
+            "registry serving"
+        );
+        Ok(RunningRegistry {
+            live,
+            servers,
+            refresh,
+            local_addrs,
+            zone,
+        })
+    }
+}
+
+/// Listen addresses that name one host address: the registry's own, for `ns1.<zone>`.
+fn specific_ips(listen: &[SocketAddr]) -> Vec<IpAddr> {
+    let mut ips: Vec<IpAddr> = listen
+        .iter()
+        .map(|a| a.ip().to_canonical())
+        .filter(|ip| !ip.is_unspecified())
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+/// Binds UDP then TCP on the same port. With port 0 the UDP socket picks the port; if TCP
+/// cannot have the same one, another port is tried.
+async fn bind(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), RegistryError> {
+    let attempts = if addr.port() == 0 { 20 } else { 1 };
+    let mut last_err = None;
+    for _ in 0..attempts {
+        let udp = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| RegistryError::Listen {
+                addr,
+                proto: "UDP",
+                source,
+            })?;
+        let port = udp
+            .local_addr()
+            .map_err(|source| RegistryError::Listen {
+                addr,
+                proto: "UDP",
+                source,
+            })?
+            .port();
+        match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(source) => last_err = Some(source),
+        }
+    }
+    Err(RegistryError::Listen {
+        addr,
+        proto: "TCP",
+        source: last_err.unwrap_or_else(|| io::Error::other("no port could be bound")),
+    })
+}
+
+/// A registry that is serving. Dropping it stops it too; [`RunningRegistry::shutdown`]
+/// waits for the sockets to close.
+pub struct RunningRegistry {
+    live: Arc<Live>,
+    servers: Vec<Server<Handler>>,
+    refresh: JoinHandle<()>,
+    local_addrs: Vec<SocketAddr>,
+    zone: Arc<Zone>,
+}
+
+impl RunningRegistry {
+    /// Counters since start, with the serial and peer count served now.
+    pub fn stats(&self) -> RegistryStats {
+        let snapshot = self.live.snapshot();
+        self.live
+            .counters
+            .read(snapshot.serial(), snapshot.listing().len())
+    }
+
+    /// The addresses actually listened on (UDP and TCP), in the order of the config.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// The zone served, as `example.com.`.
+    pub fn zone(&self) -> String {
+        self.zone.to_string()
+    }
+
+    /// Whether the device was read recently enough to answer (false: SERVFAIL).
+    pub fn is_fresh(&self) -> bool {
+        self.live.is_fresh()
+    }
+
+    /// Stops reading the device and closes every socket.
+    pub async fn shutdown(mut self) {
+        self.refresh.abort();
+        for server in &mut self.servers {
+            if let Err(error) = server.shutdown_gracefully().await {
+                tracing::debug!(%error, "a listener ended with an error while shutting down");
+            }
+        }
+    }
+}
+
+impl Drop for RunningRegistry {
+    fn drop(&mut self) {
+        self.refresh.abort();
+        for server in &self.servers {
+            server.shutdown_token().cancel();
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The DNS side: hickory-server reads packets and writes responses; this handler turns each
+//! request into a question for `answer`, checks who is asking, and sizes the response.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::proto::op::{Edns, Header, HeaderCounts, Metadata, OpCode, ResponseCode};
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use tracing::{debug, warn};
+
+use crate::answer::{answer, Answer};
+use crate::fit::fit;
+use crate::live::Live;
+use crate::stats::Counters;
+
+/// The largest UDP response the registry sends, whatever the client offers: 1232 bytes
+/// avoids IP fragmentation on any path (DNS flag day 2020), and a tunnel's MTU is lower
+/// than Ethernet's. Larger answers go over TCP.
+pub const MAX_UDP_PAYLOAD: u16 = 1232;
+
+/// Without EDNS a UDP message holds at most 512 bytes (RFC 1035 §4.2.1).
+const PLAIN_UDP_PAYLOAD: u16 = 512;
+
+/// Answers the queries arriving on one listening address.
+pub(crate) struct Handler {
+    pub live: Arc<Live>,
+    /// The address this handler's sockets are bound to: the "address the query arrived
+    /// on" of the registry's own record.
+    pub arrival: IpAddr,
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response: R,
+    ) -> ResponseInfo {
+        let counters = &self.live.counters;
+        Counters::bump(&counters.queries);
+        let (snapshot, fresh) = self.live.current();
+
+        let mut edns = Edns::new();
+        edns.set_max_payload(MAX_UDP_PAYLOAD);
+        let edns = request.edns.as_ref().map(|_| &edns);
+        let limit = match (request.protocol(), &request.edns) {
+            (Protocol::Udp, Some(theirs)) => theirs
+                .max_payload()
+                .clamp(PLAIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD),
+            (Protocol::Udp, None) => PLAIN_UDP_PAYLOAD,
+            _ => u16::MAX,
+        };
+
+        let source = request.src().ip();
+        let decided = if !snapshot.allows(source) {
+            debug!(%source, "refused: the source is not inside any peer's AllowedIPs nor --allow");
+            Answer::refused()
+        } else if request.metadata.op_code != OpCode::Query {
+            Answer::with_rcode(ResponseCode::NotImp)
+        } else if request.queries.len() != 1 {
+            Answer::with_rcode(ResponseCode::FormErr)
+        } else if !fresh {
+            Answer::server_failure()
+        } else {
+            let query = &request.queries.queries()[0];
+            let answer = answer(
+                &snapshot,
+                query.name(),
+                query.query_type(),
+                query.query_class(),
+                self.arrival,
+            );
+            if answer.rcode == ResponseCode::Refused {
+                debug!(%source, name = %query.name(), qtype = %query.query_type(), "refused: not a question this registry answers");
+            }
+            answer
+        };
+
+        match decided.rcode {
+            ResponseCode::NoError => Counters::bump(&counters.answered),
+            ResponseCode::NXDomain => Counters::bump(&counters.nxdomain),
+            ResponseCode::Refused => Counters::bump(&counters.refused),
+            ResponseCode::ServFail => Counters::bump(&counters.servfail),
+            _ => {}
+        }
+
+        let fits = fit(
+            &decided,
+            request.queries.as_bytes(),
+            edns.is_some(),
+            usize::from(limit),
+        );
+        if fits.truncated {
+            Counters::bump(&counters.truncated);
+        }
+        let mut metadata = Metadata::response_from_request(&request.metadata);
+        metadata.response_code = decided.rcode;
+        metadata.authoritative = decided.authoritative;
+        metadata.truncation = fits.truncated;
+
+        let message = MessageResponseBuilder::new(&request.queries, edns).build(
+            metadata,
+            decided.answers.iter().take(fits.answers).map(|r| &r.record),
+            decided
+                .authority
+                .iter()
+                .take(fits.authority)
+                .map(|r| &r.record),
+            std::iter::empty(),
+            decided
+                .additional
+                .iter()
+                .flatten()
+                .take(fits.additional)
+                .map(|r| &r.record),
+        );
+        match response.send_response(message).await {
+            Ok(info) => info,
+            Err(error) => {
+                warn!(%source, %error, "could not send a response");
+                failed(&request.metadata)
+            }
+        }
+    }
+}
+
+fn failed(request: &Metadata) -> ResponseInfo {
+    let mut metadata = Metadata::response_from_request(request);
+    metadata.response_code = ResponseCode::ServFail;
+    ResponseInfo::from(Header {
+        metadata,
+        counts: HeaderCounts::default(),
+    })
+}

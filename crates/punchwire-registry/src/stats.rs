@@ -1,0 +1,56 @@
+//! Counters of what the registry did, readable while it runs.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What the registry has done since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RegistryStats {
+    /// Every query received (allowed or not).
+    pub queries: u64,
+    /// Answered NOERROR (with records, or NODATA).
+    pub answered: u64,
+    /// Refused: a source outside the allowed ranges, a name outside the zone, a zone
+    /// transfer.
+    pub refused: u64,
+    /// Answered NXDOMAIN.
+    pub nxdomain: u64,
+    /// Answered SERVFAIL: the device could not be read for longer than the stale bound.
+    pub servfail: u64,
+    /// Responses sent with TC set (the client should retry over TCP).
+    pub truncated: u64,
+    /// Serial of the SOA currently served.
+    pub serial: u32,
+    /// Peers currently served (the registry's own record included).
+    pub peers: usize,
+}
+
+/// The live counters behind [`RegistryStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub queries: AtomicU64,
+    pub answered: AtomicU64,
+    pub refused: AtomicU64,
+    pub nxdomain: AtomicU64,
+    pub servfail: AtomicU64,
+    pub truncated: AtomicU64,
+}
+
+impl Counters {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn read(&self, serial: u32, peers: usize) -> RegistryStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        RegistryStats {
+            queries: get(&self.queries),
+            answered: get(&self.answered),
+            refused: get(&self.refused),
+            nxdomain: get(&self.nxdomain),
+            servfail: get(&self.servfail),
+            truncated: get(&self.truncated),
+            serial,
+            peers,
+        }
+    }
+}
