@@ -1,1 +1,81 @@
-//! (being written)
+//! A NAT traversal lab in Linux network namespaces, for end-to-end tests and the demo.
+//!
+//! [`Lab::builder`] builds the topology of `natlab.md`:
+//!
+//! ```text
+//!   registry 192.0.2.10 ── inet ── 198.51.100.10 nat-a 192.168.1.1 ── alice 192.168.1.2
+//!                           │
+//!                           └───── 203.0.113.10  nat-b 192.168.2.1 ── bob   192.168.2.2
+//! ```
+//!
+//! `inet` routes the three public nets; each NAT box masquerades out of its WAN with a
+//! configurable [`NatBehaviour`]. Registry, alice and bob each run userspace WireGuard
+//! ([`WgImpl`]: wireguard-go, or boringtun when `PUNCHWIRE_LAB_WG=boringtun`), MTU
+//! 1420, listen port 51820, tunnel 10.99.0.0/24 (registry .1, alice .2, bob .3):
+//!
+//! - the registry has alice and bob as peers (AllowedIPs their /32, no endpoint);
+//! - alice and bob have the registry (endpoint 192.0.2.10:51820, AllowedIPs
+//!   10.99.0.1/32, keepalive 5 s) and each other (AllowedIPs the other's /32,
+//!   keepalive 5 s, **no endpoint**: finding it is discovery's job).
+//!
+//! Every name carries a random tag (`pwlab<tag>-alice`, interface `pwlab<tag>a`), so labs run
+//! concurrently. Dropping the [`Lab`] kills its daemons and spawned processes and
+//! deletes its namespaces and sockets, also when a test panics; [`cleanup_stale`]
+//! removes what crashed runs left.
+//!
+//! Needs root, `ip`, `iptables`, `conntrack`, `sysctl`, `wg`, `ping` and `wireguard-go`
+//! (or `boringtun-cli`). Linux only.
+
+#![cfg(target_os = "linux")]
+
+mod cleanup;
+mod command;
+mod dump;
+mod error;
+mod lab;
+mod names;
+mod nat;
+mod topology;
+mod wait;
+mod wireguard;
+
+pub use cleanup::cleanup_stale;
+pub use dump::{Counters, DeviceDump, PeerStats};
+pub use error::{LabError, Result};
+pub use lab::{HostInfo, Lab, LabBuilder, Spawned};
+pub use names::{PREFIX, STATE_ROOT};
+pub use nat::NatBehaviour;
+pub use topology::{Host, Nat, Node, DEFAULT_LISTEN_PORT, TUNNEL_PREFIX_LEN};
+pub use wait::{wait_for, wait_until, wait_until_ok};
+pub use wireguard::{WgImpl, BORINGTUN_ENV, MTU, SOCKET_DIR, WG_IMPL_ENV};
+
+/// Whether a lab test can run here. Lab tests need root; without it they are skipped
+/// with a loud message — unless `CI` is set, where a skipped lab test would hide a
+/// broken setup, so this panics instead. Use as
+/// `if !punchwire_lab::can_run("my_test") { return; }`.
+pub fn can_run(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    if ci {
+        panic!("{test}: lab tests need root (network namespaces), and CI is set: refusing to skip");
+    }
+    eprintln!(
+        "\n!!! SKIPPED {test}: lab tests need root (network namespaces, iptables, TUN). \
+         Run as root, e.g. `sudo -E cargo test -p punchwire-lab`. !!!\n"
+    );
+    false
+}
+
+/// Whether this process runs with effective uid 0, read from /proc (no unsafe libc).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
