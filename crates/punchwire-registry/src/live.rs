@@ -63,5 +63,6 @@ impl Live {
         }
         let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_read_ms.store(now, Ordering::Release);
+        Counters::bump(&self.counters.device_reads);
     }
 }

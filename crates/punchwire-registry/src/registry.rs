@@ -285,9 +285,11 @@ impl RunningRegistry {
     /// Counters since start, with the serial and peer count served now.
     pub fn stats(&self) -> RegistryStats {
         let snapshot = self.live.snapshot();
-        self.live
-            .counters
-            .read(snapshot.serial(), snapshot.listing().len())
+        self.live.counters.read(
+            snapshot.serial(),
+            snapshot.listing().len(),
+            self.live.is_fresh(),
+        )
     }
 
     /// The addresses actually listened on (UDP and TCP), in the order of the config.

@@ -18,6 +18,11 @@ pub struct RegistryStats {
     pub servfail: u64,
     /// Responses sent with TC set (the client should retry over TCP).
     pub truncated: u64,
+    /// Successful reads of the device (one per refresh while it is readable).
+    pub device_reads: u64,
+    /// Whether the last successful read is recent enough to answer from (false: every
+    /// query gets SERVFAIL).
+    pub fresh: bool,
     /// Serial of the SOA currently served.
     pub serial: u32,
     /// Peers currently served (the registry's own record included).
@@ -33,6 +38,7 @@ pub(crate) struct Counters {
     pub nxdomain: AtomicU64,
     pub servfail: AtomicU64,
     pub truncated: AtomicU64,
+    pub device_reads: AtomicU64,
 }
 
 impl Counters {
@@ -40,7 +46,7 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn read(&self, serial: u32, peers: usize) -> RegistryStats {
+    pub fn read(&self, serial: u32, peers: usize, fresh: bool) -> RegistryStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         RegistryStats {
             queries: get(&self.queries),
@@ -49,6 +55,8 @@ impl Counters {
             nxdomain: get(&self.nxdomain),
             servfail: get(&self.servfail),
             truncated: get(&self.truncated),
+            device_reads: get(&self.device_reads),
+            fresh,
             serial,
             peers,
         }
