@@ -800,21 +800,24 @@ impl Lab {
                 iface = info.iface,
             ),
         )?;
-        let mut args: Vec<String> = vec![
-            "wg".into(),
-            "set".into(),
-            info.iface.clone(),
+        let wg_set = |words: Vec<String>| {
+            let mut args = vec!["wg".to_owned(), "set".into(), info.iface.clone()];
+            args.extend(words);
+            command::run(Some(&info.namespace), &args, None).map(|_| ())
+        };
+        wg_set(vec![
             "listen-port".into(),
             port.to_string(),
             "private-key".into(),
             info.private_key_file.to_string_lossy().into_owned(),
-        ];
+        ])?;
+        // One request per peer: boringtun 0.7.1 carries a peer's endpoint and keepalive
+        // over to the next peer of the same request when that one sets none.
         for peer in Host::ALL {
             if let Some(config) = self.peer_config(host, peer) {
-                args.extend(config.set_args());
+                wg_set(config.set_args())?;
             }
         }
-        command::run(Some(&info.namespace), &args, None)?;
         Ok(())
     }
 }

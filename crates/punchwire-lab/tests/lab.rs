@@ -111,8 +111,12 @@ fn endpoints_set_by_hand_give_a_direct_path_that_bypasses_the_registry() {
     });
     let started = Instant::now();
     let name = lab.name().to_owned();
+    let wg = lab.wg_impl();
     lab.shutdown().expect("the lab tears down cleanly");
-    eprintln!("{name}: lab up in {up:?}, down in {:?}", started.elapsed());
+    eprintln!(
+        "{name} ({wg}): lab up in {up:?}, down in {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -151,6 +155,46 @@ fn symmetric_nats_on_both_sides_defeat_endpoints_set_by_hand() {
             to_bob,
             alice_seen.port(),
             "nat-a reused the registry mapping"
+        );
+    });
+}
+
+#[test]
+fn without_a_firewall_the_first_packet_poisons_the_far_nat() {
+    if !punchwire_lab::can_run("open NAT race") {
+        return;
+    }
+    let (lab, _) = build(
+        Lab::builder()
+            .nat_a(NatBehaviour::EndpointIndependentOpen)
+            .nat_b(NatBehaviour::EndpointIndependentOpen),
+    );
+    lab.with_diagnostics_on_panic(|lab| {
+        let (alice_seen, bob_seen) = set_endpoints_from_registry(lab);
+
+        // Long enough for wireguard-go's handshake retry (5 s) from both sides.
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(8) {
+            let a = ping(lab, Host::Alice, Host::Bob, &["-c", "1", "-W", "1"]);
+            let b = ping(lab, Host::Bob, Host::Alice, &["-c", "1", "-W", "1"]);
+            assert!(
+                !a.status.success() && !b.status.success(),
+                "a direct path came up through open NATs"
+            );
+        }
+        // The first side's packet made the far NAT track it as a flow to itself, so the
+        // far side's own flow back clashed and was moved to another public port.
+        let remapped = [
+            (Nat::A, lab.nat_public_ip(Host::Bob), alice_seen.port()),
+            (Nat::B, lab.nat_public_ip(Host::Alice), bob_seen.port()),
+        ]
+        .into_iter()
+        .any(|(nat, far, registry_port)| {
+            public_port_towards(lab, nat, far).is_some_and(|p| p != registry_port)
+        });
+        assert!(
+            remapped,
+            "neither NAT moved its host's flow to another port"
         );
     });
 }
@@ -206,7 +250,22 @@ fn teardown_removes_everything_and_stale_labs_are_cleaned_but_live_ones_kept() {
         .map(|h| format!("{SOCKET_DIR}/{}.sock", lab.host(*h).iface))
         .collect();
     let state_dir = lab.state_dir();
+    let mut greeter = Command::new("sh");
+    greeter
+        .args(["-c", "echo hello from $WHO; exec sleep 600"])
+        .env("WHO", "alice");
+    let greeter = lab.spawn(Host::Alice, greeter).unwrap();
+    wait_until(READY, "the spawned process logging", || {
+        lab.log(&greeter).contains("hello from alice")
+    })
+    .unwrap();
+    assert_eq!(lab.try_wait(&greeter).unwrap(), None, "still running");
     let daemons: Vec<u32> = lab_pids(&lab);
+    assert!(
+        daemons.contains(&greeter.pid),
+        "{daemons:?} lacks {}",
+        greeter.pid
+    );
 
     // build() cleaned the stale lab (or a concurrent test did); this one must survive.
     punchwire_lab::cleanup_stale(PREFIX).unwrap();
@@ -249,6 +308,40 @@ fn teardown_removes_everything_and_stale_labs_are_cleaned_but_live_ones_kept() {
             "daemon {pid} survived"
         );
     }
+}
+
+#[test]
+fn a_restart_on_a_new_port_gives_the_registry_a_new_mapping() {
+    if !punchwire_lab::can_run("restart on a new port") {
+        return;
+    }
+    let (lab, _) = build(Lab::builder());
+    lab.with_diagnostics_on_panic(|lab| {
+        lab.wait_registry_handshakes(READY).unwrap();
+        let before = lab
+            .endpoint_of(Host::Registry, Host::Alice)
+            .unwrap()
+            .unwrap();
+
+        lab.restart_wireguard(Host::Alice, 51999).unwrap();
+        assert_eq!(lab.listen_port(Host::Alice), 51999);
+        assert_eq!(lab.wg_dump(Host::Alice).unwrap().listen_port, 51999);
+        lab.wait_registry_handshakes(READY).unwrap();
+        let after = lab
+            .wait_for_peer(
+                Host::Registry,
+                Host::Alice,
+                READY,
+                "the registry seeing alice's new mapping",
+                |p| p.endpoint.filter(|e| *e != before),
+            )
+            .unwrap();
+        assert_eq!(after.ip(), IpAddr::V4(lab.nat_public_ip(Host::Alice)));
+        // MASQUERADE keeps the source port when it is free.
+        assert_eq!(after.port(), 51999);
+        // A fresh start: the by-hand endpoint for bob is not kept.
+        assert_eq!(lab.endpoint_of(Host::Alice, Host::Bob).unwrap(), None);
+    });
 }
 
 /// The pids of every process in the lab's host namespaces (its daemons).
