@@ -67,37 +67,32 @@ impl RegistryConfig {
     }
 }
 
-/// Why a registry did not start.
+/// Why a registry did not start. Each message carries its cause in its own text (no
+/// separate error source), so it reads whole however it is printed.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error(transparent)]
     BadZone(#[from] ZoneError),
 
-    #[error("cannot read WireGuard device {device:?}: {source}")]
+    #[error("cannot read WireGuard device {device:?}: {reason}")]
     Device {
         device: String,
-        #[source]
-        source: BackendError,
+        reason: BackendError,
     },
 
     #[error(
-        "cannot list the addresses of interface {device:?} to listen on: {source}; give --listen"
+        "cannot list the addresses of interface {device:?} to listen on: {reason}; give --listen"
     )]
-    InterfaceAddresses {
-        device: String,
-        #[source]
-        source: io::Error,
-    },
+    InterfaceAddresses { device: String, reason: io::Error },
 
     #[error("interface {device:?} has no IP address to listen on (is it up and addressed?); give --listen")]
     NoTunnelAddress { device: String },
 
-    #[error("cannot listen on {addr} ({proto}): {source}{}", listen_hint(source))]
+    #[error("cannot listen on {addr} ({proto}): {reason}{}", listen_hint(reason))]
     Listen {
         addr: SocketAddr,
         proto: &'static str,
-        #[source]
-        source: io::Error,
+        reason: io::Error,
     },
 
     #[error("the registry's own record without an endpoint uses the address a query arrived on, but {addr} is a wildcard address; listen on a specific address or give --self an endpoint")]
@@ -140,16 +135,16 @@ impl Registry {
             backend
                 .device(&config.device)
                 .await
-                .map_err(|source| RegistryError::Device {
+                .map_err(|reason| RegistryError::Device {
                     device: config.device.clone(),
-                    source,
+                    reason,
                 })?;
 
         let listen = if config.listen.is_empty() {
-            let ips = tunnel_addresses(&config.device).map_err(|source| {
+            let ips = tunnel_addresses(&config.device).map_err(|reason| {
                 RegistryError::InterfaceAddresses {
                     device: config.device.clone(),
-                    source,
+                    reason,
                 }
             })?;
             if ips.is_empty() {
@@ -186,10 +181,10 @@ impl Registry {
         let mut local_addrs = Vec::with_capacity(listen.len());
         for addr in &listen {
             let (udp, tcp) = bind(*addr).await?;
-            let local = udp.local_addr().map_err(|source| RegistryError::Listen {
+            let local = udp.local_addr().map_err(|reason| RegistryError::Listen {
                 addr: *addr,
                 proto: "UDP",
-                source,
+                reason,
             })?;
             let mut server = Server::new(Handler {
                 live: Arc::clone(&live),
@@ -246,28 +241,28 @@ async fn bind(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), RegistryErro
     for _ in 0..attempts {
         let udp = UdpSocket::bind(addr)
             .await
-            .map_err(|source| RegistryError::Listen {
+            .map_err(|reason| RegistryError::Listen {
                 addr,
                 proto: "UDP",
-                source,
+                reason,
             })?;
         let port = udp
             .local_addr()
-            .map_err(|source| RegistryError::Listen {
+            .map_err(|reason| RegistryError::Listen {
                 addr,
                 proto: "UDP",
-                source,
+                reason,
             })?
             .port();
         match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
             Ok(tcp) => return Ok((udp, tcp)),
-            Err(source) => last_err = Some(source),
+            Err(reason) => last_err = Some(reason),
         }
     }
     Err(RegistryError::Listen {
         addr,
         proto: "TCP",
-        source: last_err.unwrap_or_else(|| io::Error::other("no port could be bound")),
+        reason: last_err.unwrap_or_else(|| io::Error::other("no port could be bound")),
     })
 }
 

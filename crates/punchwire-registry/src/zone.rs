@@ -41,6 +41,25 @@ impl Zone {
                 "the root zone cannot be served; give a domain such as example.com",
             ));
         }
+        let bare = trimmed.strip_suffix('.').unwrap_or(trimmed);
+        for label in bare.split('.') {
+            if label.is_empty() {
+                return Err(err("has an empty label (two dots in a row?)"));
+            }
+            if label.len() > 63 {
+                return Err(err(&format!(
+                    "label {label:?} is longer than 63 characters"
+                )));
+            }
+            if !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(err(&format!(
+                    "label {label:?} has a character other than letters, digits, '-' and '_'"
+                )));
+            }
+        }
         let mut apex = Name::from_ascii(trimmed).map_err(|e| err(&e.to_string()))?;
         apex.set_fqdn(true);
         let apex = apex.to_lowercase();
