@@ -1,8 +1,213 @@
+//! `punchwire registry`: serve this device's peers as DNS-SD records until stopped.
+
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use anyhow::Context;
+use ipnet::IpNet;
+use punchwire_registry::{Registry, RegistryConfig, SelfRecord};
+use punchwire_wg::{Backend, Endpoint, SystemBackend};
+use tracing::info;
 
-pub async fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("punchwire registry is not available in this build yet")
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Serve this device's peers as DNS-SD records (the registry peer)",
+    long_about = "Serve the WireGuard peers of a device as DNS-SD records in the wgsd layout: \
+        _wireguard._udp.ZONE PTR lists the peers, <base32 key>._wireguard._udp.ZONE holds \
+        each one's SRV, A/AAAA and TXT. Answers come from a snapshot of the device refreshed \
+        in the background; only sources inside the peers' AllowedIPs (and --allow) are \
+        answered."
+)]
+pub struct Args {
+    /// The zone to serve, e.g. `example.com`.
+    #[arg(long, value_name = "ZONE")]
+    zone: String,
+
+    /// The WireGuard interface whose peers are published.
+    #[arg(long, value_name = "IFACE")]
+    device: String,
+
+    /// Where to listen, UDP and TCP (repeatable). Default: every address of the device
+    /// itself, port 53, so that only the tunnel reaches it.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Vec<SocketAddr>,
+
+    /// Also publish the registry's own key, like wgsd's `self`: at ENDPOINT, or without
+    /// one at the address each query arrived on with the device's listen port.
+    #[arg(long = "self", value_name = "ENDPOINT", num_args = 0..=1, value_parser = parse_endpoint)]
+    self_endpoint: Option<Option<Endpoint>>,
+
+    /// AllowedIPs published in the registry's own TXT record (repeatable; needs --self).
+    #[arg(long, value_name = "CIDR", requires = "self_endpoint")]
+    self_allowed: Vec<IpNet>,
+
+    /// Also answer sources in this range, besides the peers' AllowedIPs (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    allow: Vec<IpNet>,
+
+    /// How often the device is read, e.g. `1s`, `500ms`.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    refresh: Duration,
+
+    /// How long the last snapshot is served while the device cannot be read; after
+    /// that every query gets SERVFAIL until it can.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    stale_after: Duration,
+}
+
+fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
+    s.parse::<Endpoint>().map_err(|e| e.to_string())
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 1s, 500ms)"))?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+impl Args {
+    fn config(self) -> RegistryConfig {
+        let mut config = RegistryConfig::new(self.zone, self.device);
+        config.listen = self.listen;
+        config.self_record = self.self_endpoint.map(|endpoint| SelfRecord {
+            endpoint,
+            allowed: self.self_allowed,
+        });
+        config.allow = self.allow;
+        config.refresh = self.refresh;
+        config.stale_after = self.stale_after;
+        config
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config = args.config();
+    let backend = Backend::new(SystemBackend::new());
+    let registry = Registry::start(config, backend)
+        .await
+        .context("cannot start the registry")?;
+    wait_for_stop().await?;
+    let stats = registry.stats();
+    registry.shutdown().await;
+    info!(
+        queries = stats.queries,
+        answered = stats.answered,
+        nxdomain = stats.nxdomain,
+        refused = stats.refused,
+        servfail = stats.servfail,
+        "registry stopped"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, or SIGTERM from a service manager.
+async fn wait_for_stop() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("cannot watch for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot watch for Ctrl-C")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(flags: &[&str]) -> Result<Args, String> {
+        let argv = ["registry"].iter().chain(flags);
+        Cli::try_parse_from(argv)
+            .map(|c| c.args)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn flags_become_the_registry_config() {
+        let args = parse(&[
+            "--zone",
+            "example.com",
+            "--device",
+            "wg0",
+            "--listen",
+            "10.0.0.1:53",
+            "--listen",
+            "[fd00::1]:5353",
+            "--self",
+            "203.0.113.1:51820",
+            "--self-allowed",
+            "10.0.0.1/32",
+            "--allow",
+            "192.0.2.0/24",
+            "--refresh",
+            "500ms",
+        ])
+        .unwrap();
+        let config = args.config();
+        assert_eq!(config.zone, "example.com");
+        assert_eq!(config.device, "wg0");
+        assert_eq!(config.listen.len(), 2);
+        let me = config.self_record.unwrap();
+        assert_eq!(me.endpoint.unwrap().to_string(), "203.0.113.1:51820");
+        assert_eq!(me.allowed, vec!["10.0.0.1/32".parse::<IpNet>().unwrap()]);
+        assert_eq!(config.allow.len(), 1);
+        assert_eq!(config.refresh, Duration::from_millis(500));
+        assert_eq!(config.stale_after, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn self_without_an_endpoint_uses_the_arrival_address() {
+        let args = parse(&["--zone", "z", "--device", "wg0", "--self"]).unwrap();
+        assert_eq!(args.config().self_record, Some(SelfRecord::default()));
+        let args = parse(&["--zone", "z", "--device", "wg0"]).unwrap();
+        assert_eq!(args.config().self_record, None);
+    }
+
+    #[test]
+    fn bad_flags_are_named() {
+        let base = ["--zone", "z", "--device", "wg0"];
+        for (flag, value) in [
+            ("--listen", "10.0.0.1"),
+            ("--self", "203.0.113.1:0"),
+            ("--allow", "10.0.0.300/8"),
+            ("--refresh", "soon"),
+            ("--refresh", "0s"),
+            ("--stale-after", "1x"),
+        ] {
+            let mut flags = base.to_vec();
+            flags.extend([flag, value]);
+            let err = parse(&flags).unwrap_err();
+            assert!(err.contains(flag), "{flag} {value}: {err}");
+        }
+        let err = parse(&["--device", "wg0"]).unwrap_err();
+        assert!(err.contains("--zone"), "{err}");
+        let err = parse(&[
+            "--zone",
+            "z",
+            "--device",
+            "wg0",
+            "--self-allowed",
+            "10.0.0.1/32",
+        ])
+        .unwrap_err();
+        assert!(err.contains("--self"), "{err}");
+    }
 }
