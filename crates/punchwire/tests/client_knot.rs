@@ -269,6 +269,97 @@ fn once_fails_and_clears_nothing_when_the_registry_does_not_answer() {
     );
 }
 
+#[test]
+fn running_follows_the_zone_serial_and_stops_on_sigterm() {
+    if !can_run() {
+        return;
+    }
+    let tag = tag();
+    let dir = TempDir::new(&format!("punchwire-client-run-{tag}"));
+    let device = WireGuardGo::start(&tag);
+    let peer = Key::generate();
+    device.wg(&[
+        "set",
+        &device.iface,
+        "peer",
+        &peer.b64,
+        "allowed-ips",
+        "10.77.0.2/32",
+    ]);
+    let zone = |serial: u32, port: u16| {
+        format!(
+            "$ORIGIN {ZONE}.\n$TTL 60\n\
+             @ SOA ns.{ZONE}. admin.{ZONE}. {serial} 3600 600 86400 60\n\
+             @ NS ns\n\
+             ns A 127.0.0.1\n\
+             {p}._wireguard._udp SRV 0 0 {port} {p}._wireguard._udp\n\
+             {p}._wireguard._udp A 198.51.100.21\n",
+            p = peer.knot_label(),
+        )
+    };
+    let knot = Knot::start(&dir.path, &[(ZONE, &zone(1, 51001))]);
+    let endpoint = || device.wg(&["show", &device.iface, "endpoints"]);
+
+    // Only the SOA poll can notice the change: the full interval is an hour.
+    let mut client = ChildGuard(
+        Command::new(env!("CARGO_BIN_EXE_punchwire"))
+            .args(["client", "--device", &device.iface, "--zone", ZONE])
+            .args(["--dns", &knot.addr, "--poll", "200ms", "--interval", "1h"])
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(dir.path.join("client.log")).unwrap())
+            .spawn()
+            .expect("starting punchwire client"),
+    );
+    let first = format!("{}\t198.51.100.21:51001", peer.b64);
+    wait_until("the first endpoint", Duration::from_secs(10), || {
+        endpoint().trim() == first
+    });
+
+    knot.replace_zone(ZONE, &zone(2, 51002));
+    let changed = Instant::now();
+    let second = format!("{}\t198.51.100.21:51002", peer.b64);
+    wait_until("the moved endpoint", Duration::from_secs(5), || {
+        endpoint().trim() == second
+    });
+    eprintln!("serial change to endpoint set: {:?}", changed.elapsed());
+
+    run(Command::new("kill").args(["-TERM", &client.0.id().to_string()]));
+    let status = wait_for_exit(&mut client.0, Duration::from_secs(5));
+    let log = fs::read_to_string(dir.path.join("client.log")).unwrap_or_default();
+    assert!(
+        status.success(),
+        "exit {status:?} after SIGTERM; log:\n{log}"
+    );
+    assert!(
+        log.contains("198.51.100.21:51002"),
+        "the change is logged:\n{log}"
+    );
+}
+
+/// Kills the child if the test ends before it does.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_exit(child: &mut Child, deadline: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "still running after {deadline:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Whether this machine can run the test; a loud skip when it cannot, a failure on CI.
 fn can_run() -> bool {
     let root = run(Command::new("id").arg("-u")).trim() == "0";
@@ -462,6 +553,7 @@ impl Drop for WireGuardGo {
 /// knotd with its own configuration, run directory and zones, in the foreground.
 struct Knot {
     addr: String,
+    dir: PathBuf,
     child: Child,
 }
 
@@ -496,6 +588,7 @@ impl Knot {
             .expect("starting knotd");
         let knot = Self {
             addr: format!("127.0.0.1:{port}"),
+            dir: dir.to_owned(),
             child,
         };
         let log_path = dir.join("knotd.log");
@@ -519,6 +612,19 @@ impl Knot {
             );
         }
         knot
+    }
+}
+
+impl Knot {
+    /// Replaces a zone's file and waits until Knot serves the new version.
+    fn replace_zone(&self, name: &str, text: &str) {
+        fs::write(self.dir.join(format!("{name}.zone")), text).unwrap();
+        run(Command::new("/usr/sbin/knotc")
+            .arg("-c")
+            .arg(self.dir.join("knot.conf"))
+            .arg("-s")
+            .arg(self.dir.join("knot.sock"))
+            .args(["-b", "zone-reload", name]));
     }
 }
 
