@@ -23,6 +23,26 @@
 //! deletes its namespaces and sockets, also when a test panics; [`cleanup_stale`]
 //! removes what crashed runs left.
 //!
+//! A test on top of it, with the registry's view of bob's NAT mapping given to alice:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use punchwire_lab::{Host, Lab, NatBehaviour};
+//!
+//! if !punchwire_lab::can_run("my test") {
+//!     return;
+//! }
+//! let lab = Lab::builder().nat_b(NatBehaviour::EndpointIndependent).build().unwrap();
+//! lab.with_diagnostics_on_panic(|lab| {
+//!     lab.wait_registry_handshakes(Duration::from_secs(20)).unwrap();
+//!     let bob = lab.endpoint_of(Host::Registry, Host::Bob).unwrap().unwrap();
+//!     lab.set_endpoint_by_hand(Host::Alice, Host::Bob, bob).unwrap();
+//!     let registry = lab.spawn(Host::Registry, std::process::Command::new("punchwire")).unwrap();
+//!     println!("{}", lab.exec(Host::Alice, &["wg", "show", &lab.host(Host::Alice).iface]).unwrap());
+//!     lab.stop(&registry).unwrap();
+//! });
+//! ```
+//!
 //! Needs root, `ip`, `iptables`, `conntrack`, `sysctl`, `wg`, `ping` and `wireguard-go`
 //! (or `boringtun-cli`). Linux only.
 
@@ -61,7 +81,11 @@ pub fn can_run(test: &str) -> bool {
     if ci {
         panic!("{test}: lab tests need root (network namespaces), and CI is set: refusing to skip");
     }
-    eprintln!(
+    // Straight to the stderr handle: libtest captures `eprintln!` of passing tests,
+    // and a skip nobody sees is a test that silently never runs.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
         "\n!!! SKIPPED {test}: lab tests need root (network namespaces, iptables, TUN). \
          Run as root, e.g. `sudo -E cargo test -p punchwire-lab`. !!!\n"
     );
@@ -78,4 +102,13 @@ fn is_root() -> bool {
                 .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
         })
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_lab_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<crate::Lab>();
+    }
 }
