@@ -1,0 +1,163 @@
+// The window: state from the app's events, rendered whole on each change (a status
+// update arrives at most every few seconds, so there is nothing to gain from diffing).
+import "./style.css";
+import { api, subscribe } from "./api";
+import { h } from "./dom";
+import { activityPanel, type Logged } from "./views/activity";
+import { interfaceSection } from "./views/peers";
+import { connectingState, problemState } from "./views/problem";
+import { registryModePanel } from "./views/registryMode";
+import { settingsView } from "./views/settings";
+import { overall, overallText } from "./summary";
+import type { AppError, ServiceStatus } from "./types";
+
+type Tab = "peers" | "settings";
+
+const state = {
+  connection: "connecting" as "connecting" | "up" | AppError,
+  status: null as ServiceStatus | null,
+  log: [] as Logged[],
+  tab: "peers" as Tab,
+  actionError: null as string | null,
+};
+
+const MAX_LOG = 30;
+const app = document.getElementById("app")!;
+let settings: HTMLElement | null = null;
+
+async function refresh() {
+  try {
+    state.status = await api.status();
+    state.connection = "up";
+  } catch (e) {
+    state.connection = e as AppError;
+    state.status = null;
+  }
+  render();
+}
+
+/** Runs a user action; the status it causes arrives as an event, but re-read once anyway. */
+async function act(action: () => Promise<void>) {
+  state.actionError = null;
+  try {
+    await action();
+    await refresh();
+  } catch (e) {
+    state.actionError = (e as AppError).message;
+    render();
+  }
+}
+
+function header(): HTMLElement {
+  const s = state.status;
+  const look = s ? overall(s) : state.connection === "connecting" ? "connecting" : "unreachable";
+  const anyRunning = s ? s.interfaces.some((i) => !i.paused) : false;
+  const tab = (id: Tab, label: string) =>
+    h(
+      "button",
+      {
+        class: `tab${state.tab === id ? " active" : ""}`,
+        "data-tab": id,
+        "aria-selected": state.tab === id ? "true" : "false",
+        onclick: () => {
+          state.tab = id;
+          if (id === "settings") settings = null; // re-read the config each time it opens
+          render();
+        },
+      },
+      label,
+    );
+  return h(
+    "header",
+    { class: "topbar" },
+    h("div", { class: "brand" }, h("span", { class: `dot ${look}`, "aria-hidden": "true" }), "Punchwire"),
+    h("div", { class: "summary", "data-summary": look }, s ? overallText(s) : look === "connecting" ? "Connecting…" : "Service unreachable"),
+    h("nav", { class: "tabs" }, tab("peers", "Peers"), tab("settings", "Settings")),
+    s && s.interfaces.length
+      ? h(
+          "button",
+          {
+            class: "btn",
+            "data-action": anyRunning ? "pause-all" : "resume-all",
+            onclick: () => act(anyRunning ? () => api.pause() : () => api.resume()),
+          },
+          anyRunning ? "Pause discovery" : "Resume discovery",
+        )
+      : null,
+  );
+}
+
+function peersView(s: ServiceStatus): HTMLElement[] {
+  const parts: HTMLElement[] = [];
+  if (s.interfaces.length === 0) {
+    parts.push(
+      h(
+        "section",
+        { class: "card", "data-empty": "interfaces" },
+        h("h2", null, "No interfaces configured"),
+        h("p", null, "Add an ", h("code", null, "[[interface]]"), " to ", h("code", null, s.config_path), " and run ", h("code", null, "punchwire reload"), "."),
+      ),
+    );
+  }
+  for (const iface of s.interfaces) {
+    parts.push(interfaceSection(iface, { pause: (n) => act(() => api.pause(n)), resume: (n) => act(() => api.resume(n)) }));
+  }
+  if (s.registry) {
+    parts.push(registryModePanel(s.registry, { enable: () => act(api.registryEnable), disable: () => act(api.registryDisable) }));
+  }
+  parts.push(activityPanel(state.log));
+  return parts;
+}
+
+function render() {
+  const main = h("main", null);
+  if (state.actionError) {
+    main.append(
+      h(
+        "div",
+        { class: "toast", role: "alert", "data-error": "action" },
+        state.actionError,
+        h("button", { class: "btn small", onclick: () => ((state.actionError = null), render()) }, "Dismiss"),
+      ),
+    );
+  }
+  if (state.tab === "settings") {
+    settings ??= settingsView();
+    main.append(settings);
+  } else if (state.connection === "connecting") {
+    main.append(connectingState());
+  } else if (state.connection !== "up") {
+    main.append(problemState(state.connection, () => void refresh()));
+  } else if (state.status) {
+    main.append(...peersView(state.status));
+  }
+  const footer = h("footer", { class: "muted small" }, state.status ? `service ${state.status.version} · ${state.status.config_path}` : "");
+  app.replaceChildren(header(), main, footer);
+}
+
+async function start() {
+  render();
+  await subscribe({
+    status: (s) => {
+      state.status = s;
+      state.connection = "up";
+      render();
+    },
+    event: (e) => {
+      state.log = [{ at: new Date(), event: e }, ...state.log].slice(0, MAX_LOG);
+      render();
+    },
+    connection: (c) => {
+      if (c.state === "up") {
+        if (!state.status) void refresh();
+        return;
+      }
+      state.connection = c.error;
+      state.status = null;
+      render();
+    },
+  });
+  await refresh();
+}
+
+void start();

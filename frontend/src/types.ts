@@ -1,0 +1,105 @@
+// The service's `status` document (crates/punchwire-service/src/status.rs), as the
+// Rust side of the app forwards it. Fields are only ever added within protocol v1, so
+// everything here is read defensively.
+
+export type HealthState = "direct" | "pending" | "stale" | "not-direct" | "registry";
+export type EndpointSource = "none" | "registry" | "static" | "roaming";
+
+export interface Health {
+  state: HealthState;
+  reason: string | null;
+}
+
+export interface PeerStatus {
+  public_key: string;
+  name: string | null;
+  tunnel_ips: string[];
+  endpoint: string | null;
+  endpoint_source: EndpointSource;
+  latest_handshake_age_secs: number | null;
+  rx_bytes: number;
+  tx_bytes: number;
+  health: Health;
+  last_decision: string | null;
+}
+
+export interface RegistryLink {
+  address: string;
+  reachable: boolean | null;
+  rtt_ms: number | null;
+  serial: number | null;
+  last_sync_age_secs: number | null;
+  error: string | null;
+}
+
+export interface InterfaceStatus {
+  name: string;
+  zone: string;
+  paused: boolean;
+  error: string | null;
+  peers: PeerStatus[];
+  registries: RegistryLink[];
+}
+
+export interface RegistryModeStatus {
+  enabled: boolean;
+  zone: string;
+  device: string;
+  listen: string[];
+  peers_served: number;
+  queries: number;
+  refusals: number;
+  error: string | null;
+}
+
+export interface ServiceStatus {
+  version: string;
+  config_path: string;
+  interfaces: InterfaceStatus[];
+  registry: RegistryModeStatus | null;
+}
+
+/** How the app's Rust side reports a failure (the rejection value of every command). */
+export interface AppError {
+  /** not-running | permission-denied | unreachable | refused | unsupported | invalid-config | protocol */
+  kind: string;
+  message: string;
+  /** For invalid-config: the dotted key the service named, e.g. `interface[0].zone`. */
+  key?: string | null;
+}
+
+/** Payload of `punchwire://connection`. */
+export type Connection = { state: "up" } | { state: "down"; error: AppError };
+
+/** A service event (`punchwire://event`): always has a `type`; the rest depends on it. */
+export interface ServiceEvent {
+  type: string;
+  [field: string]: unknown;
+}
+
+/** The settings the app edits: the service's configuration in its JSON form. */
+export interface InterfaceConfig {
+  name: string;
+  zone: string;
+  registries: string[];
+  interval: string;
+  poll: string;
+  handshake_threshold: string;
+  paused?: boolean;
+  [other: string]: unknown;
+}
+
+export interface ServiceConfig {
+  interface: InterfaceConfig[];
+  [other: string]: unknown;
+}
+
+export interface ConfigDocument {
+  path: string;
+  config: ServiceConfig;
+}
+
+/** The app's own preferences, kept in its config directory (not the service's). */
+export interface AppSettings {
+  notifications: boolean;
+}

@@ -1,0 +1,113 @@
+// Service states the UI tests render, in the shape of the service's `status` document.
+
+const KEYS = {
+  alice: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=",
+  bob: "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=",
+  carol: "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=",
+  registry: "gN65BkIKy1eCE9pP1wdc8ROUtkHLF2PfAqYdyYBz6EA=",
+};
+
+export function peer(name, over = {}) {
+  const base = {
+    public_key: KEYS[name],
+    name,
+    tunnel_ips: [{ alice: "10.99.0.2/32", bob: "10.99.0.3/32", carol: "10.99.0.4/32", registry: "10.99.0.1/32" }[name]],
+    endpoint: { alice: "198.51.100.7:41234", bob: "203.0.113.9:51820", carol: "198.51.100.22:60001", registry: "192.0.2.10:51820" }[name],
+    endpoint_source: name === "registry" ? "static" : "registry",
+    latest_handshake_age_secs: 14,
+    rx_bytes: 1_482_113,
+    tx_bytes: 922_004,
+    health: { state: name === "registry" ? "registry" : "direct", reason: null },
+    last_decision: "fresh-handshake",
+  };
+  return { ...base, ...over };
+}
+
+export function status({ peers, paused = false, registry = null, registries } = {}) {
+  return {
+    version: "0.1.0",
+    config_path: "/etc/punchwire/config.toml",
+    interfaces: [
+      {
+        name: "wg0",
+        zone: "example.com.",
+        paused,
+        error: null,
+        peers: peers ?? [peer("registry"), peer("alice"), peer("bob")],
+        registries: registries ?? [
+          { address: "10.99.0.1:53", reachable: true, rtt_ms: 3.4, serial: 2024112407, last_sync_age_secs: 1, error: null },
+        ],
+      },
+    ],
+    registry,
+  };
+}
+
+export const allDirect = () => status();
+
+export const someNotDirect = () =>
+  status({
+    peers: [
+      peer("registry"),
+      peer("alice"),
+      peer("bob", {
+        endpoint: "203.0.113.9:40000",
+        latest_handshake_age_secs: null,
+        rx_bytes: 0,
+        tx_bytes: 1480,
+        health: { state: "not-direct", reason: "no handshake on 203.0.113.9:40000 after 3 tries: bob is probably behind a symmetric NAT" },
+      }),
+      peer("carol", { health: { state: "stale", reason: "latest handshake 4 min ago" }, latest_handshake_age_secs: 245 }),
+    ],
+    registries: [
+      { address: "10.99.0.1:53", reachable: true, rtt_ms: 3.4, serial: 2024112407, last_sync_age_secs: 1, error: null },
+      { address: "10.98.0.1:53", reachable: false, rtt_ms: null, serial: null, last_sync_age_secs: 600, error: "timed out after 2 s" },
+    ],
+  });
+
+export const paused = () => status({ paused: true });
+
+export const registryMode = () =>
+  status({
+    registry: {
+      enabled: true,
+      zone: "example.com.",
+      device: "wg0",
+      listen: ["10.99.0.1:53"],
+      peers_served: 12,
+      queries: 48213,
+      refusals: 7,
+      error: null,
+    },
+  });
+
+export const notRunning = {
+  kind: "not-running",
+  message:
+    "the Punchwire service is not running (no control socket at /run/punchwire/control.sock); start it with `sudo systemctl start punchwire` or `sudo punchwire service`",
+};
+
+export const notInGroup = {
+  kind: "permission-denied",
+  message:
+    "permission denied on /run/punchwire/control.sock: you are not in the punchwire group (add yourself with `sudo usermod -aG punchwire $USER` and log in again)",
+};
+
+export const config = () => ({
+  path: "/etc/punchwire/config.toml",
+  config: {
+    control: { socket: "/run/punchwire/control.sock", group: "punchwire" },
+    interface: [
+      {
+        name: "wg0",
+        zone: "example.com.",
+        registries: ["10.99.0.1:53", "10.98.0.1:53"],
+        interval: "30s",
+        poll: "1s",
+        handshake_threshold: "2m 30s",
+        paused: false,
+      },
+    ],
+    registry: null,
+  },
+});

@@ -1,0 +1,73 @@
+// Injected before the app's code in the UI tests: Tauri's IPC mocked, driven by the
+// scenario in `window.__SCENARIO__`, with every command call recorded.
+import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
+
+interface Scenario {
+  status?: unknown;
+  statusError?: unknown;
+  config?: unknown;
+  configError?: unknown;
+  setConfigError?: unknown;
+  appSettings?: { notifications: boolean };
+}
+
+declare global {
+  interface Window {
+    __SCENARIO__: Scenario;
+    __mock: {
+      calls: { cmd: string; args: unknown }[];
+      emit(event: string, payload: unknown): Promise<void>;
+    };
+  }
+}
+
+const calls: { cmd: string; args: unknown }[] = [];
+const sc = (): Scenario => window.__SCENARIO__ ?? {};
+
+type Iface = { name: string; paused: boolean };
+const ifaces = (): Iface[] => ((sc().status as { interfaces?: Iface[] })?.interfaces ?? []);
+
+mockWindows("main");
+mockIPC(
+  (cmd, args) => {
+    calls.push({ cmd, args: JSON.parse(JSON.stringify(args ?? {})) });
+    const s = sc();
+    const a = (args ?? {}) as Record<string, unknown>;
+    switch (cmd) {
+      case "status":
+        if (s.statusError) throw s.statusError;
+        return s.status;
+      case "pause":
+      case "resume":
+        for (const i of ifaces()) if (!a.interface || a.interface === i.name) i.paused = cmd === "pause";
+        return null;
+      case "registry_enable":
+      case "registry_disable": {
+        const r = (s.status as { registry?: { enabled: boolean } }).registry;
+        if (r) r.enabled = cmd === "registry_enable";
+        return null;
+      }
+      case "get_config":
+        if (s.configError) throw s.configError;
+        return s.config;
+      case "set_config":
+        if (s.setConfigError) throw s.setConfigError;
+        return null;
+      case "app_settings":
+        return s.appSettings ?? { notifications: true };
+      case "set_app_settings":
+        s.appSettings = a.settings as { notifications: boolean };
+        return null;
+      default:
+        throw { kind: "protocol", message: `the test mock does not know command ${cmd}` };
+    }
+  },
+  { shouldMockEvents: true },
+);
+
+window.__mock = {
+  calls,
+  emit: async (event, payload) => {
+    await window.__TAURI_INTERNALS__.invoke("plugin:event|emit", { event, payload });
+  },
+};

@@ -1,0 +1,335 @@
+// UI tests: the built frontend in headless Chromium with Tauri's IPC mocked. Each test
+// sets a service state, then asserts what a user sees. Screenshots go to test-artifacts/.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { build } from "esbuild";
+import { chromium } from "playwright-core";
+import { serveDir } from "./serve.mjs";
+import * as fx from "./fixtures.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dist = path.join(here, "..", "dist");
+const artifacts = path.join(here, "..", "test-artifacts");
+mkdirSync(artifacts, { recursive: true });
+
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"];
+
+let browser, server, harness;
+
+before(async () => {
+  const out = await build({
+    entryPoints: [path.join(here, "harness.ts")],
+    bundle: true,
+    format: "iife",
+    write: false,
+    target: "es2021",
+  });
+  harness = out.outputFiles[0].text;
+  server = await serveDir(dist);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** A page showing the built app against `scenario`, with the mock in place first. */
+async function open(scenario, { colorScheme = "light" } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1040, height: 720 }, colorScheme });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e));
+  await page.addInitScript((s) => (window.__SCENARIO__ = s), scenario);
+  await page.addInitScript(harness);
+  await page.goto(server.url);
+  page.errors = errors;
+  return page;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+}
+
+const summary = (page) => page.locator("[data-summary]");
+const row = (page, key) => page.locator(`tr[data-peer="${key}"]`);
+const calls = (page, cmd) => page.evaluate((c) => window.__mock.calls.filter((x) => x.cmd === c).map((x) => x.args), cmd);
+
+async function done(page) {
+  assert.deepEqual(page.errors.map(String), [], "no script errors on the page");
+  await page.context().close();
+}
+
+describe("peers", () => {
+  test("all direct: every peer shows direct and no reason, the registry is reachable", async () => {
+    const page = await open({ status: fx.allDirect() });
+    await page.locator("table.peers").waitFor();
+    assert.equal(await summary(page).textContent(), "All 2 peers direct");
+    assert.equal(await page.locator("[data-summary]").getAttribute("data-summary"), "all-direct");
+    const alice = row(page, fx.peer("alice").public_key);
+    assert.deepEqual(await alice.locator("td").allTextContents(), [
+      "alice",
+      "10.99.0.2/32",
+      "198.51.100.7:41234",
+      "registry",
+      "14 s ago",
+      "1.4 MiB / 900 KiB",
+      "direct",
+    ]);
+    assert.equal(await page.locator(".reason").count(), 0);
+    const reg = page.locator('tr[data-registry="10.99.0.1:53"] td');
+    assert.deepEqual(await reg.allTextContents(), ["10.99.0.1:53", "reachable", "3.4 ms", "2024112407", "just now"]);
+    assert.equal(await page.locator('[data-panel="registry-mode"]').count(), 0, "no registry-mode panel when not a registry");
+    await shot(page, "all-direct");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await shot(page, "all-direct-dark");
+    await done(page);
+  });
+
+  test("some not direct: the health says why, next to the peer", async () => {
+    const page = await open({ status: fx.someNotDirect() });
+    await page.locator("table.peers").waitFor();
+    assert.equal(await summary(page).textContent(), "1 of 3 peers direct");
+    const bob = row(page, fx.peer("bob").public_key);
+    assert.equal(await bob.getAttribute("data-health"), "not-direct");
+    assert.equal(await bob.locator(".badge").textContent(), "not direct");
+    assert.match(await bob.locator(".reason").textContent(), /symmetric NAT/);
+    assert.equal(await bob.locator("td").nth(4).textContent(), "never");
+    const carol = row(page, fx.peer("carol").public_key);
+    assert.equal(await carol.locator(".badge").textContent(), "stale");
+    assert.equal(await carol.locator(".reason").textContent(), "latest handshake 4 min ago");
+    const down = page.locator('tr[data-registry="10.98.0.1:53"]');
+    assert.match(await down.textContent(), /unreachable.*timed out after 2 s/);
+    await shot(page, "some-not-direct");
+    await done(page);
+  });
+
+  test("a peer without a name shows a short key, the full key on hover", async () => {
+    const s = fx.allDirect();
+    s.interfaces[0].peers[1].name = null;
+    const page = await open({ status: s });
+    const alice = row(page, fx.peer("alice").public_key);
+    assert.equal(await alice.locator(".peer-name").textContent(), "xTIBA5rb…");
+    assert.equal(await alice.locator(".peer-name").getAttribute("title"), fx.peer("alice").public_key);
+    await done(page);
+  });
+
+  test("paused: says so, and Resume resumes", async () => {
+    const page = await open({ status: fx.paused() });
+    await page.locator("table.peers").waitFor();
+    assert.equal(await summary(page).textContent(), "Discovery paused");
+    assert.equal(await page.locator('[data-interface="wg0"] .badge.paused').textContent(), "paused");
+    await shot(page, "paused");
+    await page.locator('[data-action="resume-all"]').click();
+    await page.locator('[data-action="pause-all"]').waitFor();
+    assert.deepEqual(await calls(page, "resume"), [{ interface: null }]);
+    assert.equal(await summary(page).textContent(), "All 2 peers direct");
+    await page.locator('[data-action="pause-interface"]').click();
+    await page.locator('[data-action="resume-interface"]').waitFor();
+    assert.deepEqual(await calls(page, "pause"), [{ interface: "wg0" }]);
+    await done(page);
+  });
+
+  test("empty states: no interfaces, and an interface without peers", async () => {
+    const none = fx.allDirect();
+    none.interfaces = [];
+    let page = await open({ status: none });
+    await page.locator('[data-empty="interfaces"]').waitFor();
+    assert.match(await page.locator('[data-empty="interfaces"]').textContent(), /Add an \[\[interface\]\] to \/etc\/punchwire\/config.toml/);
+    await shot(page, "no-interfaces");
+    await done(page);
+
+    page = await open({ status: fx.status({ peers: [] }) });
+    await page.locator('[data-empty="peers"]').waitFor();
+    assert.match(await page.locator('[data-empty="peers"]').textContent(), /No peers on wg0 yet/);
+    assert.equal(await summary(page).textContent(), "No peers yet");
+    await done(page);
+  });
+});
+
+describe("service problems", () => {
+  test("service not running: says how to start it", async () => {
+    const page = await open({ statusError: fx.notRunning });
+    const problem = page.locator('[data-problem="not-running"]');
+    await problem.waitFor();
+    assert.equal(await problem.locator("h2").textContent(), "The Punchwire service is not running");
+    assert.deepEqual(await problem.locator("code").allTextContents(), ["sudo systemctl start punchwire", "sudo punchwire service"]);
+    assert.equal(await summary(page).textContent(), "Service unreachable");
+    await shot(page, "service-unreachable");
+    await done(page);
+  });
+
+  test("not in the punchwire group: says how to join it", async () => {
+    const page = await open({ statusError: fx.notInGroup });
+    const problem = page.locator('[data-problem="permission-denied"]');
+    await problem.waitFor();
+    assert.equal(await problem.locator("h2").textContent(), "You are not in the punchwire group");
+    assert.deepEqual(await problem.locator("code").allTextContents(), ["sudo usermod -aG punchwire $USER"]);
+    await shot(page, "not-in-group");
+    await done(page);
+  });
+
+  test("a refused action shows the service's reason", async () => {
+    const page = await open({ status: fx.allDirect() });
+    await page.locator("table.peers").waitFor();
+    await page.evaluate(() => {
+      const inner = window.__TAURI_INTERNALS__.invoke;
+      window.__TAURI_INTERNALS__.invoke = (cmd, args, o) =>
+        cmd === "pause" ? Promise.reject({ kind: "refused", message: "permission denied: pause needs the punchwire group" }) : inner(cmd, args, o);
+    });
+    await page.locator('[data-action="pause-all"]').click();
+    const toast = page.locator('[data-error="action"]');
+    await toast.waitFor();
+    assert.match(await toast.textContent(), /pause needs the punchwire group/);
+    await done(page);
+  });
+});
+
+describe("registry mode", () => {
+  test("the panel shows what this registry serves, and Disable disables it", async () => {
+    const page = await open({ status: fx.registryMode() });
+    const panel = page.locator('[data-panel="registry-mode"]');
+    await panel.waitFor();
+    assert.equal(await panel.locator('[data-stat="peers-served"] .stat-value').textContent(), "12");
+    assert.equal(await panel.locator('[data-stat="queries"] .stat-value').textContent(), "48,213");
+    assert.equal(await panel.locator('[data-stat="refusals"] .stat-value').textContent(), "7");
+    assert.equal(await panel.locator(".badge").textContent(), "serving");
+    await shot(page, "registry-mode");
+    await panel.locator('[data-action="registry-disable"]').click();
+    await panel.locator('[data-action="registry-enable"]').waitFor();
+    assert.equal(await panel.locator(".badge").textContent(), "disabled");
+    assert.equal((await calls(page, "registry_disable")).length, 1);
+    await panel.locator('[data-action="registry-enable"]').click();
+    await panel.locator('[data-action="registry-disable"]').waitFor();
+    assert.equal((await calls(page, "registry_enable")).length, 1);
+    await done(page);
+  });
+});
+
+describe("live updates", () => {
+  test("status, events and connection changes are applied as they arrive, without polling", async () => {
+    const page = await open({ status: fx.allDirect() });
+    await page.locator("table.peers").waitFor();
+    const bobKey = fx.peer("bob").public_key;
+
+    await page.evaluate((s) => window.__mock.emit("punchwire://status", s), fx.someNotDirect());
+    await row(page, bobKey).and(page.locator('[data-health="not-direct"]')).waitFor();
+    assert.equal(await summary(page).textContent(), "1 of 3 peers direct");
+
+    await page.evaluate(() =>
+      window.__mock.emit("punchwire://event", {
+        type: "endpoint-changed",
+        interface: "wg0",
+        peer: "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=",
+        name: "bob",
+        from: "203.0.113.9:40000",
+        to: "203.0.113.9:51820",
+      }),
+    );
+    await page.evaluate(() => window.__mock.emit("punchwire://event", { type: "something-new", detail: 42 }));
+    const events = page.locator('[data-panel="activity"] li');
+    await events.nth(1).waitFor();
+    const texts = await events.allTextContents();
+    assert.match(texts[0], /something-new \{"detail":42\}$/, "an unknown event type is shown as it came");
+    assert.match(texts[1], /bob: endpoint 203\.0\.113\.9:40000 → 203\.0\.113\.9:51820$/);
+    await shot(page, "live-update");
+
+    await page.evaluate((e) => window.__mock.emit("punchwire://connection", { state: "down", error: e }), fx.notRunning);
+    await page.locator('[data-problem="not-running"]').waitFor();
+
+    await page.evaluate((s) => {
+      window.__mock.emit("punchwire://connection", { state: "up" });
+      window.__mock.emit("punchwire://status", s);
+    }, fx.allDirect());
+    await page.locator("table.peers").waitFor();
+    assert.equal(await summary(page).textContent(), "All 2 peers direct");
+    assert.ok((await calls(page, "status")).length <= 2, "status is read at start (and at most once on reconnect), not polled");
+    await done(page);
+  });
+});
+
+describe("settings", () => {
+  async function openSettings(scenario) {
+    const page = await open({ status: fx.allDirect(), config: fx.config(), ...scenario });
+    await page.locator('[data-tab="settings"]').click();
+    await page.locator("form.settings-form").waitFor();
+    return page;
+  }
+
+  test("shows the configuration and saves edits through set_config", async () => {
+    const page = await openSettings({});
+    assert.equal(await page.locator('[id="interface[0].zone"]').inputValue(), "example.com.");
+    assert.equal(await page.locator('[id="interface[0].registries"]').inputValue(), "10.99.0.1:53\n10.98.0.1:53");
+    await page.locator('[id="interface[0].interval"]').fill("1m");
+    await page.locator('[data-action="save"]').click();
+    await page.locator(".saved:not([hidden])").waitFor();
+    const [sent] = await calls(page, "set_config");
+    const expected = fx.config().config;
+    expected.interface[0].interval = "1m";
+    assert.deepEqual(sent, { config: expected }, "the whole configuration goes back, unknown parts untouched");
+    await shot(page, "settings");
+    await done(page);
+  });
+
+  test("a validation error is shown next to the field it names", async () => {
+    const page = await openSettings({
+      setConfigError: {
+        kind: "invalid-config",
+        key: "interface[0].zone",
+        message: 'interface[0].zone: "example..com." has an empty or over-long label (labels are 1 to 63 characters)',
+      },
+    });
+    await page.locator('[id="interface[0].zone"]').fill("example..com.");
+    await page.locator('[data-action="save"]').click();
+    const err = page.locator('[data-error-for="interface[0].zone"]');
+    await err.waitFor();
+    assert.match(await err.textContent(), /empty or over-long label/);
+    assert.equal(await page.locator('[id="interface[0].zone"]').getAttribute("aria-invalid"), "true");
+    assert.equal(await page.locator(".field-error:not([hidden])").count(), 1, "only that field shows an error");
+    assert.equal(await page.locator('[data-error="form"]').isHidden(), true);
+    await shot(page, "settings-error");
+    await done(page);
+  });
+
+  test("an error about one list item lands on the list; one without a key on the form", async () => {
+    const page = await openSettings({
+      setConfigError: { kind: "invalid-config", key: "interface[0].registries[1]", message: "0.0.0.0:53 is not an address a query can be sent to" },
+    });
+    await page.locator('[data-action="save"]').click();
+    await page.locator('[data-error-for="interface[0].registries"]:not([hidden])').waitFor();
+
+    await page.evaluate(() => (window.__SCENARIO__.setConfigError = { kind: "refused", message: "cannot write /etc/punchwire/config.toml: read-only file system" }));
+    await page.locator('[data-action="save"]').click();
+    const formError = page.locator('[data-error="form"]:not([hidden])');
+    await formError.waitFor();
+    assert.match(await formError.textContent(), /read-only file system/);
+    assert.equal(await page.locator(".field-error:not([hidden])").count(), 0, "the earlier field error is cleared");
+    await done(page);
+  });
+
+  test("a service without get-config says so instead of an empty form", async () => {
+    const page = await open({
+      status: fx.allDirect(),
+      configError: { kind: "unsupported", message: "this service does not support editing settings from the app yet (it has no get-config command): edit /etc/punchwire/config.toml and run `punchwire reload`" },
+    });
+    await page.locator('[data-tab="settings"]').click();
+    const err = page.locator('[data-error="load"]');
+    await err.waitFor();
+    assert.match(await err.textContent(), /edit \/etc\/punchwire\/config.toml/);
+    await done(page);
+  });
+
+  test("notifications can be turned off", async () => {
+    const page = await openSettings({ appSettings: { notifications: true } });
+    const box = page.locator("#notifications");
+    await page.waitForFunction(() => document.querySelector("#notifications")?.checked === true);
+    await box.uncheck();
+    await page.waitForFunction(() => window.__mock.calls.some((c) => c.cmd === "set_app_settings"));
+    assert.deepEqual(await calls(page, "set_app_settings"), [{ settings: { notifications: false } }]);
+    await done(page);
+  });
+});
