@@ -331,8 +331,9 @@ impl<S: AnswerSource> Engine<S> {
 
     /// Runs until `shutdown` completes: a pass whenever a registry's SOA serial moves,
     /// and at least every interval. A pass that cannot read the device is logged and
-    /// retried at the next poll; nothing here gives up.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+    /// retried at the next poll; nothing here gives up. The engine keeps what it learned
+    /// (registry health, peers marked not direct), so it can be run again after a stop.
+    pub async fn run(&mut self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut next_full = Instant::now();
         loop {
@@ -704,12 +705,16 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn running_follows_the_serial_and_stops_on_request() {
-        let (memory, source, engine) = setup(&[registry(1)]);
+        let (memory, source, mut engine) = setup(&[registry(1)]);
         let mut rx = engine.subscribe();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let running = tokio::spawn(engine.run(async {
-            let _ = stopped.await;
-        }));
+        let running = tokio::spawn(async move {
+            engine
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
 
         // A record appears after the first pass: picked up at the next poll, long
         // before the full interval.
