@@ -33,6 +33,16 @@ enum Command {
     Registry(cmd::registry::Args),
     /// Keep every peer's endpoint current from one or more registries.
     Client(cmd::client::Args),
+    /// What the running service sees: interfaces, peers, registries.
+    Status(cmd::control::StatusArgs),
+    /// Follow the service's events (endpoint changes, peers going direct, ...).
+    Events(cmd::control::EventsArgs),
+    /// Stop changing endpoints until `punchwire resume`.
+    Pause(cmd::control::ToggleArgs),
+    /// Start changing endpoints again.
+    Resume(cmd::control::ToggleArgs),
+    /// Make the service re-read its configuration file.
+    Reload(cmd::control::ReloadArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +60,11 @@ fn main() -> ExitCode {
             Command::Show(args) => cmd::show::run(args).await,
             Command::Registry(args) => cmd::registry::run(args).await,
             Command::Client(args) => cmd::client::run(args).await,
+            Command::Status(args) => cmd::control::status(args).await,
+            Command::Events(args) => cmd::control::events(args).await,
+            Command::Pause(args) => cmd::control::pause(args, true).await,
+            Command::Resume(args) => cmd::control::pause(args, false).await,
+            Command::Reload(args) => cmd::control::reload(args).await,
         }
     });
     match result {

@@ -1,13 +1,17 @@
 //! One module per subcommand; each parses its own flags and runs.
 
 pub mod client;
+pub mod control;
 pub mod registry;
 pub mod show;
 
 /// Logs go to stderr so that stdout stays clean for `--json` and for pipes.
 pub fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // netlink-packet-route warns about every attribute a newer kernel adds; that is
+    // noise to a user reading `punchwire show`, not news.
+    let quiet = "netlink_packet_route=error,netlink_packet_core=error";
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("{quiet},{filter}"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{quiet},info")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
