@@ -1,7 +1,15 @@
 //! The privileged Punchwire service: it reads its configuration, keeps peer endpoints
 //! current through discovery, serves as registry where enabled, and reports all of it on
 //! a local control socket.
+//!
+//! Reading order: [`config`] (what to do), [`service`] (doing it: engines, registry),
+//! [`notes`] and [`report`] (what it learned, as [`status`]), [`control`] (how clients
+//! ask), [`daemon`] (signals and the process's life).
 
 pub mod config;
 pub mod control;
+pub mod daemon;
+pub mod notes;
+pub mod report;
+pub mod service;
 pub mod status;

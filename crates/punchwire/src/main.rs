@@ -33,6 +33,9 @@ enum Command {
     Registry(cmd::registry::Args),
     /// Keep every peer's endpoint current from one or more registries.
     Client(cmd::client::Args),
+    /// Run the service: discovery on every configured interface, and the registry
+    /// where configured. Needs root or CAP_NET_ADMIN.
+    Service(cmd::service::Args),
     /// What the running service sees: interfaces, peers, registries.
     Status(cmd::control::StatusArgs),
     /// Follow the service's events (endpoint changes, peers going direct, ...).
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
             Command::Show(args) => cmd::show::run(args).await,
             Command::Registry(args) => cmd::registry::run(args).await,
             Command::Client(args) => cmd::client::run(args).await,
+            Command::Service(args) => cmd::service::run(args).await,
             Command::Status(args) => cmd::control::status(args).await,
             Command::Events(args) => cmd::control::events(args).await,
             Command::Pause(args) => cmd::control::pause(args, true).await,

@@ -3,6 +3,7 @@
 pub mod client;
 pub mod control;
 pub mod registry;
+pub mod service;
 pub mod show;
 
 /// Logs go to stderr so that stdout stays clean for `--json` and for pipes.
