@@ -36,6 +36,10 @@ enum Command {
     /// Run the service: discovery on every configured interface, and the registry
     /// where configured. Needs root or CAP_NET_ADMIN.
     Service(cmd::service::Args),
+    /// The whole product on this Linux machine: a registry and two peers behind two
+    /// NATs in network namespaces, their direct tunnel coming up. Needs root.
+    #[cfg(target_os = "linux")]
+    Demo(cmd::demo::Args),
     /// What the running service sees: interfaces, peers, registries.
     Status(cmd::control::StatusArgs),
     /// Follow the service's events (endpoint changes, peers going direct, ...).
@@ -64,6 +68,8 @@ fn main() -> ExitCode {
             Command::Registry(args) => cmd::registry::run(args).await,
             Command::Client(args) => cmd::client::run(args).await,
             Command::Service(args) => cmd::service::run(args).await,
+            #[cfg(target_os = "linux")]
+            Command::Demo(args) => cmd::demo::run(args).await,
             Command::Status(args) => cmd::control::status(args).await,
             Command::Events(args) => cmd::control::events(args).await,
             Command::Pause(args) => cmd::control::pause(args, true).await,

@@ -2,6 +2,8 @@
 
 pub mod client;
 pub mod control;
+#[cfg(target_os = "linux")]
+pub mod demo;
 pub mod registry;
 pub mod service;
 pub mod show;

@@ -1,0 +1,150 @@
+//! Punchwire's own programs inside the lab: the registry on the registry host and the
+//! service on alice and bob, each the real `punchwire` binary, started the way a user
+//! would start them. Shared by the end-to-end tests and `punchwire demo`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::error::{LabError, Result};
+use crate::lab::{Lab, Spawned};
+use crate::topology::Host;
+use crate::wait::wait_until_ok;
+
+/// The zone the lab's registry serves.
+pub const ZONE: &str = "lab.punchwire.test.";
+
+/// The registry's DNS address: its tunnel address, port 53, as in production.
+pub const REGISTRY_DNS: &str = "10.99.0.1:53";
+
+/// How long a program gets to show it is up.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A `punchwire service` running for one host.
+pub struct Service {
+    pub host: Host,
+    pub process: Spawned,
+    pub config: PathBuf,
+    pub socket: PathBuf,
+}
+
+/// What a host's service is configured with, beyond what the lab fixes.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    /// A handshake younger than this keeps the current endpoint.
+    pub handshake_threshold: Duration,
+    pub interval: Duration,
+    pub poll: Duration,
+    /// Start with discovery paused.
+    pub paused: bool,
+    /// Where the control socket goes; the lab's state directory by default.
+    pub socket: Option<PathBuf>,
+    /// The control group; root-only (a group that does not exist) by default.
+    pub group: Option<String>,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        Self {
+            handshake_threshold: Duration::from_secs(150),
+            interval: Duration::from_secs(30),
+            poll: Duration::from_secs(1),
+            paused: false,
+            socket: None,
+            group: None,
+        }
+    }
+}
+
+impl Lab {
+    /// Starts `punchwire registry` on the registry host, serving [`ZONE`] on its tunnel
+    /// address (the default), plus `extra_listen` (e.g. a public address for tests
+    /// that prove outsiders are refused). Returns once alice's `dig` gets the SOA.
+    pub fn start_registry(&self, bin: &Path, extra_listen: &[&str]) -> Result<Spawned> {
+        let iface = self.host(Host::Registry).iface.clone();
+        let mut cmd = Command::new(bin);
+        cmd.args(["registry", "--zone", ZONE, "--device", &iface]);
+        if !extra_listen.is_empty() {
+            cmd.args(["--listen", REGISTRY_DNS]);
+            for listen in extra_listen {
+                cmd.args(["--listen", listen]);
+            }
+        }
+        cmd.env("PUNCHWIRE_LOG", "info");
+        let process = self.spawn(Host::Registry, cmd)?;
+        let ready = wait_until_ok(START_TIMEOUT, "the registry answers alice's SOA query", || {
+            if let Some(status) = self.try_wait(&process)? {
+                return Err(LabError::DaemonExited {
+                    daemon: "punchwire registry".into(),
+                    place: self.namespace(Host::Registry),
+                    status: status.to_string(),
+                    log: self.log(&process),
+                });
+            }
+            Ok(!self.dig(Host::Alice, &[ZONE, "SOA", "+short"])?.trim().is_empty())
+        });
+        ready.map(|_| process)
+    }
+
+    /// Runs `dig @10.99.0.1` from `host` (over its tunnel) and returns its stdout.
+    pub fn dig(&self, host: Host, args: &[&str]) -> Result<String> {
+        let mut all = vec!["dig", "@10.99.0.1", "+time=1", "+tries=1"];
+        all.extend_from_slice(args);
+        let out = self.try_exec(host, &all)?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Starts `punchwire service` for alice or bob with a config written into the lab's
+    /// state directory; returns once its control socket is up.
+    pub fn start_service(&self, host: Host, bin: &Path, options: &ServiceOptions) -> Result<Service> {
+        let info = self.host(host);
+        let dir = self.state_dir();
+        let config = dir.join(format!("service-{}.toml", info.iface));
+        let socket = options
+            .socket
+            .clone()
+            .unwrap_or_else(|| dir.join(format!("control-{}.sock", info.iface)));
+        let group = options
+            .group
+            .clone()
+            .unwrap_or_else(|| format!("{}-nogroup", self.name()));
+        let mut text = String::new();
+        let _ = writeln!(text, "# Written by the Punchwire lab for {host:?}.");
+        let _ = writeln!(text, "[control]\nsocket = {:?}\ngroup = {group:?}\n", socket.display().to_string());
+        let _ = writeln!(text, "[[interface]]\nname = {:?}\nzone = {ZONE:?}", info.iface);
+        let _ = writeln!(text, "registries = [{REGISTRY_DNS:?}]");
+        let _ = writeln!(text, "interval = \"{}ms\"", options.interval.as_millis());
+        let _ = writeln!(text, "poll = \"{}ms\"", options.poll.as_millis());
+        let _ = writeln!(
+            text,
+            "handshake_threshold = \"{}ms\"",
+            options.handshake_threshold.as_millis()
+        );
+        let _ = writeln!(text, "paused = {}", options.paused);
+        std::fs::write(&config, text)
+            .map_err(|e| LabError::io(format!("writing {}", config.display()), e))?;
+
+        let mut cmd = Command::new(bin);
+        cmd.arg("service").arg("--config").arg(&config);
+        cmd.env("PUNCHWIRE_LOG", "info");
+        let process = self.spawn(host, cmd)?;
+        wait_until_ok(START_TIMEOUT, "the service's control socket appears", || {
+            if let Some(status) = self.try_wait(&process)? {
+                return Err(LabError::DaemonExited {
+                    daemon: "punchwire service".into(),
+                    place: self.namespace(host),
+                    status: status.to_string(),
+                    log: self.log(&process),
+                });
+            }
+            Ok(socket.exists())
+        })?;
+        Ok(Service {
+            host,
+            process,
+            config,
+            socket,
+        })
+    }
+}
