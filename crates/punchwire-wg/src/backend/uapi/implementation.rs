@@ -20,13 +20,14 @@ pub enum Implementation {
 }
 
 impl Implementation {
-    /// Decides from the serving process's name when it is known (the surest sign),
-    /// else from the lines the daemon wrote in answer to `get=1`.
+    /// Decides from the serving process's name when it is one we know (the surest
+    /// sign), else from the lines the daemon wrote in answer to `get=1`: boringtun
+    /// also comes embedded in programs with other names.
     pub(super) fn detect(process_name: Option<&str>, signature: &Signature) -> Self {
         match process_name {
             Some(name) if name.starts_with("boringtun") => Self::Boringtun,
-            Some(_) => Self::Compliant,
-            None => Self::from_signature(signature),
+            Some(name) if name.starts_with("wireguard-go") => Self::Compliant,
+            _ => Self::from_signature(signature),
         }
     }
 
@@ -88,6 +89,18 @@ mod tests {
         assert_eq!(
             Implementation::detect(Some("wireguard-go"), &Signature::default()),
             Implementation::Compliant
+        );
+    }
+
+    #[test]
+    fn unknown_process_names_fall_back_to_the_signature() {
+        let boringtun = Signature {
+            own_public_key: true,
+            ..Signature::default()
+        };
+        assert_eq!(
+            Implementation::detect(Some("warp-svc"), &boringtun),
+            Implementation::Boringtun
         );
     }
 

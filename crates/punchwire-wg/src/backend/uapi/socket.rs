@@ -131,7 +131,7 @@ impl Connection {
                 detail: format!(
                     "the daemon on {} refused {operation}: errno={n} ({})",
                     self.socket.display(),
-                    io::Error::from_raw_os_error(n)
+                    errno_name(n)
                 ),
             }),
             None => Err(BackendError::Protocol {
@@ -177,6 +177,15 @@ impl Connection {
             socket: self.socket.clone(),
             detail,
         }
+    }
+}
+
+/// "Invalid argument" for 22, without std's " (os error 22)" suffix.
+fn errno_name(n: i32) -> String {
+    let text = io::Error::from_raw_os_error(n).to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
     }
 }
 

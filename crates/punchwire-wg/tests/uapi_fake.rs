@@ -1,0 +1,277 @@
+//! UapiBackend against fake daemons on sockets in a temporary directory: the failures
+//! a user must see named (wedged daemon, stale socket, refusal, missing interface)
+//! and boringtun's answers read right. Needs no root.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use punchwire_wg::{Backend, BackendError, PublicKey, SystemBackend, UapiBackend, WireGuard};
+
+const TIMEOUT: Duration = Duration::from_millis(300);
+
+/// Serves `answers` in order, one per connection, recording each request. Gives up
+/// after a few seconds without a connection, so a test that expected more requests
+/// than were sent fails instead of hanging.
+fn fake_daemon(dir: &Path, iface: &str, answers: Vec<String>) -> JoinHandle<Vec<String>> {
+    let listener = UnixListener::bind(dir.join(format!("{iface}.sock"))).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        for answer in answers {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let stream = loop {
+                match listener.accept() {
+                    Ok((stream, _)) => break stream,
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(_) => return requests,
+                }
+            };
+            stream.set_nonblocking(false).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut reader = BufReader::new(&stream);
+            let mut request = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\n" {
+                    break;
+                }
+                request.push_str(&line);
+            }
+            (&stream).write_all(answer.as_bytes()).unwrap();
+            requests.push(request);
+        }
+        requests
+    })
+}
+
+fn backend(dir: &tempfile::TempDir) -> UapiBackend {
+    UapiBackend::with_dir(dir.path()).with_timeout(TIMEOUT)
+}
+
+const PEER_HEX: &str = "d5c4b9a1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d";
+
+/// What boringtun-cli 0.7.1 answers for a peer it shook hands with 3.5 s ago.
+fn boringtun_answer() -> String {
+    format!(
+        "own_public_key={own}\nlisten_port=51820\npublic_key={PEER_HEX}\n\
+         preshared_key={psk}\npersistent_keepalive_interval=25\nendpoint=192.0.2.2:51820\n\
+         allowed_ip=10.98.0.0/16\nallowed_ip=10.99.0.2/32\n\
+         last_handshake_time_sec=3\nlast_handshake_time_nsec=500000000\n\
+         rx_bytes=92\ntx_bytes=148\nerrno=0\n\n",
+        own = "11".repeat(32),
+        psk = "22".repeat(32),
+    )
+}
+
+#[test]
+fn wedged_daemon_is_not_answering_within_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("pwwedged.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    // Accepts and never answers.
+    let _holder = std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().collect();
+        drop(held);
+    });
+
+    let started = Instant::now();
+    let err = backend(&dir).device("pwwedged").unwrap_err();
+    let took = started.elapsed();
+    assert!(took < TIMEOUT + Duration::from_millis(500), "took {took:?}");
+    match &err {
+        BackendError::NotAnswering {
+            iface, socket: s, ..
+        } => {
+            assert_eq!(iface, "pwwedged");
+            assert_eq!(s, &socket);
+        }
+        other => panic!("expected NotAnswering, got {other:?}"),
+    }
+    let message = err.to_string();
+    assert!(message.contains(&socket.display().to_string()), "{message}");
+}
+
+#[tokio::test]
+async fn through_the_async_facade_the_socket_is_still_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = UnixListener::bind(dir.path().join("pwwedged2.sock")).unwrap();
+    let _holder = std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().collect();
+        drop(held);
+    });
+    let backend = Backend::new(backend(&dir)).with_deadline(TIMEOUT * 4);
+    let err = backend.device("pwwedged2").await.unwrap_err();
+    assert!(matches!(err, BackendError::NotAnswering { .. }), "{err:?}");
+}
+
+#[test]
+fn stale_socket_file_is_not_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(UnixListener::bind(dir.path().join("pwstale.sock")).unwrap());
+    let err = backend(&dir).device("pwstale").unwrap_err();
+    assert!(
+        matches!(&err, BackendError::NotAnswering { detail, .. } if detail.contains("refused")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn missing_interface_is_no_such_interface() {
+    let dir = tempfile::tempdir().unwrap();
+    let uapi = backend(&dir);
+    for name in ["pwmissing", "../etc/passwd", ""] {
+        let err = uapi.device(name).unwrap_err();
+        assert!(
+            matches!(err, BackendError::NoSuchInterface { .. }),
+            "{name:?}: {err:?}"
+        );
+    }
+    let err = uapi
+        .set_endpoint(
+            "pwmissing",
+            &PublicKey::from_bytes([1; 32]),
+            "192.0.2.1:1".parse().unwrap(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, BackendError::NoSuchInterface { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn refusal_names_the_errno() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = fake_daemon(dir.path(), "pwrefuse", vec!["errno=13\n\n".into()]);
+    let err = backend(&dir).device("pwrefuse").unwrap_err();
+    daemon.join().unwrap();
+    let message = err.to_string();
+    assert!(
+        message.contains("errno=13") && message.contains("Permission denied"),
+        "{message}"
+    );
+}
+
+#[test]
+fn listing_finds_only_sockets() {
+    let dir = tempfile::tempdir().unwrap();
+    let _b = UnixListener::bind(dir.path().join("pwb.sock")).unwrap();
+    let _a = UnixListener::bind(dir.path().join("pwa.sock")).unwrap();
+    std::fs::write(dir.path().join("pwfile.sock"), "not a socket").unwrap();
+    std::fs::write(dir.path().join("pwa.name"), "utun3").unwrap();
+    assert_eq!(backend(&dir).interfaces().unwrap(), ["pwa", "pwb"]);
+
+    let gone = UapiBackend::with_dir(dir.path().join("nonexistent"));
+    assert_eq!(gone.interfaces().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn boringtun_answer_gives_a_true_handshake_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = fake_daemon(dir.path(), "pwbt", vec![boringtun_answer()]);
+    let device = backend(&dir).device("pwbt").unwrap();
+    assert_eq!(daemon.join().unwrap(), ["get=1\n"]);
+
+    let peer = &device.peers[0];
+    let age = peer.handshake_age(SystemTime::now()).unwrap();
+    assert!(
+        age >= Duration::from_millis(3_500) && age < Duration::from_secs(5),
+        "{age:?}"
+    );
+    assert_eq!(device.public_key, Some(PublicKey::from_bytes([0x11; 32])));
+    assert!(peer.has_preshared_key);
+    assert_eq!(peer.persistent_keepalive, Some(25));
+    // The preshared key stays inside the backend.
+    let json = serde_json::to_string(&device).unwrap();
+    assert!(
+        !json.contains(&"22".repeat(32)) && !json.contains("IiIi"),
+        "{json}"
+    );
+}
+
+#[test]
+fn boringtun_endpoint_change_is_remove_then_full_re_add() {
+    let dir = tempfile::tempdir().unwrap();
+    // The fake's process is this test, a name that says nothing, so the protocol
+    // signature has to give boringtun away.
+    let daemon = fake_daemon(
+        dir.path(),
+        "pwbt2",
+        vec![
+            boringtun_answer(),
+            "errno=0\n\n".into(),
+            "errno=0\n\n".into(),
+        ],
+    );
+    let peer = PublicKey::from_bytes(hex32(PEER_HEX));
+    backend(&dir)
+        .set_endpoint("pwbt2", &peer, "203.0.113.5:4500".parse().unwrap())
+        .unwrap();
+    let requests = daemon.join().unwrap();
+    assert_eq!(
+        requests,
+        [
+            "get=1\n".to_owned(),
+            format!("set=1\npublic_key={PEER_HEX}\nremove=true\n"),
+            format!(
+                "set=1\npublic_key={PEER_HEX}\npreshared_key={psk}\nendpoint=203.0.113.5:4500\n\
+                 persistent_keepalive_interval=25\nallowed_ip=10.98.0.0/16\nallowed_ip=10.99.0.2/32\n",
+                psk = "22".repeat(32)
+            ),
+        ]
+    );
+}
+
+#[test]
+fn compliant_endpoint_change_is_one_update_only_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let answer = format!(
+        "private_key={}\nlisten_port=51820\npublic_key={PEER_HEX}\nprotocol_version=1\n\
+         endpoint=192.0.2.2:51820\nallowed_ip=10.99.0.2/32\nerrno=0\n\n",
+        "33".repeat(32)
+    );
+    let daemon = fake_daemon(dir.path(), "pwgo", vec![answer, "errno=0\n\n".into()]);
+    let peer = PublicKey::from_bytes(hex32(PEER_HEX));
+    backend(&dir)
+        .set_endpoint("pwgo", &peer, "[2001:db8::5]:4500".parse().unwrap())
+        .unwrap();
+    assert_eq!(
+        daemon.join().unwrap(),
+        [
+            "get=1\n".to_owned(),
+            format!(
+                "set=1\npublic_key={PEER_HEX}\nupdate_only=true\nendpoint=[2001:db8::5]:4500\n"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn system_backend_routes_to_the_userspace_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = fake_daemon(dir.path(), "pwsys", vec![boringtun_answer()]);
+    let system = SystemBackend::with_userspace(backend(&dir));
+    assert!(system.interfaces().unwrap().contains(&"pwsys".to_owned()));
+    assert_eq!(system.device("pwsys").unwrap().listen_port, Some(51820));
+    daemon.join().unwrap();
+    let err = system.device("pwnowhere").unwrap_err();
+    assert!(
+        matches!(err, BackendError::NoSuchInterface { .. }),
+        "{err:?}"
+    );
+}
+
+fn hex32(hex: &str) -> [u8; 32] {
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    bytes.try_into().unwrap()
+}

@@ -1,0 +1,212 @@
+//! UapiBackend against real wireguard-go and real boringtun, each in namespaces the
+//! test creates: what it reads is what `wg` reads, handshake times are true times, and
+//! setting an endpoint changes only the endpoint and leaves the daemon alive.
+
+mod common;
+
+use std::time::{Duration, SystemTime};
+
+use common::{Daemon, Kind, Netns, Pair, NOWHERE, RIGHT_PUBLIC};
+use punchwire_wg::{BackendError, Implementation, PublicKey, UapiBackend, WireGuard};
+
+fn reads_what_wg_configured(kind: Kind) {
+    let Some(binary) = common::require(kind) else {
+        return;
+    };
+    let ns = Netns::new(&common::tag());
+    let iface = format!("pw{}", common::tag());
+    let daemon = Daemon::start(kind, &binary, &ns, &iface);
+    let keys = common::Keys::generate();
+    let peer = common::Keys::generate();
+    let (psk_file, _) = common::preshared_key();
+    daemon.wg(&[
+        "set",
+        &iface,
+        "private-key",
+        keys.path(),
+        "listen-port",
+        "41234",
+        "peer",
+        &peer.public.to_base64(),
+        "allowed-ips",
+        "10.99.0.2/32,fd99::/64",
+        "persistent-keepalive",
+        "17",
+        "preshared-key",
+        psk_file.path().to_str().unwrap(),
+        "endpoint",
+        "198.51.100.10:40000",
+    ]);
+
+    let uapi = UapiBackend::new();
+    let device = uapi.device(&iface).unwrap();
+    assert_eq!(device.name, iface);
+    assert_eq!(device.public_key, Some(keys.public), "{kind:?}");
+    assert_eq!(device.listen_port, Some(41234));
+    assert_eq!(device.peers.len(), 1);
+    let p = &device.peers[0];
+    assert_eq!(p.public_key, peer.public);
+    assert!(p.has_preshared_key);
+    assert_eq!(p.endpoint, Some("198.51.100.10:40000".parse().unwrap()));
+    let mut allowed: Vec<String> = p.allowed_ips.iter().map(ToString::to_string).collect();
+    allowed.sort();
+    assert_eq!(allowed, ["10.99.0.2/32", "fd99::/64"]);
+    assert_eq!(p.persistent_keepalive, Some(17));
+    assert_eq!(p.last_handshake, None, "no handshake has happened");
+
+    assert!(uapi.interfaces().unwrap().contains(&iface));
+    let expected = match kind {
+        Kind::WireguardGo => Implementation::Compliant,
+        Kind::Boringtun => Implementation::Boringtun,
+    };
+    assert_eq!(uapi.implementation(&iface).unwrap(), expected);
+}
+
+fn handshake_time_is_true(kind: Kind) {
+    let Some(binary) = common::require(kind) else {
+        return;
+    };
+    let pair = Pair::new(kind, &binary);
+    pair.ping_through_tunnel();
+
+    let uapi = UapiBackend::new();
+    let now = SystemTime::now();
+    let device = uapi.device(&pair.left.iface).unwrap();
+    let peer = device.peer(&pair.right_keys.public).unwrap();
+    let age = peer
+        .handshake_age(now)
+        .unwrap_or_else(|| panic!("no handshake after a ping went through\n{}", pair.trail()));
+    assert!(
+        age < Duration::from_secs(30),
+        "{kind:?}: handshake age {age:?}"
+    );
+    let when = peer.last_handshake.unwrap();
+    assert!(
+        now.duration_since(when).unwrap_or_default() < Duration::from_secs(60)
+            && when <= now + Duration::from_secs(1),
+        "{kind:?}: last handshake at {when:?}, now is {now:?}"
+    );
+}
+
+fn set_endpoint_changes_only_the_endpoint(kind: Kind) {
+    let Some(binary) = common::require(kind) else {
+        return;
+    };
+    let mut pair = Pair::new(kind, &binary);
+    pair.ping_through_tunnel();
+    let uapi = UapiBackend::new();
+    let iface = pair.left.iface.clone();
+    let right = pair.right_keys.public;
+
+    let before = pair.left.dump();
+    assert_eq!(before[0].endpoint, RIGHT_PUBLIC);
+    assert_eq!(before[0].preshared_key, pair.psk);
+    assert_eq!(before[0].allowed_ips, ["10.98.0.0/16", "10.99.0.2/32"]);
+    assert_eq!(before[0].keepalive, "25");
+
+    // Away to an address where nobody answers, then back: both times only the
+    // endpoint may change, and the daemon must keep answering (`wg` reads it).
+    for target in [NOWHERE, RIGHT_PUBLIC] {
+        uapi.set_endpoint(&iface, &right, target.parse().unwrap())
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}\n{}", pair.trail()));
+        assert!(pair.left.alive(), "{kind:?} died\n{}", pair.trail());
+        let after = pair.left.dump();
+        assert_eq!(after.len(), 1, "{after:?}");
+        let expected = common::DumpPeer {
+            endpoint: target.to_owned(),
+            latest_handshake: after[0].latest_handshake,
+            ..before[0].clone()
+        };
+        assert_eq!(
+            after[0], expected,
+            "{kind:?}: more than the endpoint changed"
+        );
+    }
+
+    // The tunnel works again; on boringtun that took a fresh handshake, since the
+    // peer was re-created.
+    let asked = SystemTime::now();
+    pair.ping_through_tunnel();
+    let device = uapi.device(&iface).unwrap();
+    let peer = device.peer(&right).unwrap();
+    let handshake = peer.last_handshake.expect("a handshake after the change");
+    if kind == Kind::Boringtun {
+        assert!(
+            handshake + Duration::from_secs(1) >= asked,
+            "boringtun's handshake {handshake:?} predates the change at {asked:?}"
+        );
+    }
+    assert!(pair.left.alive(), "{kind:?} died\n{}", pair.trail());
+
+    // Setting the endpoint a peer already has writes nothing, so the peer is not
+    // re-created: its counters keep counting instead of starting again at zero.
+    assert!(peer.rx_bytes > 0, "{peer:?}");
+    uapi.set_endpoint(&iface, &right, RIGHT_PUBLIC.parse().unwrap())
+        .unwrap();
+    let again = uapi.device(&iface).unwrap();
+    let again = again.peer(&right).unwrap();
+    assert!(
+        again.rx_bytes >= peer.rx_bytes,
+        "{kind:?}: {again:?} after {peer:?}"
+    );
+}
+
+fn unknown_peer_is_refused_and_nothing_changes(kind: Kind) {
+    let Some(binary) = common::require(kind) else {
+        return;
+    };
+    let mut pair = Pair::new(kind, &binary);
+    let uapi = UapiBackend::new();
+    let stranger = PublicKey::from_bytes([42; 32]);
+    let before = pair.left.dump();
+    let err = uapi
+        .set_endpoint(&pair.left.iface, &stranger, NOWHERE.parse().unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(&err, BackendError::NoSuchPeer { peer, .. } if *peer == stranger),
+        "{err:?}"
+    );
+    assert!(pair.left.alive());
+    assert_eq!(pair.left.dump(), before);
+}
+
+macro_rules! against {
+    ($kind:ident, $module:ident) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn reads_what_wg_configured() {
+                super::reads_what_wg_configured(Kind::$kind);
+            }
+
+            #[test]
+            fn handshake_time_is_true() {
+                super::handshake_time_is_true(Kind::$kind);
+            }
+
+            #[test]
+            fn set_endpoint_changes_only_the_endpoint() {
+                super::set_endpoint_changes_only_the_endpoint(Kind::$kind);
+            }
+
+            #[test]
+            fn unknown_peer_is_refused_and_nothing_changes() {
+                super::unknown_peer_is_refused_and_nothing_changes(Kind::$kind);
+            }
+        }
+    };
+}
+
+against!(WireguardGo, wireguard_go);
+against!(Boringtun, boringtun);
+
+#[test]
+fn missing_interface_is_no_such_interface() {
+    let iface = format!("pwx{}", common::tag());
+    let err = UapiBackend::new().device(&iface).unwrap_err();
+    assert!(
+        matches!(&err, BackendError::NoSuchInterface { iface: i } if *i == iface),
+        "{err:?}"
+    );
+}
