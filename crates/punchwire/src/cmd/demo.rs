@@ -206,14 +206,14 @@ fn narrate(
 
     say("Discovery: each service asks the registry where the other peer is");
     let (alice_for_bob, took) = wait_for(timeout, "alice learns bob's endpoint", || {
-        Ok(lab.endpoint_of(Host::Alice, Host::Bob)?)
+        lab.endpoint_of(Host::Alice, Host::Bob)
     })?;
     fact(&format!(
         "alice set bob's endpoint to {alice_for_bob} ({:.1?})",
         took
     ));
     let (bob_for_alice, _) = wait_for(timeout, "bob learns alice's endpoint", || {
-        Ok(lab.endpoint_of(Host::Bob, Host::Alice)?)
+        lab.endpoint_of(Host::Bob, Host::Alice)
     })?;
     fact(&format!("bob set alice's endpoint to {bob_for_alice}"));
     if alice_for_bob != bob_seen || bob_for_alice != alice_seen {
@@ -306,7 +306,7 @@ fn narrate(
         return Ok(());
     }
     say("Live. In another terminal try:");
-    let flag = if alice.socket == PathBuf::from(DEFAULT_SOCKET) {
+    let flag = if alice.socket == std::path::Path::new(DEFAULT_SOCKET) {
         String::new()
     } else {
         format!(" --socket {}", alice.socket.display())
