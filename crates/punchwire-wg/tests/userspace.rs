@@ -7,7 +7,9 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use common::{Daemon, Kind, Netns, Pair, NOWHERE, RIGHT_PUBLIC};
-use punchwire_wg::{BackendError, Implementation, PublicKey, UapiBackend, WireGuard};
+use punchwire_wg::{
+    BackendError, Implementation, PublicKey, SystemBackend, UapiBackend, WireGuard,
+};
 
 fn reads_what_wg_configured(kind: Kind) {
     let Some(binary) = common::require(kind) else {
@@ -55,6 +57,10 @@ fn reads_what_wg_configured(kind: Kind) {
     assert_eq!(p.last_handshake, None, "no handshake has happened");
 
     assert!(uapi.interfaces().unwrap().contains(&iface));
+    // What the CLI uses finds it too, and routes to the daemon.
+    let system = SystemBackend::new();
+    assert!(system.interfaces().unwrap().contains(&iface));
+    assert_eq!(system.device(&iface).unwrap(), device);
     let expected = match kind {
         Kind::WireguardGo => Implementation::Compliant,
         Kind::Boringtun => Implementation::Boringtun,

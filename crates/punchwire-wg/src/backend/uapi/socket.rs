@@ -254,3 +254,37 @@ fn connect_error(iface: &str, socket: &Path, timeout: Duration, err: io::Error) 
         _ => not_answering(format!("cannot connect: {err}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapped(errno: i32) -> BackendError {
+        connect_error(
+            "wg0",
+            Path::new("/var/run/wireguard/wg0.sock"),
+            Duration::from_secs(2),
+            io::Error::from_raw_os_error(errno),
+        )
+    }
+
+    #[test]
+    fn connect_failures_map_to_what_a_user_can_act_on() {
+        assert!(matches!(mapped(2), BackendError::NoSuchInterface { .. }));
+        let denied = mapped(13);
+        assert!(matches!(denied, BackendError::PermissionDenied { .. }));
+        assert!(denied.to_string().contains("CAP_NET_ADMIN"), "{denied}");
+        let refused = mapped(111).to_string();
+        assert!(
+            refused.contains("/var/run/wireguard/wg0.sock") && refused.contains("left over"),
+            "{refused}"
+        );
+        let timed_out = mapped(110).to_string();
+        assert!(timed_out.contains("within 2s"), "{timed_out}");
+    }
+
+    #[test]
+    fn errno_names_read_cleanly() {
+        assert_eq!(errno_name(22), "Invalid argument");
+    }
+}
