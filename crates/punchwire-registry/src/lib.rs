@@ -18,7 +18,6 @@ mod snapshot;
 mod stats;
 mod zone;
 
-pub use acl::AllowList;
 pub use iface::tunnel_addresses;
 pub use registry::{
     Registry, RegistryConfig, RegistryError, RunningRegistry, DEFAULT_REFRESH, DEFAULT_STALE_AFTER,

@@ -13,7 +13,7 @@ use hickory_proto::rr::{Name, RData, Record};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 use ipnet::IpNet;
 use punchwire_wg::key::LABEL_LEN;
-use punchwire_wg::{Device, Endpoint, PublicKey};
+use punchwire_wg::{Device, Endpoint, Peer, PublicKey};
 use tracing::warn;
 
 use crate::acl::AllowList;
@@ -206,36 +206,44 @@ fn txt_strings(key: &PublicKey, allowed: &[IpNet]) -> Vec<String> {
     ]
 }
 
+/// A device's peers in key order. wireguard-go lists peers in a different order on every
+/// read (a Go map), so order must not count as a change.
+fn sorted_peers(device: &Device) -> Vec<&Peer> {
+    let mut peers: Vec<&Peer> = device.peers.iter().collect();
+    peers.sort_unstable_by_key(|p| p.public_key);
+    peers
+}
+
 /// What a snapshot was built from, kept to tell cheaply whether a new read changes anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct View {
     public_key: Option<PublicKey>,
     listen_port: Option<u16>,
+    /// In key order.
     peers: Vec<(PublicKey, Option<SocketAddr>, Vec<IpNet>)>,
 }
 
 impl View {
-    fn of(device: &Device) -> Self {
+    fn of(device: &Device, peers: &[&Peer]) -> Self {
         Self {
             public_key: device.public_key,
             listen_port: device.listen_port,
-            peers: device
-                .peers
+            peers: peers
                 .iter()
                 .map(|p| (p.public_key, p.endpoint, p.allowed_ips.clone()))
                 .collect(),
         }
     }
 
-    /// Compares without allocating: this runs every refresh, on every peer.
-    fn matches(&self, device: &Device) -> bool {
+    /// Compares without copying any peer: this runs every refresh, on every peer.
+    fn matches(&self, device: &Device, peers: &[&Peer]) -> bool {
         self.public_key == device.public_key
             && self.listen_port == device.listen_port
-            && self.peers.len() == device.peers.len()
+            && self.peers.len() == peers.len()
             && self
                 .peers
                 .iter()
-                .zip(&device.peers)
+                .zip(peers)
                 .all(|((key, endpoint, allowed), peer)| {
                     key == &peer.public_key
                         && endpoint == &peer.endpoint
@@ -252,7 +260,7 @@ pub struct Snapshot {
     soa: SizedRecord,
     ns: SizedRecord,
     nameserver_hosts: Vec<SizedRecord>,
-    /// PTR listing order: the device's peer order, the registry itself last (as wgsd).
+    /// PTR listing order: by key, the registry itself last (as wgsd puts it last).
     listing: Vec<Arc<Instance>>,
     instances: HashMap<Label, Arc<Instance>>,
     acl: AllowList,
@@ -270,7 +278,7 @@ impl Snapshot {
     /// changes; a change seen only by access control (a peer without an endpoint got new
     /// AllowedIPs) keeps it.
     pub fn next(&self, device: &Device, floor: u32) -> Option<Self> {
-        if self.view.matches(device) {
+        if self.view.matches(device, &sorted_peers(device)) {
             return None;
         }
         let mut next = Self::build(Arc::clone(&self.config), device, self.serial, Some(self));
@@ -287,8 +295,9 @@ impl Snapshot {
         previous: Option<&Snapshot>,
     ) -> Self {
         let zone = Arc::clone(&config.zone);
-        let mut listing = Vec::with_capacity(device.peers.len() + 1);
-        for peer in &device.peers {
+        let peers = sorted_peers(device);
+        let mut listing = Vec::with_capacity(peers.len() + 1);
+        for peer in &peers {
             let Some(endpoint) = peer.endpoint else {
                 continue;
             };
@@ -326,7 +335,7 @@ impl Snapshot {
             listing,
             instances,
             acl,
-            view: View::of(device),
+            view: View::of(device, &peers),
             serial,
             config,
         }

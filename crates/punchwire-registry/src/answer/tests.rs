@@ -444,6 +444,21 @@ fn serial_moves_exactly_when_served_data_changes() {
 }
 
 #[test]
+fn peer_order_is_not_a_change() {
+    // wireguard-go lists its peers in a new order on every read.
+    let mut device = wgsd_device();
+    let first = snapshot(&device, None);
+    device.peers.reverse();
+    assert!(first.next(&device, 0).is_none());
+    device.peers[0].rx_bytes = 1;
+    endpoint_of(&mut device, 1, "[::2]:3");
+    let second = first.next(&device, 0).unwrap();
+    assert_eq!(second.serial(), first.serial() + 1);
+    device.peers.reverse();
+    assert!(second.next(&device, 0).is_none());
+}
+
+#[test]
 fn unchanged_peers_keep_their_records_across_rebuilds() {
     let mut device = wgsd_device();
     let first = snapshot(&device, None);
