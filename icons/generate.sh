@@ -32,7 +32,6 @@ disc '#c53030' tray-unreachable.png 64 "${cross[@]}"
 
 # The app icon: the "direct" disc, large.
 disc '#1f9d55' icon.png 512 "${check[@]}"
-for size in 32 128 256; do
-  name=$([ "$size" = 256 ] && echo "128x128@2x.png" || echo "${size}x${size}.png")
-  "$IM" icon.png -resize "${size}x${size}" -strip "PNG32:$name"
+for size in 32 128; do
+  "$IM" icon.png -resize "${size}x${size}" -strip "PNG32:${size}x${size}.png"
 done

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-const HOW: &str = "run `npm install && npm run build` in frontend/ (or `npx tauri build` from \
-                   frontend/, which does it), then build again";
+const HOW: &str = "run `npm install && npm run build` in frontend/ (or `npm run tauri -- build` \
+                   there, which does it), then build again";
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
