@@ -9,12 +9,14 @@ use tokio::net::UnixStream;
 use tokio_util::codec::{Framed, LinesCodec};
 
 use super::protocol::{Command, ErrorCode, EventFrame, Request, Response, MAX_LINE, VERSION};
+use super::unix::socket_group;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("the Punchwire service is not running (no control socket at {}); start it with `sudo systemctl start punchwire` or `sudo punchwire service`", .0.display())]
     NotRunning(PathBuf),
-    #[error("permission denied on {}: you are not in the punchwire group (add yourself with `sudo usermod -aG punchwire $USER` and log in again)", .0.display())]
+    /// The message names the socket's own group, which need not be the default one.
+    #[error("permission denied on {}: you are not in the {group} group (add yourself with `sudo usermod -aG {group} $USER` and log in again)", .0.display(), group = group_of(.0))]
     PermissionDenied(PathBuf),
     #[error("cannot reach the Punchwire service at {}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
@@ -113,6 +115,12 @@ impl ControlClient {
             source: io::Error::other(e.to_string()),
         }
     }
+}
+
+/// The group a refused user must join: the socket's own, or the default when the
+/// socket cannot be inspected.
+fn group_of(socket: &Path) -> String {
+    socket_group(socket).unwrap_or_else(|| crate::config::DEFAULT_GROUP.to_owned())
 }
 
 fn into_result(response: Response) -> Result<Value, ClientError> {

@@ -5,7 +5,7 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use nix::unistd::{chown, Gid};
+use nix::unistd::{chown, Gid, Group};
 use tokio::net::{UnixListener, UnixStream};
 
 use super::auth::{AccessPolicy, PeerIdentity};
@@ -90,6 +90,15 @@ impl ControlListener {
         };
         Ok((stream, identity))
     }
+}
+
+/// The name of the group that owns the socket at `path`: the group a refused user must
+/// join. `None` when it cannot be told (the directory is closed to the caller, or the
+/// gid has no name).
+pub fn socket_group(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let gid = std::fs::metadata(path).ok()?.gid();
+    Some(Group::from_gid(Gid::from_raw(gid)).ok()??.name)
 }
 
 impl Drop for ControlListener {
