@@ -406,6 +406,13 @@ fn the_socket_admits_group_members_and_refuses_everyone_else() {
         paused(&status(&socket), &iface),
         "pause by a member took effect"
     );
+    let human = run_as(&member, &["status", "--socket", socket_arg]);
+    let expected = format!("interface {iface} (zone example.com.): discovery paused");
+    assert!(
+        human.assert_ok("member: status").stdout.contains(&expected),
+        "the human status says {expected:?}:\n{}",
+        human.stdout
+    );
 
     // An outsider cannot even connect, and is told which group to join.
     let outsider = accounts.as_user(&accounts.outsider);
@@ -437,6 +444,35 @@ fn the_socket_admits_group_members_and_refuses_everyone_else() {
         "the outsider's resume was refused"
     );
     run_as(&member, &["status", "--socket", socket_arg]).assert_ok("member on an open socket");
+
+    // A control group that does not exist: only root may connect, and nobody is told
+    // to join a group that would not let them in.
+    let closed = scratch.path("closed.sock");
+    let closed_arg = closed.to_str().expect("utf-8 path");
+    let missing_group = format!("pwt{tag}x");
+    let closed_config = scratch.write(
+        "closed.toml",
+        &config_text(
+            &closed,
+            &missing_group,
+            &[Iface {
+                name: &iface,
+                zone: "example.com.",
+                paused: true,
+            }],
+        ),
+    );
+    let _closed_service = ServiceProcess::start(&closed_config, &closed);
+    let meta = std::fs::metadata(&closed).expect("stat the closed socket");
+    assert_eq!(meta.mode() & 0o777, 0o600, "socket mode without a group");
+    let refused = run_as(&member, &["status", "--socket", closed_arg]);
+    refused.assert_refused("member, missing group", &["permission denied"]);
+    assert!(
+        !refused.stderr.contains("root group"),
+        "advises joining root: {}",
+        refused.stderr
+    );
+    status(&closed);
 }
 
 /// One JSON-lines exchange on a raw connection.
@@ -651,6 +687,8 @@ fn sigterm_stops_the_service_promptly_and_removes_its_socket() {
         service.log()
     );
     eprintln!("service stopped {:?} after SIGTERM", asked.elapsed());
+    run(&["status", "--socket", socket_arg])
+        .assert_refused("status after SIGTERM", &["not running", socket_arg]);
     let events_exit = events.wait_exit(STEP);
     assert!(
         !events_exit.success(),
@@ -724,6 +762,67 @@ fn events_follow_pause_and_resume() {
         false,
     );
     assert!(!paused(&status(&socket), &iface));
+    let expect_any = |kind: &str| {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = events
+                .next_line(left)
+                .unwrap_or_else(|| panic!("no {kind:?} event within {STEP:?}"));
+            let event: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("event line is not JSON ({e}): {line}"));
+            if event["type"] == kind {
+                return;
+            }
+        }
+    };
+    run(&["reload", "--socket", socket_arg]).assert_ok("reload");
+    expect_any("reloaded");
+}
+
+#[test]
+fn a_second_service_is_refused_and_a_stale_socket_is_replaced() {
+    if !have_root("a_second_service_is_refused_and_a_stale_socket_is_replaced") {
+        return;
+    }
+    let tag = unique_tag();
+    let scratch = Scratch::new(&tag);
+    let socket = scratch.path("control.sock");
+    let socket_arg = socket.to_str().expect("utf-8 path");
+    let iface = format!("pwt{tag}a");
+    let config = scratch.write(
+        "config.toml",
+        &config_text(
+            &socket,
+            "root",
+            &[Iface {
+                name: &iface,
+                zone: "example.com.",
+                paused: true,
+            }],
+        ),
+    );
+    let mut first = ServiceProcess::start(&config, &socket);
+
+    // A second service on the same socket says why it cannot start, and leaves the
+    // first one's socket alone.
+    let config_arg = config.to_str().expect("utf-8 path");
+    run(&["service", "--config", config_arg])
+        .assert_refused("a second service", &["already listening", socket_arg]);
+    status(&socket);
+
+    // A crash leaves the socket file behind; the next start replaces it.
+    first.signal("KILL");
+    first.wait_exit(STEP);
+    assert!(socket.exists(), "a killed service cannot remove its socket");
+    run(&["status", "--socket", socket_arg])
+        .assert_refused("status of a crashed service", &["not running"]);
+    drop(first);
+    let _second = ServiceProcess::start(&config, &socket);
+    assert_eq!(
+        interfaces(&status(&socket)),
+        pairs(&[(&iface, "example.com.")])
+    );
 }
 
 /// CPU time (user + system) the process has used so far.

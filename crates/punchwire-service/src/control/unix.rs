@@ -92,13 +92,17 @@ impl ControlListener {
     }
 }
 
-/// The name of the group that owns the socket at `path`: the group a refused user must
-/// join. `None` when it cannot be told (the directory is closed to the caller, or the
-/// gid has no name).
+/// The name of the group that owns the socket at `path` and may use it: the group a
+/// refused user must join. `None` when it cannot be told (the directory is closed to
+/// the caller, the gid has no name) or when joining would not help (a 0600 socket,
+/// because the service's group does not exist).
 pub fn socket_group(path: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    let gid = std::fs::metadata(path).ok()?.gid();
-    Some(Group::from_gid(Gid::from_raw(gid)).ok()??.name)
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.mode() & 0o060 != 0o060 {
+        return None;
+    }
+    Some(Group::from_gid(Gid::from_raw(meta.gid())).ok()??.name)
 }
 
 impl Drop for ControlListener {
