@@ -73,17 +73,24 @@ impl Lab {
         }
         cmd.env("PUNCHWIRE_LOG", "info");
         let process = self.spawn(Host::Registry, cmd)?;
-        let ready = wait_until_ok(START_TIMEOUT, "the registry answers alice's SOA query", || {
-            if let Some(status) = self.try_wait(&process)? {
-                return Err(LabError::DaemonExited {
-                    daemon: "punchwire registry".into(),
-                    place: self.namespace(Host::Registry),
-                    status: status.to_string(),
-                    log: self.log(&process),
-                });
-            }
-            Ok(!self.dig(Host::Alice, &[ZONE, "SOA", "+short"])?.trim().is_empty())
-        });
+        let ready = wait_until_ok(
+            START_TIMEOUT,
+            "the registry answers alice's SOA query",
+            || {
+                if let Some(status) = self.try_wait(&process)? {
+                    return Err(LabError::DaemonExited {
+                        daemon: "punchwire registry".into(),
+                        place: self.namespace(Host::Registry),
+                        status: status.to_string(),
+                        log: self.log(&process),
+                    });
+                }
+                Ok(!self
+                    .dig(Host::Alice, &[ZONE, "SOA", "+short"])?
+                    .trim()
+                    .is_empty())
+            },
+        );
         ready.map(|_| process)
     }
 
@@ -97,7 +104,12 @@ impl Lab {
 
     /// Starts `punchwire service` for alice or bob with a config written into the lab's
     /// state directory; returns once its control socket is up.
-    pub fn start_service(&self, host: Host, bin: &Path, options: &ServiceOptions) -> Result<Service> {
+    pub fn start_service(
+        &self,
+        host: Host,
+        bin: &Path,
+        options: &ServiceOptions,
+    ) -> Result<Service> {
         let info = self.host(host);
         let dir = self.state_dir();
         let config = dir.join(format!("service-{}.toml", info.iface));
@@ -111,8 +123,16 @@ impl Lab {
             .unwrap_or_else(|| format!("{}-nogroup", self.name()));
         let mut text = String::new();
         let _ = writeln!(text, "# Written by the Punchwire lab for {host:?}.");
-        let _ = writeln!(text, "[control]\nsocket = {:?}\ngroup = {group:?}\n", socket.display().to_string());
-        let _ = writeln!(text, "[[interface]]\nname = {:?}\nzone = {ZONE:?}", info.iface);
+        let _ = writeln!(
+            text,
+            "[control]\nsocket = {:?}\ngroup = {group:?}\n",
+            socket.display().to_string()
+        );
+        let _ = writeln!(
+            text,
+            "[[interface]]\nname = {:?}\nzone = {ZONE:?}",
+            info.iface
+        );
         let _ = writeln!(text, "registries = [{REGISTRY_DNS:?}]");
         let _ = writeln!(text, "interval = \"{}ms\"", options.interval.as_millis());
         let _ = writeln!(text, "poll = \"{}ms\"", options.poll.as_millis());
@@ -129,17 +149,21 @@ impl Lab {
         cmd.arg("service").arg("--config").arg(&config);
         cmd.env("PUNCHWIRE_LOG", "info");
         let process = self.spawn(host, cmd)?;
-        wait_until_ok(START_TIMEOUT, "the service's control socket appears", || {
-            if let Some(status) = self.try_wait(&process)? {
-                return Err(LabError::DaemonExited {
-                    daemon: "punchwire service".into(),
-                    place: self.namespace(host),
-                    status: status.to_string(),
-                    log: self.log(&process),
-                });
-            }
-            Ok(socket.exists())
-        })?;
+        wait_until_ok(
+            START_TIMEOUT,
+            "the service's control socket appears",
+            || {
+                if let Some(status) = self.try_wait(&process)? {
+                    return Err(LabError::DaemonExited {
+                        daemon: "punchwire service".into(),
+                        place: self.namespace(host),
+                        status: status.to_string(),
+                        log: self.log(&process),
+                    });
+                }
+                Ok(socket.exists())
+            },
+        )?;
         Ok(Service {
             host,
             process,
