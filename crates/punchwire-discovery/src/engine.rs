@@ -336,17 +336,33 @@ impl<S: AnswerSource> Engine<S> {
     pub async fn run(&mut self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut next_full = Instant::now();
+        // A missing interface (`wg-quick down`) is ordinary: say so once, not every poll.
+        let mut read_error: Option<String> = None;
         loop {
             let moved = self.serial_moved().await;
             if moved || Instant::now() >= next_full {
                 match self.pass().await {
                     Ok(pass) => {
                         tracing::debug!(peers = pass.outcomes.len(), "pass done");
+                        if read_error.take().is_some() {
+                            tracing::info!("{} can be read again", self.config.iface);
+                        }
                         next_full = Instant::now() + self.config.interval;
                     }
                     Err(e) => {
-                        tracing::warn!("cannot read {}: {e}", self.config.iface);
+                        let message = e.to_string();
+                        if read_error.as_deref() != Some(message.as_str()) {
+                            tracing::warn!(
+                                "cannot read {}: {message}; retrying every {:?}",
+                                self.config.iface,
+                                self.config.poll
+                            );
+                        }
+                        read_error = Some(message);
+                        // Forget serials so the first pass after recovery is not skipped,
+                        // and wait a poll rather than spin on a device that is not there.
                         self.serials.clear();
+                        next_full = Instant::now() + self.config.poll;
                     }
                 }
             }
