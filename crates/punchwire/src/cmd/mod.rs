@@ -12,7 +12,8 @@ pub mod show;
 pub fn init_logging(filter: &str) {
     // netlink-packet-route warns about every attribute a newer kernel adds; that is
     // noise to a user reading `punchwire show`, not news.
-    let quiet = "netlink_packet_route=error,netlink_packet_core=error";
+    // hickory logs every query it serves at info: a registry's log would be all queries.
+    let quiet = "netlink_packet_route=error,netlink_packet_core=error,hickory_server=warn";
     let filter = tracing_subscriber::EnvFilter::try_new(format!("{quiet},{filter}"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{quiet},info")));
     tracing_subscriber::fmt()
