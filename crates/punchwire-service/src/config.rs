@@ -150,6 +150,16 @@ impl ConfigError {
             _ => None,
         }
     }
+
+    /// What is wrong, without the file's name: for a client that sent the configuration
+    /// itself and knows where it came from.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Read { source, .. } => source.to_string(),
+            Self::Syntax { message, .. } => message.clone(),
+            Self::Invalid { key, reason, .. } => format!("{key}: {reason}"),
+        }
+    }
 }
 
 impl Config {
@@ -171,6 +181,35 @@ impl Config {
         })?;
         config.check(path)?;
         Ok(config)
+    }
+
+    /// Reads a configuration sent as JSON (the control socket's `set-config`), in the
+    /// same keys as the file, and checks it; `path` names the file it is meant for.
+    pub fn from_json(path: &Path, value: serde_json::Value) -> Result<Self, ConfigError> {
+        let config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
+            // serde names the key when it can ("interface[0].poll"); "." is the top.
+            let key = e.path().to_string();
+            let reason = e.into_inner().to_string();
+            if key == "." {
+                ConfigError::Syntax {
+                    path: path.to_owned(),
+                    message: reason,
+                }
+            } else {
+                ConfigError::Invalid {
+                    path: path.to_owned(),
+                    key,
+                    reason,
+                }
+            }
+        })?;
+        config.check(path)?;
+        Ok(config)
+    }
+
+    /// The configuration as a file would hold it; [`Config::parse`] reads it back equal.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a checked configuration is plain data")
     }
 
     /// The checks a type cannot express.
@@ -351,6 +390,66 @@ refresh = "1s"
     fn the_shipped_example_parses() {
         let text = include_str!("../../../installers/config.example.toml");
         parse(text).unwrap();
+    }
+
+    #[test]
+    fn what_to_toml_writes_parses_back_the_same() {
+        for config in [
+            parse(GOOD).unwrap(),
+            parse(include_str!("../../../installers/config.example.toml")).unwrap(),
+        ] {
+            let text = config.to_toml();
+            assert_eq!(parse(&text).unwrap(), config, "{text}");
+        }
+    }
+
+    #[test]
+    fn json_in_the_file_s_keys_is_read_and_checked_like_the_file() {
+        let good = serde_json::to_value(parse(GOOD).unwrap()).unwrap();
+        // Durations travel as the file writes them, so a client can show and edit them.
+        assert_eq!(good["interface"][0]["handshake_threshold"], "2m 30s");
+        let path = Path::new("/etc/punchwire/config.toml");
+        assert_eq!(
+            Config::from_json(path, good.clone()).unwrap(),
+            parse(GOOD).unwrap()
+        );
+
+        let mut bad_zone = good.clone();
+        bad_zone["interface"][0]["zone"] = "example..com.".into();
+        let e = Config::from_json(path, bad_zone).unwrap_err();
+        assert_eq!(e.key(), Some("interface[0].zone"));
+        assert!(
+            e.detail().starts_with("interface[0].zone: "),
+            "{}",
+            e.detail()
+        );
+        assert!(
+            e.detail().contains("empty or over-long label"),
+            "{}",
+            e.detail()
+        );
+
+        let mut bad_duration = good.clone();
+        bad_duration["interface"][0]["poll"] = "soon".into();
+        let e = Config::from_json(path, bad_duration).unwrap_err();
+        assert_eq!(e.key(), Some("interface[0].poll"), "{e}");
+
+        let mut bad_registry = good.clone();
+        bad_registry["interface"][0]["registries"][0] = "10.99.0.1".into();
+        let e = Config::from_json(path, bad_registry).unwrap_err();
+        assert_eq!(e.key(), Some("interface[0].registries[0]"), "{e}");
+
+        let mut unknown = good;
+        unknown["interface"][0]["colour"] = "blue".into();
+        let e = Config::from_json(path, unknown).unwrap_err();
+        assert!(
+            e.detail().contains("unknown field `colour`"),
+            "{}",
+            e.detail()
+        );
+
+        let e = Config::from_json(path, serde_json::json!("not a table")).unwrap_err();
+        assert_eq!(e.key(), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! ask), [`daemon`] (signals and the process's life).
 
 pub mod config;
+pub mod config_store;
 pub mod control;
 pub mod daemon;
 pub mod notes;

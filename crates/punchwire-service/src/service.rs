@@ -14,7 +14,8 @@ use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError, InterfaceConfig, RegistryConfig};
-use crate::control::protocol::{Command, ErrorCode};
+use crate::config_store;
+use crate::control::protocol::{Command, ErrorBody, ErrorCode};
 use crate::control::server::ControlHandler;
 use crate::notes::{event_json, Notes};
 use crate::report::peer_status;
@@ -230,6 +231,54 @@ impl Service {
     pub async fn reload(&self) -> Result<(), ConfigError> {
         let new = Config::load(&self.config_path)?;
         let mut state = self.state.lock().await;
+        self.apply(&mut state, new).await;
+        drop(state);
+        tracing::info!("configuration reloaded from {}", self.config_path.display());
+        self.emit(json!({"type": "reloaded"}));
+        Ok(())
+    }
+
+    /// The running configuration, in the file's keys, and the file it came from.
+    pub async fn config(&self) -> Value {
+        let state = self.state.lock().await;
+        json!({
+            "path": self.config_path,
+            "config": serde_json::to_value(&state.config).expect("plain data"),
+        })
+    }
+
+    /// Checks `config` (JSON in the file's keys), writes it to the configuration file
+    /// and applies it. A bad configuration, or one that cannot be written, changes
+    /// nothing: what runs always matches the file.
+    pub async fn set_config(&self, config: Value) -> Result<(), SetConfigError> {
+        let new = Config::from_json(&self.config_path, config)?;
+        // Held across the write, so that two clients' writes and applies cannot cross.
+        let mut state = self.state.lock().await;
+        let text = format!(
+            "# Written by the punchwire service (set-config from the control socket).\n\
+             # The file as it was before is kept as {}.\n\n{}",
+            config_store::backup_path(&self.config_path).display(),
+            new.to_toml()
+        );
+        config_store::replace(&self.config_path, &text).map_err(|source| {
+            SetConfigError::Write {
+                path: self.config_path.clone(),
+                source,
+            }
+        })?;
+        self.apply(&mut state, new).await;
+        drop(state);
+        tracing::info!(
+            "configuration set from the control socket and written to {}",
+            self.config_path.display()
+        );
+        self.emit(json!({"type": "reloaded"}));
+        Ok(())
+    }
+
+    /// Moves the running service to `new`: stops what left or changed, starts what is
+    /// new or changed, leaves the rest running.
+    async fn apply(&self, state: &mut State, new: Config) {
         if new.control != state.config.control {
             tracing::warn!("control socket settings changed: they take effect at the next restart");
         }
@@ -263,13 +312,9 @@ impl Service {
             }
         }
         if new.registry != state.config.registry {
-            self.apply_registry(&mut state, new.registry.as_ref()).await;
+            self.apply_registry(state, new.registry.as_ref()).await;
         }
         state.config = new;
-        drop(state);
-        tracing::info!("configuration reloaded from {}", self.config_path.display());
-        self.emit(json!({"type": "reloaded"}));
-        Ok(())
     }
 
     /// Pauses or resumes discovery on one interface or all.
@@ -446,9 +491,34 @@ impl InterfaceTask {
     }
 }
 
+/// Why `set-config` changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SetConfigError {
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl From<SetConfigError> for ErrorBody {
+    fn from(e: SetConfigError) -> Self {
+        match e {
+            SetConfigError::Invalid(e) => ErrorBody {
+                code: ErrorCode::InvalidConfig,
+                message: e.detail(),
+                key: e.key().map(str::to_owned),
+            },
+            write => ErrorBody::new(ErrorCode::Failed, write.to_string()),
+        }
+    }
+}
+
 impl ControlHandler for Service {
-    async fn handle(&self, command: Command) -> Result<Value, (ErrorCode, String)> {
-        let failed = |e: String| (ErrorCode::Failed, e);
+    async fn handle(&self, command: Command) -> Result<Value, ErrorBody> {
+        let failed = |e: String| ErrorBody::new(ErrorCode::Failed, e);
         match command {
             Command::Status => Ok(serde_json::to_value(self.status().await).expect("plain data")),
             Command::Pause { interface } => self
@@ -476,6 +546,12 @@ impl ControlHandler for Service {
                 .await
                 .map(|()| Value::Null)
                 .map_err(failed),
+            Command::GetConfig => Ok(self.config().await),
+            Command::SetConfig { config } => self
+                .set_config(config)
+                .await
+                .map(|()| Value::Null)
+                .map_err(ErrorBody::from),
             // Answered by the connection itself; here only for completeness.
             Command::Subscribe => Ok(Value::Null),
         }

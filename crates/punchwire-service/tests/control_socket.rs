@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use punchwire_service::control::auth::AccessPolicy;
 use punchwire_service::control::client::{ClientError, ControlClient};
-use punchwire_service::control::protocol::{Command, ErrorCode};
+use punchwire_service::control::protocol::{Command, ErrorBody, ErrorCode};
 use punchwire_service::control::server::{serve, ControlHandler};
 use punchwire_service::control::unix::ControlListener;
 use serde_json::{json, Value};
@@ -21,18 +21,21 @@ struct Fake {
 }
 
 impl ControlHandler for Fake {
-    async fn handle(&self, command: Command) -> Result<Value, (ErrorCode, String)> {
+    async fn handle(&self, command: Command) -> Result<Value, ErrorBody> {
         match command {
             Command::Status => Ok(json!({"paused": self.pauses.load(Ordering::SeqCst) > 0})),
             Command::Pause { .. } => {
                 self.pauses.fetch_add(1, Ordering::SeqCst);
                 Ok(Value::Null)
             }
-            Command::Reload => Err((
+            Command::Reload => Err(ErrorBody::new(
                 ErrorCode::Failed,
-                "config.toml: interface[0].zone: bad".into(),
+                "config.toml: interface[0].zone: bad",
             )),
-            other => Err((ErrorCode::Failed, format!("{other:?} not in this fake"))),
+            other => Err(ErrorBody::new(
+                ErrorCode::Failed,
+                format!("{other:?} not in this fake"),
+            )),
         }
     }
 

@@ -51,12 +51,23 @@ pub enum Command {
     Reload,
     RegistryEnable,
     RegistryDisable,
+    /// The running configuration and the file it came from.
+    GetConfig,
+    /// Check `config` (the whole configuration, in the file's keys), write it to the
+    /// file and apply it like `reload`; a bad one changes nothing.
+    SetConfig {
+        config: Value,
+    },
 }
 
 impl Command {
     /// Whether the command changes what the service does (as opposed to reading).
+    /// The configuration holds no secrets, so reading it is open to everyone.
     pub fn changes_state(&self) -> bool {
-        !matches!(self, Command::Status | Command::Subscribe)
+        !matches!(
+            self,
+            Command::Status | Command::Subscribe | Command::GetConfig
+        )
     }
 }
 
@@ -76,6 +87,19 @@ pub struct Response {
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
+    /// For `invalid-config`: the dotted key at fault (`interface[0].zone`), when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            key: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +114,8 @@ pub enum ErrorCode {
     Failed,
     /// A subscriber fell behind and missed events; it should re-read `status`.
     Lagged,
+    /// `set-config` was given a configuration that does not pass the checks.
+    InvalidConfig,
 }
 
 /// A pushed event on a subscribed connection.
@@ -111,15 +137,16 @@ impl Response {
     }
 
     pub fn error(id: u64, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::refused(id, ErrorBody::new(code, message))
+    }
+
+    pub fn refused(id: u64, error: ErrorBody) -> Self {
         Self {
             v: VERSION,
             id,
             ok: false,
             result: None,
-            error: Some(ErrorBody {
-                code,
-                message: message.into(),
-            }),
+            error: Some(error),
         }
     }
 }
@@ -198,5 +225,25 @@ mod tests {
         assert!(!Command::Subscribe.changes_state());
         assert!(Command::Reload.changes_state());
         assert!(Command::Pause { interface: None }.changes_state());
+        assert!(!Command::GetConfig.changes_state());
+        assert!(Command::SetConfig {
+            config: Value::Null
+        }
+        .changes_state());
+    }
+
+    #[test]
+    fn config_errors_name_their_key() {
+        let request = parse_request(r#"{"v":1,"id":5,"cmd":"set-config","config":{"a":1}}"#);
+        assert!(matches!(
+            request.unwrap().command,
+            Command::SetConfig { config } if config["a"] == 1
+        ));
+        let mut body = ErrorBody::new(ErrorCode::InvalidConfig, "interface[0].zone: bad");
+        body.key = Some("interface[0].zone".into());
+        assert_eq!(
+            serde_json::to_string(&Response::refused(5, body)).unwrap(),
+            r#"{"v":1,"id":5,"ok":false,"error":{"code":"invalid-config","message":"interface[0].zone: bad","key":"interface[0].zone"}}"#
+        );
     }
 }

@@ -14,15 +14,14 @@ use tokio::sync::broadcast;
 use tokio_util::codec::{AnyDelimiterCodec, AnyDelimiterCodecError, Framed};
 
 use super::auth::{AccessPolicy, PeerIdentity};
-use super::protocol::{parse_request, Command, ErrorCode, EventFrame, Response, MAX_LINE, VERSION};
+use super::protocol::{
+    parse_request, Command, ErrorBody, ErrorCode, EventFrame, Response, MAX_LINE, VERSION,
+};
 use super::unix::ControlListener;
 
 /// What the service does with a command that passed the protocol and access checks.
 pub trait ControlHandler: Send + Sync + 'static {
-    fn handle(
-        &self,
-        command: Command,
-    ) -> impl Future<Output = Result<Value, (ErrorCode, String)>> + Send;
+    fn handle(&self, command: Command) -> impl Future<Output = Result<Value, ErrorBody>> + Send;
 
     /// A fresh receiver on the event stream, as JSON values.
     fn events(&self) -> broadcast::Receiver<Value>;
@@ -111,7 +110,7 @@ pub async fn serve_connection<S, H>(
                         let id = request.id;
                         let response = match handler.handle(request.command).await {
                             Ok(result) => Response::ok(id, result),
-                            Err((code, message)) => Response::error(id, code, message),
+                            Err(error) => Response::refused(id, error),
                         };
                         serde_json::to_string(&response)
                     }

@@ -1,0 +1,91 @@
+//! Writing the configuration file for `set-config`: all or nothing, so that a crash or a
+//! full disk mid-write leaves the old file, never half of a new one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Where the file as it was before the last `set-config` is kept. Rewriting from the
+/// parsed configuration drops the user's comments; this keeps them recoverable.
+pub fn backup_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".bak");
+    path.with_file_name(name)
+}
+
+/// Replaces `path` with `text`: a temporary file beside it, flushed to disk, renamed over
+/// it. The new file keeps the old one's permissions (it may be readable by a group).
+pub fn replace(path: &Path, text: &str) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let old_permissions = fs::metadata(path).ok().map(|m| m.permissions());
+    if old_permissions.is_some() {
+        fs::copy(path, backup_path(path))?;
+    }
+    let mut temp_name = path.file_name().unwrap_or_default().to_os_string();
+    temp_name.push(format!(".new-{}", std::process::id()));
+    let temp = dir.join(temp_name);
+    let written = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temp)?;
+        if let Some(permissions) = &old_permissions {
+            file.set_permissions(permissions.clone())?;
+        }
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&temp, path)?;
+        // The rename is durable only once the directory is.
+        File::open(dir)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_file_is_replaced_whole_and_the_old_one_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(&path, "# mine\nold = 1\n").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+
+        replace(&path, "new = 2\n").unwrap();
+
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new = 2\n");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(
+            fs::read_to_string(backup_path(&path)).unwrap(),
+            "# mine\nold = 1\n"
+        );
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "no temporary file is left: {left:?}");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the file should be: nothing can replace it.
+        let path = dir.path().join("config.toml");
+        fs::create_dir(&path).unwrap();
+        assert!(replace(&path, "new = 2\n").is_err());
+        assert!(path.is_dir());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
