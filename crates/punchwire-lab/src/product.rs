@@ -142,6 +142,19 @@ impl Lab {
             options.handshake_threshold.as_millis()
         );
         let _ = writeln!(text, "paused = {}", options.paused);
+        // Peers named the way people name them in wg-quick files, so status shows names.
+        let names = dir.join(format!("names-{}.conf", info.iface));
+        let mut wg_quick = String::from("[Interface]\n");
+        for other in [Host::Registry, Host::Alice, Host::Bob] {
+            if other != host {
+                let name = format!("{other:?}").to_lowercase();
+                let key = self.host(other).public_key.to_base64();
+                let _ = writeln!(wg_quick, "\n[Peer]\n# Name = {name}\nPublicKey = {key}");
+            }
+        }
+        std::fs::write(&names, wg_quick)
+            .map_err(|e| LabError::io(format!("writing {}", names.display()), e))?;
+        let _ = writeln!(text, "names_from = {:?}", names.display().to_string());
         std::fs::write(&config, text)
             .map_err(|e| LabError::io(format!("writing {}", config.display()), e))?;
 

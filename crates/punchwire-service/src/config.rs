@@ -80,6 +80,19 @@ pub struct InterfaceConfig {
     /// Whether discovery starts paused.
     #[serde(default)]
     pub paused: bool,
+    /// The wg-quick file whose comments name this interface's peers; by default
+    /// `/etc/wireguard/<name>.conf`. Names are only shown, never trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names_from: Option<PathBuf>,
+}
+
+impl InterfaceConfig {
+    /// Where this interface's peer names are read from.
+    pub fn names_path(&self) -> PathBuf {
+        self.names_from
+            .clone()
+            .unwrap_or_else(|| crate::peer_names::default_path(&self.name))
+    }
 }
 
 fn default_interval() -> Duration {
@@ -274,6 +287,12 @@ impl Config {
             }
             check_positive(iface.handshake_threshold)
                 .map_err(|r| invalid(key("handshake_threshold"), r))?;
+            if let Some(names) = iface.names_from.as_ref().filter(|p| !p.is_absolute()) {
+                return Err(invalid(
+                    key("names_from"),
+                    format!("{names:?} must be an absolute path"),
+                ));
+            }
         }
         if let Some(registry) = &self.registry {
             check_iface_name(&registry.device).map_err(|r| invalid("registry.device".into(), r))?;

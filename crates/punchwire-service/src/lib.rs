@@ -11,6 +11,7 @@ pub mod config_store;
 pub mod control;
 pub mod daemon;
 pub mod notes;
+pub mod peer_names;
 pub mod report;
 pub mod service;
 pub mod status;

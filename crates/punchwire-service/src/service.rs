@@ -18,8 +18,9 @@ use crate::config_store;
 use crate::control::protocol::{Command, ErrorBody, ErrorCode};
 use crate::control::server::ControlHandler;
 use crate::notes::{event_json, Notes};
+use crate::peer_names::PeerNames;
 use crate::report::peer_status;
-use crate::status::{InterfaceStatus, RegistryLink, RegistryModeStatus, ServiceStatus};
+use crate::status::{InterfaceStatus, PeerStatus, RegistryLink, RegistryModeStatus, ServiceStatus};
 
 /// How many control events a slow subscriber may fall behind.
 const EVENTS_CAPACITY: usize = 1024;
@@ -33,6 +34,7 @@ pub struct Service {
     backend: Backend,
     events: broadcast::Sender<Value>,
     notes: Arc<Mutex<Notes>>,
+    peer_names: PeerNames,
     state: tokio::sync::Mutex<State>,
 }
 
@@ -71,6 +73,7 @@ impl Service {
             backend,
             events,
             notes: Arc::default(),
+            peer_names: PeerNames::default(),
             state: tokio::sync::Mutex::new(State {
                 config: config.clone(),
                 interfaces: BTreeMap::new(),
@@ -366,12 +369,14 @@ impl Service {
         for (name, task) in &state.interfaces {
             let (peers, error) = match self.backend.device(name).await {
                 Ok(device) => {
+                    let names = self.peer_names.get(&task.config.names_path());
                     let notes = self.notes();
                     let peers = device
                         .peers
                         .iter()
-                        .map(|p| {
-                            peer_status(
+                        .map(|p| PeerStatus {
+                            name: names.get(&p.public_key).cloned(),
+                            ..peer_status(
                                 p,
                                 &notes.peer(name, &p.public_key),
                                 &task.config.registries,

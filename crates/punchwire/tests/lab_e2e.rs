@@ -270,6 +270,8 @@ fn discovery_makes_a_direct_tunnel_and_keeps_it() {
         let status = peer_status(&alice.socket, &bob_key);
         assert_eq!(status["health"]["state"], "direct", "{status}");
         assert_eq!(status["endpoint_source"], "registry", "{status}");
+        // The name comes from the comment in the wg-quick file the lab wrote.
+        assert_eq!(status["name"], "bob", "{status}");
 
         registry_outage(lab, &registry, &alice, &bob_key);
         mapping_change(lab);
