@@ -3,7 +3,7 @@
 import "./style.css";
 import { api, subscribe } from "./api";
 import { h } from "./dom";
-import { activityPanel, type Logged } from "./views/activity";
+import { activityPanel, worthShowing, type Logged } from "./views/activity";
 import { interfaceSection } from "./views/peers";
 import { connectingState, problemState } from "./views/problem";
 import { registryModePanel } from "./views/registryMode";
@@ -105,7 +105,8 @@ function peersView(s: ServiceStatus): HTMLElement[] {
   if (s.registry) {
     parts.push(registryModePanel(s.registry, { enable: () => act(api.registryEnable), disable: () => act(api.registryDisable) }));
   }
-  parts.push(activityPanel(state.log));
+  const names = new Map(s.interfaces.flatMap((i) => i.peers.map((p) => [p.public_key, p.name] as const)));
+  parts.push(activityPanel(state.log, (key) => names.get(key) ?? null));
   return parts;
 }
 
@@ -144,6 +145,7 @@ async function start() {
       render();
     },
     event: (e) => {
+      if (!worthShowing(e)) return;
       state.log = [{ at: new Date(), event: e }, ...state.log].slice(0, MAX_LOG);
       render();
     },

@@ -221,19 +221,31 @@ describe("live updates", () => {
     assert.equal(await summary(page).textContent(), "1 of 3 peers direct");
 
     await page.evaluate(() =>
+      // The service's own shape: keys only, the name comes from the status.
       window.__mock.emit("punchwire://event", {
         type: "endpoint-changed",
-        interface: "wg0",
+        iface: "wg0",
         peer: "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=",
-        name: "bob",
-        from: "203.0.113.9:40000",
-        to: "203.0.113.9:51820",
+        old: "203.0.113.9:40000",
+        new: "203.0.113.9:51820",
+        registry: "10.99.0.1:53",
+      }),
+    );
+    // A routine decision (every pass, every peer) is not activity worth a line.
+    await page.evaluate(() =>
+      window.__mock.emit("punchwire://event", {
+        type: "decision",
+        iface: "wg0",
+        peer: "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=",
+        reason: "unchanged",
+        endpoint: "203.0.113.9:51820",
       }),
     );
     await page.evaluate(() => window.__mock.emit("punchwire://event", { type: "something-new", detail: 42 }));
     const events = page.locator('[data-panel="activity"] li');
     await events.nth(1).waitFor();
     const texts = await events.allTextContents();
+    assert.equal(texts.length, 2, `only the two events worth showing: ${texts}`);
     assert.match(texts[0], /something-new \{"detail":42\}$/, "an unknown event type is shown as it came");
     assert.match(texts[1], /bob: endpoint 203\.0\.113\.9:40000 → 203\.0\.113\.9:51820$/);
     await shot(page, "live-update");

@@ -12,31 +12,50 @@ function str(v: unknown): string | null {
   return typeof v === "string" && v.length > 0 ? v : null;
 }
 
-function who(e: ServiceEvent): string {
+/** A peer's name from the status the window holds; events carry only keys. */
+export type NameOf = (publicKey: string) => string | null;
+
+function who(e: ServiceEvent, nameOf: NameOf): string {
   const peer = str(e.peer) ?? str(e.public_key);
-  return str(e.name) ?? (peer ? shortKey(peer) : "a peer");
+  return str(e.name) ?? (peer ? (nameOf(peer) ?? shortKey(peer)) : "a peer");
 }
 
-export function describe(e: ServiceEvent): string {
+/**
+ * Whether an event belongs in the activity list. Every discovery pass reports a decision
+ * for every peer; the routine ones ("unchanged", "fresh-handshake", ...) would bury what
+ * happened, and "set" is already told by endpoint-changed. Rejected answers stay.
+ */
+export function worthShowing(e: ServiceEvent): boolean {
+  return e.type !== "decision" || (str(e.reason) ?? "").startsWith("rejected");
+}
+
+export function describe(e: ServiceEvent, nameOf: NameOf = () => null): string {
   const reason = str(e.reason);
+  const who_ = () => who(e, nameOf);
   switch (e.type) {
     case "endpoint-changed": {
-      const to = str(e.to) ?? str(e.endpoint) ?? "?";
-      const from = str(e.from);
-      return from ? `${who(e)}: endpoint ${from} → ${to}` : `${who(e)}: endpoint set to ${to}`;
+      // The service sends old/new; from/to are accepted from older builds of this app's tests.
+      const to = str(e.new) ?? str(e.to) ?? str(e.endpoint) ?? "?";
+      const from = str(e.old) ?? str(e.from);
+      return from ? `${who_()}: endpoint ${from} → ${to}` : `${who_()}: endpoint set to ${to}`;
     }
     case "peer-direct":
-      return `${who(e)} is direct`;
+      return `${who_()} is direct${str(e.endpoint) ? ` at ${e.endpoint}` : ""}`;
     case "peer-stale":
-      return `${who(e)}: handshake is stale${reason ? ` (${reason})` : ""}`;
+      return `${who_()}: ${reason ?? "handshake is stale"}`;
     case "peer-not-direct":
-      return `${who(e)} is not direct${reason ? `: ${reason}` : ""}`;
+      return `${who_()} is not direct${reason ? `: ${reason}` : ""}`;
     case "registry-reachable":
       return `registry ${str(e.registry) ?? str(e.address) ?? ""} reachable`.replace("  ", " ");
-    case "registry-unreachable":
-      return `registry ${str(e.registry) ?? str(e.address) ?? ""} unreachable${str(e.error) ? `: ${e.error}` : ""}`;
+    case "registry-unreachable": {
+      const why = reason ?? str(e.error);
+      return `registry ${str(e.registry) ?? str(e.address) ?? ""} unreachable${why ? `: ${why}` : ""}`;
+    }
     case "decision":
-      return `${who(e)}: ${str(e.decision) ?? "decision"}${reason ? ` (${reason})` : ""}`;
+      return `${who_()}: ${reason ?? "decision"}`;
+    case "paused":
+    case "resumed":
+      return `discovery ${e.type}${str(e.iface) ? ` on ${e.iface}` : ""}`;
     default: {
       const { type, ...rest } = e;
       const detail = JSON.stringify(rest);
@@ -45,7 +64,7 @@ export function describe(e: ServiceEvent): string {
   }
 }
 
-export function activityPanel(log: Logged[]): HTMLElement {
+export function activityPanel(log: Logged[], nameOf: NameOf = () => null): HTMLElement {
   return h(
     "section",
     { class: "card activity", "data-panel": "activity" },
@@ -61,7 +80,7 @@ export function activityPanel(log: Logged[]): HTMLElement {
               { "data-event": l.event.type },
               h("time", { class: "muted mono" }, l.at.toLocaleTimeString("en-GB")),
               " ",
-              describe(l.event),
+              describe(l.event, nameOf),
             ),
           ),
         ),
