@@ -27,6 +27,11 @@ pub struct Args {
     #[arg(long)]
     exit_when_done: bool,
 
+    /// Where alice's control socket goes (for a tray app to watch). Default: the
+    /// service's usual socket, unless a real service is there.
+    #[arg(long)]
+    socket: Option<PathBuf>,
+
     /// Give up if a step takes longer than this.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     step_timeout: Duration,
@@ -128,7 +133,7 @@ fn demo(args: Args) -> anyhow::Result<ExitCode> {
         started.elapsed()
     ));
 
-    let alice_socket_path = alice_socket();
+    let alice_socket_path = args.socket.clone().unwrap_or_else(alice_socket);
     let outcome = lab.with_diagnostics_on_panic(|lab| {
         narrate(lab, &bin, timeout, &args, &stop, &alice_socket_path)
     });
