@@ -20,20 +20,44 @@ pub fn unix_serial() -> u32 {
     secs as u32
 }
 
-/// Reads `iface` every `every` until the task is aborted.
+/// At most this share of the time goes to reading the device (1/20 = 5%). Reading
+/// tens of thousands of peers costs the WireGuard daemon and this process real CPU, on
+/// the same cores that answer queries; a big registry reads less often rather than
+/// answering slower.
+const READ_SHARE: u32 = 20;
+
+/// The pause between reads: `every`, stretched for a device that is slow to read, but
+/// never so long that the snapshot would count as stale.
+pub(crate) fn pause_after(read_took: Duration, every: Duration, stale_after: Duration) -> Duration {
+    let ceiling = (stale_after / 4).max(every);
+    every.max(read_took * READ_SHARE).min(ceiling)
+}
+
+/// Reads `iface` every `every` (see [`pause_after`]) until the task is aborted.
 pub(crate) async fn run(live: Arc<Live>, backend: Backend, iface: String, every: Duration) {
-    let mut ticker = tokio::time::interval(every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The registry read the device once before starting this task.
-    ticker.tick().await;
+    let mut pause = every;
     let mut failing_since: Option<Instant> = None;
     let mut reported_stale = false;
     loop {
-        ticker.tick().await;
-        match backend.device(&iface).await {
+        tokio::time::sleep(pause).await;
+        let started = Instant::now();
+        let read = backend.device(&iface).await;
+        match read {
             Ok(device) => {
                 let current = live.snapshot();
                 let next = current.next(&device, unix_serial());
+                let took = started.elapsed();
+                let stretched = pause_after(took, every, live.stale_after());
+                if stretched > every && pause <= every {
+                    info!(
+                        device = %iface,
+                        peers = device.peers.len(),
+                        read = ?took,
+                        "reading the device is slow: reading it every {stretched:?} instead of every {every:?}"
+                    );
+                }
+                pause = stretched;
                 if let Some(next) = &next {
                     if next.serial() != current.serial() {
                         debug!(
@@ -54,6 +78,8 @@ pub(crate) async fn run(live: Arc<Live>, backend: Backend, iface: String, every:
                 }
             }
             Err(err) => {
+                // A device that is gone is looked for at the usual pace.
+                pause = every;
                 if failing_since.is_none() {
                     warn!(
                         device = %iface,
@@ -76,5 +102,38 @@ pub(crate) async fn run(live: Arc<Live>, backend: Backend, iface: String, every:
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: Duration = Duration::from_secs(1);
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_quick_read_keeps_the_configured_pace() {
+        assert_eq!(
+            pause_after(Duration::from_millis(2), SECOND, MINUTE),
+            SECOND
+        );
+        assert_eq!(
+            pause_after(Duration::from_millis(50), SECOND, MINUTE),
+            SECOND
+        );
+    }
+
+    #[test]
+    fn a_slow_read_is_done_less_often_but_never_goes_stale() {
+        // 200 ms to read (tens of thousands of peers): at most 5% of the time.
+        assert_eq!(
+            pause_after(Duration::from_millis(200), SECOND, MINUTE),
+            4 * SECOND
+        );
+        // However slow, a read happens well within stale_after.
+        assert_eq!(pause_after(10 * SECOND, SECOND, MINUTE), 15 * SECOND);
+        // A configured pace longer than that ceiling is still honoured.
+        assert_eq!(pause_after(10 * SECOND, MINUTE, MINUTE), MINUTE);
     }
 }
