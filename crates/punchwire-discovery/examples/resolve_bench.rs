@@ -52,7 +52,11 @@ async fn bench(peers: usize, passes: usize) -> Result<(), Box<dyn std::error::Er
     let mut engine = Engine::new(
         Backend::new(client_side.clone()),
         source,
-        Config::new("wg0", vec![registry_addr]),
+        // In memory: no nudge into a real wg0 this machine may have.
+        Config {
+            nudge: false,
+            ..Config::new("wg0", vec![registry_addr])
+        },
     );
 
     let mut times = Vec::with_capacity(passes);

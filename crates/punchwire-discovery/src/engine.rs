@@ -18,6 +18,7 @@ use crate::direct::{Observation, Tracker, DEFAULT_DIRECT_TIMEOUT};
 use crate::events::{Event, CHANNEL_CAPACITY};
 use crate::health::{Change, Registries};
 use crate::lookup::{AnswerSource, Lookup};
+use crate::nudge;
 use crate::policy::{self, Action, Decision, PolicyContext, DEFAULT_FRESH_HANDSHAKE};
 use crate::prefer::prefer;
 
@@ -39,6 +40,9 @@ pub struct Config {
     pub fresh_handshake: Duration,
     /// How long a handshake may take to follow an endpoint we set.
     pub direct_timeout: Duration,
+    /// Send a datagram through the tunnel after setting an endpoint, so that the
+    /// handshake starts at once (see [`crate::nudge`]).
+    pub nudge: bool,
 }
 
 impl Config {
@@ -50,6 +54,7 @@ impl Config {
             poll: DEFAULT_POLL,
             fresh_handshake: DEFAULT_FRESH_HANDSHAKE,
             direct_timeout: DEFAULT_DIRECT_TIMEOUT,
+            nudge: true,
         }
     }
 }
@@ -285,6 +290,11 @@ impl<S: AnswerSource> Engine<S> {
             Ok(()) => {
                 outcome.endpoint = Some(endpoint.addr());
                 self.tracker.applied(peer.public_key, endpoint, now);
+                if self.config.nudge {
+                    if let Some(target) = nudge::target(peer) {
+                        nudge::send(iface, target).await;
+                    }
+                }
                 if let Some(registry) = registry {
                     self.emit(Event::EndpointChanged {
                         iface: iface.clone(),
@@ -502,9 +512,18 @@ mod tests {
         let engine = Engine::new(
             Backend::new(memory.clone()),
             source.clone(),
-            Config::new(IFACE, registries.to_vec()),
+            config(registries),
         );
         (memory, source, engine)
+    }
+
+    /// Without nudges: these devices are in memory, and a machine running the tests may
+    /// have a real `wg0` that must not see test traffic.
+    fn config(registries: &[SocketAddr]) -> Config {
+        Config {
+            nudge: false,
+            ..Config::new(IFACE, registries.to_vec())
+        }
     }
 
     fn drain(rx: &mut broadcast::Receiver<Event>) -> Vec<Event> {
@@ -669,7 +688,7 @@ mod tests {
         let mut engine = Engine::new(
             Backend::new(ReadOnly(memory.clone())),
             source.clone(),
-            Config::new(IFACE, vec![registry(1)]),
+            config(&[registry(1)]),
         );
         source.publish(registry(1), key(2), addr("198.51.100.2:40002"));
 

@@ -15,6 +15,7 @@ pub mod exchange;
 pub mod health;
 pub mod lookup;
 pub mod memory;
+pub mod nudge;
 pub mod policy;
 pub mod prefer;
 
