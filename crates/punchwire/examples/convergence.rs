@@ -29,14 +29,17 @@ fn main() {
 }
 
 #[cfg(target_os = "linux")]
+mod support;
+
+#[cfg(target_os = "linux")]
 mod bench {
-    use std::path::PathBuf;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
     use std::thread;
     use std::time::{Duration, Instant, SystemTime};
 
     use anyhow::{bail, ensure, Context, Result};
+
+    use crate::support::{punchwire_bin, stop_flag};
     use punchwire_lab::{wait_until, Host, Lab, PeerStats, ServiceOptions, WgImpl};
 
     const DEFAULT_RUNS: usize = 20;
@@ -109,34 +112,6 @@ mod bench {
             }
             _ => bail!("usage: convergence [--runs N]   (default {DEFAULT_RUNS})"),
         }
-    }
-
-    /// The `punchwire` binary of the same build: examples live in
-    /// target/<profile>/examples/, the binary in target/<profile>/.
-    fn punchwire_bin() -> Result<PathBuf> {
-        let exe = std::env::current_exe().context("finding this example's path")?;
-        let bin = exe
-            .parent()
-            .and_then(|examples| examples.parent())
-            .map(|profile| profile.join("punchwire"))
-            .context("this example is not inside target/<profile>/examples/")?;
-        ensure!(
-            bin.is_file(),
-            "{} is missing: run `cargo build --release -p punchwire` first",
-            bin.display()
-        );
-        Ok(bin)
-    }
-
-    /// Ctrl-C and SIGTERM set a flag the wait loops check, so the run ends with an
-    /// error and the lab is torn down by its Drop instead of left behind.
-    fn stop_flag() -> Result<Arc<AtomicBool>> {
-        let stop = Arc::new(AtomicBool::new(false));
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            signal_hook::flag::register(signal, Arc::clone(&stop))
-                .context("installing the Ctrl-C handler")?;
-        }
-        Ok(stop)
     }
 
     /// Registry and both services up, and the first direct tunnel made.

@@ -27,16 +27,19 @@ fn main() {
 }
 
 #[cfg(target_os = "linux")]
+mod support;
+
+#[cfg(target_os = "linux")]
 mod bench {
     use std::io::Read;
-    use std::path::PathBuf;
     use std::process::Command;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
     use std::thread;
     use std::time::{Duration, Instant};
 
     use anyhow::{bail, ensure, Context, Result};
+
+    use crate::support::{punchwire_bin, stop_flag};
     use punchwire_lab::{Host, Lab, ServiceOptions};
     use punchwire_wg::PublicKey;
 
@@ -113,34 +116,6 @@ mod bench {
             .with_context(|| format!("window {secs:?}: expected whole seconds"))?;
         ensure!(secs > 0, "the window must be at least 1 s");
         Ok(Duration::from_secs(secs))
-    }
-
-    /// The `punchwire` binary of the same build: examples live in
-    /// target/<profile>/examples/, the binary in target/<profile>/.
-    fn punchwire_bin() -> Result<PathBuf> {
-        let exe = std::env::current_exe().context("finding this example's path")?;
-        let bin = exe
-            .parent()
-            .and_then(|examples| examples.parent())
-            .map(|profile| profile.join("punchwire"))
-            .context("this example is not inside target/<profile>/examples/")?;
-        ensure!(
-            bin.is_file(),
-            "{} is missing: run `cargo build --release -p punchwire` first",
-            bin.display()
-        );
-        Ok(bin)
-    }
-
-    /// Ctrl-C and SIGTERM set a flag the waits check, so the run ends with an error
-    /// and the lab is torn down by its Drop instead of left behind.
-    fn stop_flag() -> Result<Arc<AtomicBool>> {
-        let stop = Arc::new(AtomicBool::new(false));
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            signal_hook::flag::register(signal, Arc::clone(&stop))
-                .context("installing the Ctrl-C handler")?;
-        }
-        Ok(stop)
     }
 
     /// Ticks per second of /proc/<pid>/stat's utime and stime. From `getconf`, since
