@@ -27,16 +27,24 @@ pub fn unix_serial() -> u32 {
 const READ_SHARE: u32 = 20;
 
 /// The pause between reads: `every`, stretched for a device that is slow to read, but
-/// never so long that the snapshot would count as stale.
+/// never so long that the snapshot would count as stale (half of stale_after leaves room
+/// for one slow or failed read).
 pub(crate) fn pause_after(read_took: Duration, every: Duration, stale_after: Duration) -> Duration {
-    let ceiling = (stale_after / 4).max(every);
+    let ceiling = (stale_after / 2).max(every);
     every.max(read_took * READ_SHARE).min(ceiling)
 }
 
 /// Reads `iface` every `every` (see [`pause_after`]) until the task is aborted.
-pub(crate) async fn run(live: Arc<Live>, backend: Backend, iface: String, every: Duration) {
-    // The registry read the device once before starting this task.
-    let mut pause = every;
+/// `first_read` is how long the registry's own first read took, before this task.
+pub(crate) async fn run(
+    live: Arc<Live>,
+    backend: Backend,
+    iface: String,
+    every: Duration,
+    first_read: Duration,
+) {
+    let mut pause = pause_after(first_read, every, live.stale_after());
+    let mut said_slow = false;
     let mut failing_since: Option<Instant> = None;
     let mut reported_stale = false;
     loop {
@@ -49,7 +57,7 @@ pub(crate) async fn run(live: Arc<Live>, backend: Backend, iface: String, every:
                 let next = current.next(&device, unix_serial());
                 let took = started.elapsed();
                 let stretched = pause_after(took, every, live.stale_after());
-                if stretched > every && pause <= every {
+                if stretched > every && !said_slow {
                     info!(
                         device = %iface,
                         peers = device.peers.len(),
@@ -57,6 +65,7 @@ pub(crate) async fn run(live: Arc<Live>, backend: Backend, iface: String, every:
                         "reading the device is slow: reading it every {stretched:?} instead of every {every:?}"
                     );
                 }
+                said_slow = stretched > every;
                 pause = stretched;
                 if let Some(next) = &next {
                     if next.serial() != current.serial() {
@@ -132,7 +141,7 @@ mod tests {
             4 * SECOND
         );
         // However slow, a read happens well within stale_after.
-        assert_eq!(pause_after(10 * SECOND, SECOND, MINUTE), 15 * SECOND);
+        assert_eq!(pause_after(10 * SECOND, SECOND, MINUTE), 30 * SECOND);
         // A configured pace longer than that ceiling is still honoured.
         assert_eq!(pause_after(10 * SECOND, MINUTE, MINUTE), MINUTE);
     }

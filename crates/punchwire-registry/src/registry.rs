@@ -131,6 +131,7 @@ impl Registry {
             });
         }
         let zone = Arc::new(Zone::parse(&config.zone)?);
+        let first_read = std::time::Instant::now();
         let device =
             backend
                 .device(&config.device)
@@ -175,6 +176,7 @@ impl Registry {
             nameserver_ips: specific_ips(&listen),
         });
         let snapshot = Snapshot::first(snapshot_config, &device, unix_serial());
+        let first_read = first_read.elapsed();
         let live = Arc::new(Live::new(snapshot, config.stale_after));
 
         let mut servers = Vec::with_capacity(listen.len());
@@ -201,6 +203,7 @@ impl Registry {
             backend,
             config.device.clone(),
             config.refresh,
+            first_read,
         ));
         let snapshot = live.snapshot();
         info!(

@@ -16,8 +16,9 @@ use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, UnixAddr};
 use crate::backend::BackendError;
 
 /// A daemon that sends more than this is not a WireGuard daemon; stop reading rather
-/// than grow without bound.
-const MAX_ANSWER: usize = 16 << 20;
+/// than grow without bound. wireguard-go holds up to 65,536 peers, whose dump is about
+/// 20 MiB; 64 MiB leaves room for long allowed-IP lists.
+const MAX_ANSWER: usize = 64 << 20;
 
 /// How long to wait before asking again when the daemon's accept queue is full.
 const CONNECT_RETRY: Duration = Duration::from_millis(10);
