@@ -24,9 +24,9 @@ pub async fn request(command: Command) -> Result<Value, AppError> {
     Ok(client.request(command).await?)
 }
 
-/// Sends a command the shared protocol types do not have yet (`get-config`,
-/// `set-config`, proposed in frontend/README.md), reading the answer as plain JSON so
-/// that fields the types lack (an error's `key`) reach the window.
+/// Sends a command and reads the answer as plain JSON: the configuration the window
+/// edits travels through untouched, and an older service's "unknown command" can be
+/// told apart (see `answer_to_result`).
 pub async fn raw_request(cmd: &str, fields: Value) -> Result<Value, AppError> {
     let path = socket_path();
     let stream = UnixStream::connect(&path)
