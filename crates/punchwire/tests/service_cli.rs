@@ -581,18 +581,7 @@ fn malformed_and_oversized_messages_get_an_answer_and_the_service_keeps_serving(
     let scratch = Scratch::new(&tag);
     let socket = scratch.path("control.sock");
     let iface = format!("pwt{tag}a");
-    let config = scratch.write(
-        "config.toml",
-        &config_text(
-            &socket,
-            "root",
-            &[Iface {
-                name: &iface,
-                zone: "example.com.",
-                paused: true,
-            }],
-        ),
-    );
+    let config = scratch.one_interface_config(&socket, &iface, true);
     let _service = ServiceProcess::start(&config, &socket);
 
     // Clients that stall: one silent, one stuck halfway through a line. Neither may
@@ -715,18 +704,7 @@ fn sigterm_stops_the_service_promptly_and_removes_its_socket() {
     let socket = scratch.path("control.sock");
     let socket_arg = socket.to_str().expect("utf-8 path");
     let iface = format!("pwt{tag}a");
-    let config = scratch.write(
-        "config.toml",
-        &config_text(
-            &socket,
-            "root",
-            &[Iface {
-                name: &iface,
-                zone: "example.com.",
-                paused: false,
-            }],
-        ),
-    );
+    let config = scratch.one_interface_config(&socket, &iface, false);
     let mut service = ServiceProcess::start(&config, &socket);
     // A subscriber holding a connection open must not keep the service alive.
     let mut events = Follower::spawn(&["events", "--json", "--socket", socket_arg]);
@@ -771,18 +749,7 @@ fn events_follow_pause_and_resume() {
     let socket = scratch.path("control.sock");
     let socket_arg = socket.to_str().expect("utf-8 path");
     let iface = format!("pwt{tag}a");
-    let config = scratch.write(
-        "config.toml",
-        &config_text(
-            &socket,
-            "root",
-            &[Iface {
-                name: &iface,
-                zone: "example.com.",
-                paused: false,
-            }],
-        ),
-    );
+    let config = scratch.one_interface_config(&socket, &iface, false);
     let _service = ServiceProcess::start(&config, &socket);
     let events = Follower::spawn(&["events", "--json", "--socket", socket_arg]);
 
@@ -855,18 +822,7 @@ fn a_second_service_is_refused_and_a_stale_socket_is_replaced() {
     let socket = scratch.path("control.sock");
     let socket_arg = socket.to_str().expect("utf-8 path");
     let iface = format!("pwt{tag}a");
-    let config = scratch.write(
-        "config.toml",
-        &config_text(
-            &socket,
-            "root",
-            &[Iface {
-                name: &iface,
-                zone: "example.com.",
-                paused: true,
-            }],
-        ),
-    );
+    let config = scratch.one_interface_config(&socket, &iface, true);
     let mut first = ServiceProcess::start(&config, &socket);
 
     // A second service on the same socket says why it cannot start, and leaves the
@@ -917,18 +873,7 @@ fn a_service_whose_interface_is_missing_stays_idle() {
     let scratch = Scratch::new(&tag);
     let socket = scratch.path("control.sock");
     let iface = format!("pwt{tag}a");
-    let config = scratch.write(
-        "config.toml",
-        &config_text(
-            &socket,
-            "root",
-            &[Iface {
-                name: &iface,
-                zone: "example.com.",
-                paused: false,
-            }],
-        ),
-    );
+    let config = scratch.one_interface_config(&socket, &iface, false);
     let service = ServiceProcess::start(&config, &socket);
     // `wg-quick down` while the service runs is ordinary: it must wait for the
     // interface, not spin on it.

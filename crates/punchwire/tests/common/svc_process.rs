@@ -90,6 +90,17 @@ impl Scratch {
         fs::rename(&partial, &path).unwrap_or_else(|e| panic!("rename to {}: {e}", path.display()));
         path
     }
+
+    /// `config.toml` with one interface in zone `example.com.` and the socket open to
+    /// root only: what most tests start from.
+    pub fn one_interface_config(&self, socket: &Path, iface: &str, paused: bool) -> PathBuf {
+        let ifaces = [Iface {
+            name: iface,
+            zone: "example.com.",
+            paused,
+        }];
+        self.write("config.toml", &config_text(socket, "root", &ifaces))
+    }
 }
 
 impl Drop for Scratch {
