@@ -2,7 +2,7 @@
 // update arrives at most every few seconds, so there is nothing to gain from diffing).
 import "./style.css";
 import { api, subscribe } from "./api";
-import { h } from "./dom";
+import { h, patch } from "./dom";
 import { activityPanel, worthShowing, type Logged } from "./views/activity";
 import { interfaceSection } from "./views/peers";
 import { connectingState, problemState } from "./views/problem";
@@ -133,7 +133,7 @@ function render() {
     main.append(...peersView(state.status));
   }
   const footer = h("footer", { class: "muted small" }, state.status ? `service ${state.status.version} · ${state.status.config_path}` : "");
-  app.replaceChildren(header(), main, footer);
+  patch(app, [header(), main, footer]);
 }
 
 async function start() {

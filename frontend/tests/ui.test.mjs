@@ -264,6 +264,35 @@ describe("live updates", () => {
   });
 });
 
+describe("updates under the pointer", () => {
+  test("a status update changes only what changed: the buttons and rows a user is on stay", async () => {
+    const page = await open({ status: fx.allDirect() });
+    await page.locator("table.peers").waitFor();
+    const aliceKey = fx.peer("alice").public_key;
+    await page.evaluate((key) => {
+      window.__held = {
+        pause: document.querySelector('button[data-action="pause-all"]'),
+        tab: document.querySelector('button[data-tab="settings"]'),
+        row: document.querySelector(`tr[data-peer="${key}"]`),
+      };
+    }, aliceKey);
+
+    // The periodic update: the same peers, a newer handshake age.
+    const newer = fx.status({ peers: [fx.peer("registry"), fx.peer("alice", { latest_handshake_age_secs: 3 }), fx.peer("bob")] });
+    await page.evaluate((s) => window.__mock.emit("punchwire://status", s), newer);
+    await row(page, aliceKey).locator("td", { hasText: "3 s ago" }).waitFor();
+
+    const still = await page.evaluate(() => Object.fromEntries(Object.entries(window.__held).map(([k, el]) => [k, el.isConnected])));
+    assert.deepEqual(still, { pause: true, tab: true, row: true }, "a click landing during the update reaches the node it aimed at");
+
+    // A change of state does replace what it changes: the button now resumes.
+    await page.evaluate((s) => window.__mock.emit("punchwire://status", s), fx.status({ paused: true }));
+    await page.locator('button[data-action="resume-all"]').waitFor();
+    assert.equal(await page.evaluate(() => window.__held.pause.isConnected), false);
+    await done(page);
+  });
+});
+
 describe("settings", () => {
   async function openSettings(scenario) {
     const page = await open({ status: fx.allDirect(), config: fx.config(), ...scenario });

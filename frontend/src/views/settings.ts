@@ -1,7 +1,7 @@
 // Settings: the service's per-interface discovery settings (saved through the service,
 // which checks them) and the app's own preferences.
 import { api } from "../api";
-import { h, richText } from "../dom";
+import { h, owned, richText } from "../dom";
 import type { AppError, ConfigDocument, InterfaceConfig, ServiceConfig } from "../types";
 
 /** Fields the form edits, per interface; each input carries its dotted key. */
@@ -30,7 +30,7 @@ export function fieldKeyFor(key: string, known: Set<string>): string | null {
 }
 
 export function settingsView(): HTMLElement {
-  const root = h("section", { class: "card settings", "data-panel": "settings" }, h("p", { class: "muted" }, "Loading settings…"));
+  const root = owned(h("section", { class: "card settings", "data-panel": "settings" }, h("p", { class: "muted" }, "Loading settings…")));
   void load(root);
   return root;
 }
