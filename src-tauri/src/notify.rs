@@ -133,6 +133,7 @@ impl Notifier {
                     burst.extend(more);
                 }
                 if !enabled() {
+                    tracing::info!("notifications are off: {} change(s) not shown", burst.len());
                     continue;
                 }
                 if let Some((title, body)) = summarize(&burst) {

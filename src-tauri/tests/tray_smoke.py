@@ -183,12 +183,43 @@ def main(binary):
         if app.poll() is None:
             app.kill()
             app.wait()
+    try:
+        notifications_off(binary, service, env, tmp, notifications, failures)
+    finally:
         service.close()
         loop.quit()
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures))
         sys.exit(1)
     print("tray smoke test passed")
+
+
+def notifications_off(binary, service, env, tmp, notifications, failures):
+    """With notifications turned off in the app's settings, a change shows nothing; the
+    app's log says when it let a burst go, so the test waits on that, not on a clock."""
+    settings_dir = os.path.join(env["XDG_CONFIG_HOME"], "org.punchwire.tray")
+    os.makedirs(settings_dir, exist_ok=True)
+    with open(os.path.join(settings_dir, "settings.json"), "w") as f:
+        f.write('{"notifications": false}')
+    shown_before = len(notifications.shown)
+    log_path = os.path.join(tmp, "app-quiet.log")
+    reads = service.count("status")
+    with open(log_path, "w") as log:
+        app = subprocess.Popen([binary, "--hidden"], env=dict(env, NO_COLOR="1"), stderr=log)
+    try:
+        # The change must come after the app's first read, which is what it compares to.
+        wait_for("the app's first status read", lambda: service.count("status") > reads)
+        s = status([peer("alice", ALICE, endpoint="198.51.100.7:60000"),
+                    peer("bob", BOB, ip="10.99.0.3/32", endpoint="203.0.113.9:51820")], paused=True)
+        service.push({"type": "endpoint-changed", "peer": ALICE, "name": "alice"}, s)
+        wait_for("the app to let the burst go unshown", lambda: "notifications are off" in open(log_path).read())
+        if len(notifications.shown) != shown_before:
+            failures.append(f"a notification was shown although they are off: {notifications.shown[shown_before:]}")
+        else:
+            print("notifications off: the change was not shown")
+    finally:
+        app.terminate()
+        app.wait(timeout=15)
 
 
 if __name__ == "__main__":
