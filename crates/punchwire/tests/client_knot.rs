@@ -8,6 +8,7 @@ use std::fs;
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use punchwire_wg::PublicKey;
@@ -393,11 +394,17 @@ fn tag() -> String {
 }
 
 fn free_port() -> u16 {
+    // Tests run in parallel and each lets go of its port before Knot (or nobody, for
+    // the silent registry) takes it: without this record two tests could be handed the
+    // same port, and one would talk to the other's Knot.
+    static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
     // Free for both UDP and TCP, since Knot listens on both.
     loop {
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if !handed_out.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.push(port);
             return port;
         }
     }
