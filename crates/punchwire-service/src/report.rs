@@ -12,10 +12,12 @@ use crate::status::{EndpointSource, Health, HealthState, PeerStatus, LIVE_HANDSH
 /// How long after Punchwire sets an endpoint a missing handshake is still "pending".
 pub const PENDING_FOR: Duration = Duration::from_secs(20);
 
-/// One peer's status. `registries` are the DNS addresses this interface asks: a peer
-/// whose AllowedIPs hold one of them is the registry peer.
+/// One peer's status. `name` is what the user calls it, where a file says; `registries`
+/// are the DNS addresses this interface asks: a peer whose AllowedIPs hold one of them
+/// is the registry peer.
 pub fn peer_status(
     peer: &Peer,
+    name: Option<String>,
     notes: &PeerNotes,
     registries: &[SocketAddr],
     now: SystemTime,
@@ -23,7 +25,7 @@ pub fn peer_status(
     let age = peer.handshake_age(now);
     PeerStatus {
         public_key: peer.public_key,
-        name: None,
+        name,
         tunnel_ips: peer.allowed_ips.clone(),
         endpoint: peer.endpoint,
         endpoint_source: endpoint_source(peer, notes),
@@ -128,7 +130,7 @@ mod tests {
     const REGISTRY: &str = "10.99.0.1:53";
 
     fn status(p: &Peer, notes: &PeerNotes, now: SystemTime) -> PeerStatus {
-        peer_status(p, notes, &[REGISTRY.parse().unwrap()], now)
+        peer_status(p, None, notes, &[REGISTRY.parse().unwrap()], now)
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::control::server::ControlHandler;
 use crate::notes::{event_json, Notes};
 use crate::peer_names::PeerNames;
 use crate::report::peer_status;
-use crate::status::{InterfaceStatus, PeerStatus, RegistryLink, RegistryModeStatus, ServiceStatus};
+use crate::status::{InterfaceStatus, RegistryLink, RegistryModeStatus, ServiceStatus};
 
 /// How many control events a slow subscriber may fall behind.
 const EVENTS_CAPACITY: usize = 1024;
@@ -374,10 +374,10 @@ impl Service {
                     let peers = device
                         .peers
                         .iter()
-                        .map(|p| PeerStatus {
-                            name: names.get(&p.public_key).cloned(),
-                            ..peer_status(
+                        .map(|p| {
+                            peer_status(
                                 p,
+                                names.get(&p.public_key).cloned(),
                                 &notes.peer(name, &p.public_key),
                                 &task.config.registries,
                                 now,
