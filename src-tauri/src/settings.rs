@@ -79,12 +79,11 @@ impl SettingsStore {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    // The app's config directory does not exist until the first save.
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    punchwire_service::config_store::write_atomically(path, bytes)
 }
 
 #[cfg(test)]

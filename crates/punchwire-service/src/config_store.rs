@@ -1,5 +1,6 @@
-//! Writing the configuration file for `set-config`: all or nothing, so that a crash or a
-//! full disk mid-write leaves the old file, never half of a new one.
+//! Writing the configuration file for `set-config` (and the tray's own settings): all or
+//! nothing, so that a crash or a full disk mid-write leaves the old file, never half of
+//! a new one.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -13,17 +14,23 @@ pub fn backup_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Replaces `path` with `text`: a temporary file beside it, flushed to disk, renamed over
-/// it. The new file keeps the old one's permissions (it may be readable by a group).
+/// Replaces `path` with `text`, keeping the file as it was at [`backup_path`].
 pub fn replace(path: &Path, text: &str) -> io::Result<()> {
+    if path.exists() {
+        fs::copy(path, backup_path(path))?;
+    }
+    write_atomically(path, text.as_bytes())
+}
+
+/// Writes `path` whole or not at all: a temporary file beside it, flushed to disk,
+/// renamed over it. The new file keeps the old one's permissions (it may be readable by
+/// a group).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
     let old_permissions = fs::metadata(path).ok().map(|m| m.permissions());
-    if old_permissions.is_some() {
-        fs::copy(path, backup_path(path))?;
-    }
     let mut temp_name = path.file_name().unwrap_or_default().to_os_string();
     temp_name.push(format!(".new-{}", std::process::id()));
     let temp = dir.join(temp_name);
@@ -36,16 +43,27 @@ pub fn replace(path: &Path, text: &str) -> io::Result<()> {
         if let Some(permissions) = &old_permissions {
             file.set_permissions(permissions.clone())?;
         }
-        file.write_all(text.as_bytes())?;
+        file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&temp, path)?;
-        // The rename is durable only once the directory is.
-        File::open(dir)?.sync_all()
+        sync_dir(dir)
     })();
     if written.is_err() {
         let _ = fs::remove_file(&temp);
     }
     written
+}
+
+/// The rename is durable only once the directory is.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Windows cannot open a directory as a file; its renames are journaled by NTFS.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]
