@@ -77,14 +77,7 @@ impl Lab {
             START_TIMEOUT,
             "the registry answers alice's SOA query",
             || {
-                if let Some(status) = self.try_wait(&process)? {
-                    return Err(LabError::DaemonExited {
-                        daemon: "punchwire registry".into(),
-                        place: self.namespace(Host::Registry),
-                        status: status.to_string(),
-                        log: self.log(&process),
-                    });
-                }
+                self.ensure_running(&process, "punchwire registry", Host::Registry)?;
                 Ok(!self
                     .dig(Host::Alice, &[ZONE, "SOA", "+short"])?
                     .trim()
@@ -166,14 +159,7 @@ impl Lab {
             START_TIMEOUT,
             "the service's control socket appears",
             || {
-                if let Some(status) = self.try_wait(&process)? {
-                    return Err(LabError::DaemonExited {
-                        daemon: "punchwire service".into(),
-                        place: self.namespace(host),
-                        status: status.to_string(),
-                        log: self.log(&process),
-                    });
-                }
+                self.ensure_running(&process, "punchwire service", host)?;
                 Ok(socket.exists())
             },
         )?;
@@ -183,5 +169,19 @@ impl Lab {
             config,
             socket,
         })
+    }
+
+    /// Fails with the daemon's log when it has already exited, so that a wait for it to
+    /// become ready quotes why it never will.
+    fn ensure_running(&self, process: &Spawned, daemon: &str, host: Host) -> Result<()> {
+        match self.try_wait(process)? {
+            Some(status) => Err(LabError::DaemonExited {
+                daemon: daemon.into(),
+                place: self.namespace(host),
+                status: status.to_string(),
+                log: self.log(process),
+            }),
+            None => Ok(()),
+        }
     }
 }
