@@ -1,5 +1,5 @@
-// The window: state from the app's events, rendered whole on each change (a status
-// update arrives at most every few seconds, so there is nothing to gain from diffing).
+// The window: state from the app's events, drawn whole on each change and patched into
+// the page (dom.ts `patch`), so that only what changed is replaced.
 import "./style.css";
 import { api, subscribe } from "./api";
 import { h, patch } from "./dom";

@@ -31,20 +31,19 @@ export function worthShowing(e: ServiceEvent): boolean {
 
 export function describe(e: ServiceEvent, nameOf: NameOf = () => null): string {
   const reason = str(e.reason);
-  const who_ = () => who(e, nameOf);
+  const peer = who(e, nameOf);
   switch (e.type) {
     case "endpoint-changed": {
-      // The service sends old/new; from/to are accepted from older builds of this app's tests.
-      const to = str(e.new) ?? str(e.to) ?? str(e.endpoint) ?? "?";
-      const from = str(e.old) ?? str(e.from);
-      return from ? `${who_()}: endpoint ${from} → ${to}` : `${who_()}: endpoint set to ${to}`;
+      const to = str(e.new) ?? "?";
+      const from = str(e.old);
+      return from ? `${peer}: endpoint ${from} → ${to}` : `${peer}: endpoint set to ${to}`;
     }
     case "peer-direct":
-      return `${who_()} is direct${str(e.endpoint) ? ` at ${e.endpoint}` : ""}`;
+      return `${peer} is direct${str(e.endpoint) ? ` at ${e.endpoint}` : ""}`;
     case "peer-stale":
-      return `${who_()}: ${reason ?? "handshake is stale"}`;
+      return `${peer}: ${reason ?? "handshake is stale"}`;
     case "peer-not-direct":
-      return `${who_()} is not direct${reason ? `: ${reason}` : ""}`;
+      return `${peer} is not direct${reason ? `: ${reason}` : ""}`;
     case "registry-reachable":
       return `registry ${str(e.registry) ?? str(e.address) ?? ""} reachable`.replace("  ", " ");
     case "registry-unreachable": {
@@ -52,7 +51,7 @@ export function describe(e: ServiceEvent, nameOf: NameOf = () => null): string {
       return `registry ${str(e.registry) ?? str(e.address) ?? ""} unreachable${why ? `: ${why}` : ""}`;
     }
     case "decision":
-      return `${who_()}: ${reason ?? "decision"}`;
+      return `${peer}: ${reason ?? "decision"}`;
     case "paused":
     case "resumed":
       return `discovery ${e.type}${str(e.iface) ? ` on ${e.iface}` : ""}`;
