@@ -16,9 +16,11 @@ use tracing::info;
 use crate::iface::tunnel_addresses;
 use crate::live::Live;
 use crate::refresh::{self, unix_serial};
+use crate::respond::Responder;
 use crate::server::Handler;
 use crate::snapshot::{SelfRecord, Snapshot, SnapshotConfig};
 use crate::stats::RegistryStats;
+use crate::udp;
 use crate::zone::{Zone, ZoneError};
 
 /// The DNS port a registry listens on when no `--listen` is given.
@@ -180,6 +182,7 @@ impl Registry {
         let live = Arc::new(Live::new(snapshot, config.stale_after));
 
         let mut servers = Vec::with_capacity(listen.len());
+        let mut udp_tasks = Vec::with_capacity(listen.len());
         let mut local_addrs = Vec::with_capacity(listen.len());
         for addr in &listen {
             let (udp, tcp) = bind(*addr).await?;
@@ -188,11 +191,15 @@ impl Registry {
                 proto: "UDP",
                 reason,
             })?;
+            let arrival = local.ip().to_canonical();
+            udp_tasks.push(tokio::spawn(udp::serve(
+                udp,
+                Responder::new(Arc::clone(&live), arrival),
+            )));
             let mut server = Server::new(Handler {
                 live: Arc::clone(&live),
-                arrival: local.ip().to_canonical(),
+                arrival,
             });
-            server.register_socket(udp);
             server.register_listener(tcp, TCP_IDLE, TCP_QUEUE);
             servers.push(server);
             local_addrs.push(local);
@@ -217,6 +224,7 @@ impl Registry {
         Ok(RunningRegistry {
             live,
             servers,
+            udp_tasks,
             refresh,
             local_addrs,
             zone,
@@ -273,7 +281,9 @@ async fn bind(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), RegistryErro
 /// waits for the sockets to close.
 pub struct RunningRegistry {
     live: Arc<Live>,
+    /// TCP, through hickory-server.
     servers: Vec<Server<Handler>>,
+    udp_tasks: Vec<JoinHandle<()>>,
     refresh: JoinHandle<()>,
     local_addrs: Vec<SocketAddr>,
     zone: Arc<Zone>,
@@ -308,6 +318,11 @@ impl RunningRegistry {
     /// Stops reading the device and closes every socket.
     pub async fn shutdown(mut self) {
         self.refresh.abort();
+        for task in self.udp_tasks.drain(..) {
+            task.abort();
+            // Waiting for the aborted task drops its socket: the port is free on return.
+            let _ = task.await;
+        }
         for server in &mut self.servers {
             if let Err(error) = server.shutdown_gracefully().await {
                 tracing::debug!(%error, "a listener ended with an error while shutting down");
@@ -319,6 +334,9 @@ impl RunningRegistry {
 impl Drop for RunningRegistry {
     fn drop(&mut self) {
         self.refresh.abort();
+        for task in &self.udp_tasks {
+            task.abort();
+        }
         for server in &self.servers {
             server.shutdown_token().cancel();
         }

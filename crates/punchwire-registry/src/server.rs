@@ -1,5 +1,6 @@
-//! The DNS side: hickory-server reads packets and writes responses; this handler turns each
-//! request into a question for `answer`, checks who is asking, and sizes the response.
+//! The TCP side: hickory-server reads requests and writes responses; this handler turns each
+//! request into a question for `answer`, checks who is asking, and sizes the response. (UDP
+//! is served by `udp` and `respond`, which answer the same way without hickory-server.)
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -14,15 +15,8 @@ use tracing::{debug, warn};
 use crate::answer::{answer, Answer};
 use crate::fit::fit;
 use crate::live::Live;
+use crate::respond::{udp_limit, MAX_UDP_PAYLOAD};
 use crate::stats::Counters;
-
-/// The largest UDP response the registry sends, whatever the client offers: 1232 bytes
-/// avoids IP fragmentation on any path (DNS flag day 2020), and a tunnel's MTU is lower
-/// than Ethernet's. Larger answers go over TCP.
-pub const MAX_UDP_PAYLOAD: u16 = 1232;
-
-/// Without EDNS a UDP message holds at most 512 bytes (RFC 1035 §4.2.1).
-const PLAIN_UDP_PAYLOAD: u16 = 512;
 
 /// Answers the queries arriving on one listening address.
 pub(crate) struct Handler {
@@ -46,11 +40,8 @@ impl RequestHandler for Handler {
         let mut edns = Edns::new();
         edns.set_max_payload(MAX_UDP_PAYLOAD);
         let edns = request.edns.as_ref().map(|_| &edns);
-        let limit = match (request.protocol(), &request.edns) {
-            (Protocol::Udp, Some(theirs)) => theirs
-                .max_payload()
-                .clamp(PLAIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD),
-            (Protocol::Udp, None) => PLAIN_UDP_PAYLOAD,
+        let limit = match request.protocol() {
+            Protocol::Udp => udp_limit(request.edns.as_ref().map(Edns::max_payload)),
             _ => u16::MAX,
         };
 
@@ -79,13 +70,7 @@ impl RequestHandler for Handler {
             answer
         };
 
-        match decided.rcode {
-            ResponseCode::NoError => Counters::bump(&counters.answered),
-            ResponseCode::NXDomain => Counters::bump(&counters.nxdomain),
-            ResponseCode::Refused => Counters::bump(&counters.refused),
-            ResponseCode::ServFail => Counters::bump(&counters.servfail),
-            _ => {}
-        }
+        counters.count(decided.rcode);
 
         let fits = fit(
             &decided,

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, SRV, TXT};
-use hickory_proto::rr::{Name, RData, Record};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 use ipnet::IpNet;
 use punchwire_wg::key::LABEL_LEN;
@@ -17,6 +17,7 @@ use punchwire_wg::{Device, Endpoint, Peer, PublicKey};
 use tracing::warn;
 
 use crate::acl::AllowList;
+use crate::prepared::{Prepared, Slot};
 use crate::zone::Zone;
 
 /// TTL of every peer record: endpoints move at any moment, so nothing may be cached (as
@@ -91,7 +92,7 @@ pub enum Address {
 }
 
 /// One served peer (or the registry itself): `<label>._wireguard._udp.<zone>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Instance {
     pub key: PublicKey,
     pub address: Address,
@@ -103,6 +104,7 @@ pub struct Instance {
     pub txt: SizedRecord,
     /// The A or AAAA record; `None` for [`Address::Arrival`], built per query.
     pub host: Option<SizedRecord>,
+    pub prepared: Prepared,
 }
 
 impl Instance {
@@ -146,7 +148,21 @@ impl Instance {
             srv,
             txt,
             host,
+            prepared: Prepared::default(),
         })
+    }
+
+    /// Where the UDP response to a `qtype` question is prepared; `None` when it is not:
+    /// NODATA carries the SOA, whose serial moves with every snapshot, and the registry's
+    /// own record may hold the address each query arrived on.
+    pub fn prepared_slot(&self, qtype: RecordType) -> Option<&Slot> {
+        let host_type = self.host.as_ref()?.record.record_type();
+        match qtype {
+            RecordType::SRV => Some(&self.prepared.srv),
+            RecordType::TXT => Some(&self.prepared.txt),
+            _ if qtype == host_type => Some(&self.prepared.host),
+            _ => None,
+        }
     }
 
     /// The A/AAAA record for a query that arrived on `arrival`.

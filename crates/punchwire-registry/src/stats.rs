@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use hickory_proto::op::ResponseCode;
+
 /// What the registry has done since it started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RegistryStats {
@@ -44,6 +46,19 @@ pub(crate) struct Counters {
 impl Counters {
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a response by its code; codes without a counter of their own are only in
+    /// `queries`.
+    pub fn count(&self, rcode: ResponseCode) {
+        let counter = match rcode {
+            ResponseCode::NoError => &self.answered,
+            ResponseCode::NXDomain => &self.nxdomain,
+            ResponseCode::Refused => &self.refused,
+            ResponseCode::ServFail => &self.servfail,
+            _ => return,
+        };
+        Self::bump(counter);
     }
 
     pub fn read(&self, serial: u32, peers: usize, fresh: bool) -> RegistryStats {

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use hickory_proto::rr::{LowerName, Name};
+use punchwire_wg::key::LABEL_LEN;
 
 /// The service label pair of the wgsd layout: `_wireguard._udp.<zone>`.
 pub const SERVICE_LABELS: [&[u8]; 2] = [b"_wireguard", b"_udp"];
@@ -23,6 +24,8 @@ pub struct Zone {
     udp: LowerName,
     service: Name,
     service_lower: LowerName,
+    /// `service` in wire form (length-prefixed labels), to match query bytes against.
+    service_wire: Vec<u8>,
     nameserver: Name,
     nameserver_lower: LowerName,
     mailbox: Name,
@@ -79,7 +82,13 @@ impl Zone {
         let service = Name::from_labels(SERVICE_LABELS)?.append_domain(&apex)?;
         let nameserver = Name::from_labels([&b"ns1"[..]])?.append_domain(&apex)?;
         let mailbox = Name::from_labels([&b"postmaster"[..]])?.append_domain(&apex)?;
+        let service_wire = service
+            .iter()
+            .flat_map(|label| std::iter::once(label.len() as u8).chain(label.iter().copied()))
+            .chain([0])
+            .collect();
         Ok(Self {
+            service_wire,
             apex_lower: LowerName::new(&apex),
             udp: LowerName::new(&udp),
             service_lower: LowerName::new(&service),
@@ -150,6 +159,16 @@ impl fmt::Display for Zone {
     }
 }
 
+impl Zone {
+    /// The peer label of an instance name given in lower-case wire form, as a query
+    /// carries it: the path of the common question, with no name built.
+    pub fn instance_label<'n>(&self, wire: &'n [u8]) -> Option<&'n [u8]> {
+        let (&len, rest) = wire.split_first()?;
+        let (label, service) = rest.split_at_checked(usize::from(len))?;
+        (usize::from(len) == LABEL_LEN && service == self.service_wire.as_slice()).then_some(label)
+    }
+}
+
 /// Where a query name falls relative to the zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place<'n> {
@@ -202,6 +221,25 @@ mod tests {
         let label = b"tl5glqumg5vatrrtyg57hydce55wnfhx7wadwwzhmno4njly4a7q====";
         let instance = lower(&[label, b"_wireguard", b"_udp", b"example", b"com"]);
         assert_eq!(zone.locate(&instance), Place::Instance(label));
+        let wire = [
+            &[56u8][..],
+            label,
+            b"\x0a_wireguard\x04_udp\x07example\x03com\x00",
+        ]
+        .concat();
+        assert_eq!(zone.instance_label(&wire), Some(&label[..]));
+        assert_eq!(zone.instance_label(&wire[..wire.len() - 1]), None);
+        let other = [
+            &[56u8][..],
+            label,
+            b"\x0a_wireguard\x04_udp\x07example\x03org\x00",
+        ]
+        .concat();
+        assert_eq!(zone.instance_label(&other), None);
+        assert_eq!(
+            zone.instance_label(b"\x0a_wireguard\x04_udp\x07example\x03com\x00"),
+            None
+        );
         assert_eq!(zone.locate(&lower(&[b"example", b"com"])), Place::Apex);
         assert_eq!(
             zone.locate(&lower(&[b"_udp", b"example", b"com"])),
