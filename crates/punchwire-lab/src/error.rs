@@ -49,6 +49,11 @@ pub enum LabError {
 }
 
 impl LabError {
+    /// Whether waiting longer cannot help: a daemon that exited stays exited.
+    pub fn is_final(&self) -> bool {
+        matches!(self, LabError::DaemonExited { .. })
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
         Self::Io {
             context: context.into(),

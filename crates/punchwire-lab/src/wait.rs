@@ -18,7 +18,8 @@ pub fn wait_until(
 }
 
 /// Like [`wait_until`], for a check that can fail: a failure counts as "not yet", and
-/// the last one is quoted in the timeout error.
+/// the last one is quoted in the timeout error; a failure that waiting cannot mend (a
+/// daemon that exited) ends the wait at once.
 pub fn wait_until_ok(
     timeout: Duration,
     what: &str,
@@ -28,7 +29,7 @@ pub fn wait_until_ok(
 }
 
 /// Polls `probe` until it yields a value or `timeout` passes; returns the value and how
-/// long it took.
+/// long it took. Errors count as "not yet", except final ones (see [`LabError::is_final`]).
 pub fn wait_for<T>(
     timeout: Duration,
     what: &str,
@@ -40,6 +41,7 @@ pub fn wait_for<T>(
         match probe() {
             Ok(Some(value)) => return Ok((value, started.elapsed())),
             Ok(None) => {}
+            Err(e) if e.is_final() => return Err(e),
             Err(e) => last_error = Some(e.to_string()),
         }
         if started.elapsed() >= timeout {
@@ -79,5 +81,21 @@ mod tests {
             msg.contains("the moon") && msg.contains("still night"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_daemon_that_exited_ends_the_wait_at_once() {
+        let started = Instant::now();
+        let err = wait_until_ok(Duration::from_secs(30), "the registry answers", || {
+            Err(LabError::DaemonExited {
+                daemon: "punchwire registry".into(),
+                place: "registry".into(),
+                status: "exit status: 1".into(),
+                log: "cannot listen on 10.99.0.1:53".into(),
+            })
+        })
+        .unwrap_err();
+        assert!(matches!(err, LabError::DaemonExited { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(30));
     }
 }
