@@ -124,7 +124,7 @@ impl Responder {
         }
         let label = snapshot.zone().instance_label(query.name.as_bytes())?;
         let instance = snapshot.instance(label)?;
-        let slot = instance.prepared_slot(RecordType::from(query.qtype))?;
+        let slot = instance.prepared.slot(RecordType::from(query.qtype))?;
         slot.get_or_init(|| prepare(snapshot, query)).as_deref()
     }
 }

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, SRV, TXT};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, RData, Record};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 use ipnet::IpNet;
 use punchwire_wg::key::LABEL_LEN;
@@ -17,7 +17,7 @@ use punchwire_wg::{Device, Endpoint, Peer, PublicKey};
 use tracing::warn;
 
 use crate::acl::AllowList;
-use crate::prepared::{Prepared, Slot};
+use crate::prepared::Prepared;
 use crate::zone::Zone;
 
 /// TTL of every peer record: endpoints move at any moment, so nothing may be cached (as
@@ -147,22 +147,9 @@ impl Instance {
             ptr,
             srv,
             txt,
+            prepared: Prepared::new(host.as_ref().map(|h| h.record.record_type())),
             host,
-            prepared: Prepared::default(),
         })
-    }
-
-    /// Where the UDP response to a `qtype` question is prepared; `None` when it is not:
-    /// NODATA carries the SOA, whose serial moves with every snapshot, and the registry's
-    /// own record may hold the address each query arrived on.
-    pub fn prepared_slot(&self, qtype: RecordType) -> Option<&Slot> {
-        let host_type = self.host.as_ref()?.record.record_type();
-        match qtype {
-            RecordType::SRV => Some(&self.prepared.srv),
-            RecordType::TXT => Some(&self.prepared.txt),
-            _ if qtype == host_type => Some(&self.prepared.host),
-            _ => None,
-        }
     }
 
     /// The A/AAAA record for a query that arrived on `arrival`.
