@@ -1,18 +1,22 @@
 //! Registry vs Knot DNS, side by side, on the same records (a benchmark, not a test).
 //!
-//! For each peer count N it builds a real wireguard-go device with N peers (`wg setconf`)
-//! in a private network namespace, serves it with the registry, writes the same SRV/A/TXT
-//! records as a zone file for Knot, and loads each server in turn with dnsperf (SRV
-//! queries for random existing peers). Each server and its device are pinned to CPU 1,
-//! dnsperf to CPU 0. Prints qps, latency and the registry/Knot ratio.
+//! For each peer count N it builds a real userspace WireGuard device with N peers (`wg
+//! setconf`) in a private network namespace, serves it with the registry, writes the same
+//! SRV/A/TXT records as a zone file for Knot, and loads each server in turn with dnsperf
+//! (SRV queries for random existing peers). Each server and its device are pinned to CPU
+//! 1, dnsperf to CPU 0. Prints qps, latency and the registry/Knot ratio.
 //!
 //!     cargo run --release -p punchwire-registry --example bench -- 1000 10000 65536
 //!
-//! wireguard-go holds at most 65,536 peers, so that is the largest N here (the issue's
-//! 100k would need the kernel module, which this machine lacks).
+//! The device is wireguard-go's, which holds at most 65,536 peers; `BENCH_WG=boringtun`
+//! uses boringtun-cli instead, which takes more (see `device_cpu` for where it runs):
 //!
-//! Needs root, wireguard-go, wg, knotd, dnsperf, taskset. Every run is bounded in time and
-//! cleans up its namespace, device, Knot and temp files, also on failure.
+//!     BENCH_WG=boringtun BENCH_DEVICE_CPU=0 cargo run --release -p punchwire-registry \
+//!         --example bench -- 1000 100000
+//!
+//! Needs root, wireguard-go (or boringtun-cli), wg, knotd, dnsperf, taskset. Every run is
+//! bounded in time and cleans up its namespace, device, Knot and temp files, also on
+//! failure.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -55,18 +59,30 @@ fn main() {
             })
             .collect()
     };
+    let wg = match std::env::var("BENCH_WG").as_deref() {
+        Err(_) | Ok("wireguard-go") => Wg::WireguardGo,
+        Ok("boringtun") => Wg::Boringtun,
+        Ok(other) => {
+            eprintln!("BENCH_WG={other:?}: use wireguard-go (the default) or boringtun");
+            std::process::exit(2);
+        }
+    };
+    if let Some(n) = counts.iter().find(|&&n| n == 0) {
+        eprintln!("cannot bench {n} peers: give at least one");
+        std::process::exit(2);
+    }
     if let Some(n) = counts
         .iter()
-        .find(|&&n| n > WIREGUARD_GO_MAX_PEERS || n == 0)
+        .find(|&&n| wg == Wg::WireguardGo && n > WIREGUARD_GO_MAX_PEERS)
     {
         eprintln!(
-            "cannot bench {n} peers: a wireguard-go device holds 1 to {WIREGUARD_GO_MAX_PEERS} peers"
+            "cannot bench {n} peers: a wireguard-go device holds at most {WIREGUARD_GO_MAX_PEERS}; BENCH_WG=boringtun takes more"
         );
         std::process::exit(2);
     }
     let mut rows = Vec::new();
     for n in counts {
-        match run_one(n, seconds) {
+        match run_one(n, seconds, wg) {
             Ok(row) => {
                 eprintln!(
                     "N={n}: registry {:.0} qps, knot {:.0} qps",
@@ -81,7 +97,9 @@ fn main() {
         }
     }
     println!(
-        "\nSRV queries, {seconds} s each, server on CPU {SERVER_CPU}, dnsperf on CPU {LOAD_CPU}"
+        "\nSRV queries, {seconds} s each, server on CPU {SERVER_CPU}, dnsperf on CPU {LOAD_CPU}, device: {} on CPU {}",
+        wg.name(),
+        device_cpu()
     );
     println!(
         "{:>7} | {:>12} {:>10} | {:>12} {:>10} | {:>6} | {:>14} {:>14}",
@@ -121,6 +139,11 @@ fn main() {
 
 /// Child mode: the registry alone in this process, one thread (pinned by the parent).
 fn serve(iface: &str) {
+    // The registry's own word on how long reading the device takes (stderr, info).
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter("punchwire_registry=info")
+        .init();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -148,6 +171,22 @@ fn serve(iface: &str) {
         let _ = tokio::signal::ctrl_c().await;
         registry.shutdown().await;
     });
+}
+
+/// The userspace WireGuard that holds the benchmark's device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wg {
+    WireguardGo,
+    Boringtun,
+}
+
+impl Wg {
+    fn name(self) -> &'static str {
+        match self {
+            Wg::WireguardGo => "wireguard-go",
+            Wg::Boringtun => "boringtun-cli",
+        }
+    }
 }
 
 struct Load {
@@ -187,8 +226,10 @@ impl Drop for Scene {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // Gone already when its daemon (boringtun) was stopped above.
         let _ = Command::new("ip")
             .args(["-n", &self.ns, "link", "del", &self.iface])
+            .stderr(Stdio::null())
             .status();
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
         let _ = std::fs::remove_file(format!("/var/run/wireguard/{}.sock", self.iface));
@@ -196,7 +237,7 @@ impl Drop for Scene {
     }
 }
 
-fn run_one(n: usize, seconds: u64) -> Result<Row> {
+fn run_one(n: usize, seconds: u64, wg: Wg) -> Result<Row> {
     let tag = format!("{:x}{n:x}", std::process::id() & 0xfff);
     let mut scene = Scene {
         ns: format!("pwbench{tag}"),
@@ -209,12 +250,9 @@ fn run_one(n: usize, seconds: u64) -> Result<Row> {
     run(Command::new("ip").args(["-n", &scene.ns, "link", "set", "lo", "up"]))?;
 
     let peers: Vec<(PublicKey, String)> = (0..n).map(|i| (pseudo_key(i), endpoint(i))).collect();
-    eprintln!("N={n}: building the wireguard-go device");
+    eprintln!("N={n}: building the {} device", wg.name());
     let started = Instant::now();
-    in_ns(
-        &scene,
-        &["taskset", "-c", SERVER_CPU, "wireguard-go", &scene.iface],
-    )?;
+    start_device(&mut scene, wg)?;
     let conf = scene.dir.join("wg.conf");
     std::fs::write(&conf, wg_conf(&peers)).map_err(|e| e.to_string())?;
     in_ns(
@@ -289,6 +327,45 @@ fn run_one(n: usize, seconds: u64) -> Result<Row> {
         registry_idle_ms: registry_idle.avg_ms,
         knot_idle_ms: knot_idle.avg_ms,
     })
+}
+
+/// The CPU the device runs on: the server's, unless `BENCH_DEVICE_CPU` says otherwise.
+/// boringtun with 100,000 peers keeps ~40% of a core busy on its timers even when idle,
+/// which takes that much from whichever server shares its core;
+/// `BENCH_DEVICE_CPU=0` moves it beside dnsperf to see the server's own scaling.
+fn device_cpu() -> String {
+    std::env::var("BENCH_DEVICE_CPU").unwrap_or_else(|_| SERVER_CPU.to_owned())
+}
+
+/// Starts the userspace device and returns once its UAPI socket is there.
+fn start_device(scene: &mut Scene, wg: Wg) -> Result<()> {
+    match wg {
+        // wireguard-go daemonizes, and is stopped by deleting its interface.
+        Wg::WireguardGo => in_ns(
+            scene,
+            &["taskset", "-c", &device_cpu(), "wireguard-go", &scene.iface],
+        ),
+        Wg::Boringtun => {
+            let child = Command::new("ip")
+                .args(["netns", "exec", &scene.ns, "taskset", "-c", &device_cpu()])
+                .args(["boringtun-cli", "--foreground", "--disable-drop-privileges"])
+                .arg(&scene.iface)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("boringtun-cli: {e}"))?;
+            scene.children.push(child);
+            let socket = PathBuf::from(format!("/var/run/wireguard/{}.sock", scene.iface));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !socket.exists() {
+                if Instant::now() > deadline {
+                    return Err(format!("boringtun-cli made no {}", socket.display()));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(())
+        }
+    }
 }
 
 fn run(cmd: &mut Command) -> Result<()> {
