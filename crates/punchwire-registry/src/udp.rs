@@ -1,6 +1,7 @@
 //! The UDP side: one task per listening socket reads each datagram and answers it in turn,
-//! with no task, channel or allocation per query. (hickory-server spawns a task per UDP
-//! query and sends through a channel; at registry load that cost more than the answer.)
+//! with no task or channel per query, and for the common questions no allocation either.
+//! (hickory-server spawns a task per UDP query and sends through a channel; at registry
+//! load that cost more than the answer.)
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,7 +11,7 @@ use tracing::{debug, error, warn};
 
 use crate::respond::Responder;
 
-/// Large enough for any datagram: a longer query would be cut and read as malformed.
+/// The largest UDP payload there is, so no query is ever cut short.
 const MAX_DATAGRAM: usize = 65_535;
 
 /// Answers datagrams on `socket` until the task is aborted or the socket fails for good.
