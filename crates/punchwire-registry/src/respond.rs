@@ -30,10 +30,36 @@ pub const MAX_UDP_PAYLOAD: u16 = 1232;
 pub const PLAIN_UDP_PAYLOAD: u16 = 512;
 
 /// How many bytes a UDP response may have: what the client offers, within bounds.
-pub fn udp_limit(offered: Option<u16>) -> u16 {
+fn udp_limit(offered: Option<u16>) -> u16 {
     offered.map_or(PLAIN_UDP_PAYLOAD, |o| {
         o.clamp(PLAIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD)
     })
+}
+
+/// Whether `source` may ask at all: inside a peer's AllowedIPs or `--allow`. A refusal
+/// is logged here, for UDP and TCP alike.
+pub(crate) fn admits(snapshot: &Snapshot, source: IpAddr) -> bool {
+    let admitted = snapshot.allows(source);
+    if !admitted {
+        debug!(%source, "refused: the source is not inside any peer's AllowedIPs nor --allow");
+    }
+    admitted
+}
+
+/// [`answer`] to a question from `source`, with a refusal logged, for UDP and TCP alike.
+pub(crate) fn answer_from<'s>(
+    snapshot: &'s Snapshot,
+    source: IpAddr,
+    name: &LowerName,
+    qtype: RecordType,
+    qclass: DNSClass,
+    arrival: IpAddr,
+) -> Answer<'s> {
+    let decided = answer(snapshot, name, qtype, qclass, arrival);
+    if decided.rcode == ResponseCode::Refused {
+        debug!(%source, %name, %qtype, "refused: not a question this registry answers");
+    }
+    decided
 }
 
 /// Answers the datagrams arriving on one listening address.
@@ -59,8 +85,7 @@ impl Responder {
         let (snapshot, fresh) = self.live.current();
         let source = source.ip();
 
-        if !snapshot.allows(source) {
-            debug!(%source, "refused: the source is not inside any peer's AllowedIPs nor --allow");
+        if !admits(&snapshot, source) {
             counters.count(ResponseCode::Refused);
             match incoming {
                 Incoming::Query(query) => {
@@ -98,17 +123,14 @@ impl Responder {
             write_header_only(out, query.echo, ResponseCode::FormErr, query.opt.is_some());
             return true;
         };
-        let qtype = RecordType::from(query.qtype);
-        let decided = answer(
+        let decided = answer_from(
             &snapshot,
+            source,
             &name,
-            qtype,
+            RecordType::from(query.qtype),
             DNSClass::from(query.qclass),
             self.arrival,
         );
-        if decided.rcode == ResponseCode::Refused {
-            debug!(%source, %name, %qtype, "refused: not a question this registry answers");
-        }
         counters.count(decided.rcode);
         if encode(out, &query, &decided, limit).truncated {
             Counters::bump(&counters.truncated);
@@ -221,7 +243,6 @@ fn encode(out: &mut Vec<u8>, query: &Query<'_>, decided: &Answer<'_>, limit: usi
     let emitted = emit_records(out, query.question, decided, &fits);
     if let Err(error) = emitted {
         warn!(%error, "cannot encode a response; answering SERVFAIL");
-        out.clear();
         write_header_only(out, query.echo, ResponseCode::ServFail, query.opt.is_some());
         return fits;
     }

@@ -6,19 +6,21 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use hickory_server::net::runtime::Time;
-use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Edns, Header, HeaderCounts, Metadata, OpCode, ResponseCode};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
-use tracing::{debug, warn};
+use tracing::warn;
 
-use crate::answer::{answer, Answer};
+use crate::answer::Answer;
 use crate::fit::fit;
 use crate::live::Live;
-use crate::respond::{udp_limit, MAX_UDP_PAYLOAD};
+use crate::respond::{admits, answer_from, MAX_UDP_PAYLOAD};
 use crate::stats::Counters;
 
-/// Answers the queries arriving on one listening address.
+/// A message over TCP holds at most 65,535 bytes (its length prefix is 16 bits).
+const TCP_LIMIT: usize = u16::MAX as usize;
+
+/// Answers the TCP queries arriving on one listening address.
 pub(crate) struct Handler {
     pub live: Arc<Live>,
     /// The address this handler's sockets are bound to: the "address the query arrived
@@ -40,14 +42,8 @@ impl RequestHandler for Handler {
         let mut edns = Edns::new();
         edns.set_max_payload(MAX_UDP_PAYLOAD);
         let edns = request.edns.as_ref().map(|_| &edns);
-        let limit = match request.protocol() {
-            Protocol::Udp => udp_limit(request.edns.as_ref().map(Edns::max_payload)),
-            _ => u16::MAX,
-        };
-
         let source = request.src().ip();
-        let decided = if !snapshot.allows(source) {
-            debug!(%source, "refused: the source is not inside any peer's AllowedIPs nor --allow");
+        let decided = if !admits(&snapshot, source) {
             Answer::refused()
         } else if request.metadata.op_code != OpCode::Query {
             Answer::with_rcode(ResponseCode::NotImp)
@@ -57,17 +53,14 @@ impl RequestHandler for Handler {
             Answer::server_failure()
         } else {
             let query = &request.queries.queries()[0];
-            let answer = answer(
+            answer_from(
                 &snapshot,
+                source,
                 query.name(),
                 query.query_type(),
                 query.query_class(),
                 self.arrival,
-            );
-            if answer.rcode == ResponseCode::Refused {
-                debug!(%source, name = %query.name(), qtype = %query.query_type(), "refused: not a question this registry answers");
-            }
-            answer
+            )
         };
 
         counters.count(decided.rcode);
@@ -76,7 +69,7 @@ impl RequestHandler for Handler {
             &decided,
             request.queries.as_bytes(),
             edns.is_some(),
-            usize::from(limit),
+            TCP_LIMIT,
         );
         if fits.truncated {
             Counters::bump(&counters.truncated);
