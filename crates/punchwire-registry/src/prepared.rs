@@ -4,11 +4,11 @@
 
 use std::sync::OnceLock;
 
+use hickory_proto::rr::RecordType;
+
 /// One prepared response, made on first use: `None` when that question's answer cannot be
 /// prepared, remembered so that it is not tried again.
 pub type Slot = OnceLock<Option<Box<[u8]>>>;
-
-use hickory_proto::rr::RecordType;
 
 /// The responses of one instance (see `respond::prepare` for what they hold).
 #[derive(Debug, Default)]

@@ -125,6 +125,14 @@ impl Zone {
         self.service.prepend_label(label)
     }
 
+    /// The peer label of an instance name given in lower-case wire form, as a query
+    /// carries it: the path of the common question, with no name built.
+    pub fn instance_label<'n>(&self, wire: &'n [u8]) -> Option<&'n [u8]> {
+        let (&len, rest) = wire.split_first()?;
+        let (label, service) = rest.split_at_checked(usize::from(len))?;
+        (usize::from(len) == LABEL_LEN && service == self.service_wire.as_slice()).then_some(label)
+    }
+
     /// Where `name` sits in this zone.
     pub fn locate<'n>(&self, name: &'n LowerName) -> Place<'n> {
         if !self.apex_lower.zone_of(name) {
@@ -156,16 +164,6 @@ impl Zone {
 impl fmt::Display for Zone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.apex.fmt(f)
-    }
-}
-
-impl Zone {
-    /// The peer label of an instance name given in lower-case wire form, as a query
-    /// carries it: the path of the common question, with no name built.
-    pub fn instance_label<'n>(&self, wire: &'n [u8]) -> Option<&'n [u8]> {
-        let (&len, rest) = wire.split_first()?;
-        let (label, service) = rest.split_at_checked(usize::from(len))?;
-        (usize::from(len) == LABEL_LEN && service == self.service_wire.as_slice()).then_some(label)
     }
 }
 
