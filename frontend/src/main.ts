@@ -1,5 +1,7 @@
 // The window: state from the app's events, drawn whole on each change and patched into
-// the page (dom.ts `patch`), so that only what changed is replaced.
+// the page (dom.ts `patch`), so that only what changed is replaced. `main` and the
+// settings form are long-lived nodes that a redraw never moves: moving a node out of the
+// page, even for an instant, takes the keyboard focus from the field being typed in.
 import "./style.css";
 import { api, subscribe } from "./api";
 import { h, patch } from "./dom";
@@ -23,6 +25,7 @@ const state = {
 
 const MAX_LOG = 30;
 const app = document.getElementById("app")!;
+const main = h("main", null);
 let settings: HTMLElement | null = null;
 
 async function refresh() {
@@ -111,9 +114,10 @@ function peersView(s: ServiceStatus): HTMLElement[] {
 }
 
 function render() {
-  const main = h("main", null);
+  // Notices always take the first slot, so the content below keeps its place in `main`.
+  const notices = h("div", { class: "notices" });
   if (state.actionError) {
-    main.append(
+    notices.append(
       h(
         "div",
         { class: "toast", role: "alert", "data-error": "action" },
@@ -122,18 +126,20 @@ function render() {
       ),
     );
   }
+  const content: HTMLElement[] = [];
   if (state.tab === "settings") {
     settings ??= settingsView();
-    main.append(settings);
+    content.push(settings);
   } else if (state.connection === "connecting") {
-    main.append(connectingState());
+    content.push(connectingState());
   } else if (state.connection !== "up") {
-    main.append(problemState(state.connection, () => void refresh()));
+    content.push(problemState(state.connection, () => void refresh()));
   } else if (state.status) {
-    main.append(...peersView(state.status));
+    content.push(...peersView(state.status));
   }
   const footer = h("footer", { class: "muted small" }, state.status ? `service ${state.status.version} · ${state.status.config_path}` : "");
   patch(app, [header(), main, footer]);
+  patch(main, [notices, ...content]);
 }
 
 async function start() {

@@ -316,6 +316,24 @@ describe("settings", () => {
     await done(page);
   });
 
+  test("status updates while a user types leave the field focused and every keystroke in it", async () => {
+    const page = await openSettings({});
+    const zone = page.locator('[id="interface[0].zone"]');
+    await zone.fill("");
+    await zone.focus();
+    await page.keyboard.type("lab.pu");
+    // The service's periodic update arrives mid-word, as it did in the lab.
+    const newer = fx.status({ peers: [fx.peer("registry"), fx.peer("alice", { latest_handshake_age_secs: 3 }), fx.peer("bob")] });
+    await page.evaluate((s) => window.__mock.emit("punchwire://status", s), newer);
+    await page.evaluate(() =>
+      window.__mock.emit("punchwire://event", { type: "endpoint-changed", iface: "wg0", peer: "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=", old: null, new: "203.0.113.9:51820", registry: "10.99.0.1:53" }),
+    );
+    await page.keyboard.type("nchwire.test.");
+    assert.equal(await zone.inputValue(), "lab.punchwire.test.");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "interface[0].zone", "the field keeps the focus");
+    await done(page);
+  });
+
   test("a validation error is shown next to the field it names", async () => {
     const page = await openSettings({
       setConfigError: {
