@@ -1,7 +1,7 @@
 //! The commands the window invokes. Each opens its own connection to the service; a
 //! change of state also nudges the live link to re-read status at once.
 
-use punchwire_service::control::protocol::Command;
+use punchwire_control::protocol::Command;
 use serde_json::{json, Value};
 use tauri::State;
 

@@ -1,8 +1,8 @@
 //! What the window is told when something fails: a kind it can switch on, the message a
 //! user reads, and for configuration errors the dotted key the service named.
 
-use punchwire_service::control::client::ClientError;
-use punchwire_service::control::protocol::ErrorCode;
+use punchwire_control::client::ClientError;
+use punchwire_control::protocol::ErrorCode;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

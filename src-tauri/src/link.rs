@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use punchwire_service::control::client::{ClientError, ControlClient};
-use punchwire_service::control::protocol::{Command, ErrorCode};
-use punchwire_service::status::ServiceStatus;
+use punchwire_control::client::{ClientError, ControlClient};
+use punchwire_control::protocol::{Command, ErrorCode};
+use punchwire_control::status::ServiceStatus;
 use serde_json::{json, Value};
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::time::{sleep, sleep_until, Instant, MissedTickBehavior};

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use punchwire_service::status::{HealthState, PeerStatus, ServiceStatus};
+use punchwire_control::status::{HealthState, PeerStatus, ServiceStatus};
 use tokio::sync::mpsc;
 
 use crate::overall::peer_name;
@@ -62,13 +62,13 @@ pub fn changes(before: &ServiceStatus, after: &ServiceStatus) -> Vec<Change> {
         .flat_map(|i| {
             i.peers
                 .iter()
-                .map(move |p| ((i.name.as_str(), p.public_key), p))
+                .map(move |p| ((i.name.as_str(), p.public_key.as_str()), p))
         })
         .collect();
     let mut out = Vec::new();
     for iface in &after.interfaces {
         for new in &iface.peers {
-            let Some(old) = old.get(&(iface.name.as_str(), new.public_key)) else {
+            let Some(old) = old.get(&(iface.name.as_str(), new.public_key.as_str())) else {
                 continue;
             };
             if new.health.state == HealthState::Registry {

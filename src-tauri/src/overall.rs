@@ -2,7 +2,7 @@
 //! state, the tooltip line and the per-peer quick view. Same rules as the window's
 //! header (frontend/src/summary.ts).
 
-use punchwire_service::status::{HealthState, PeerStatus, ServiceStatus};
+use punchwire_control::status::{HealthState, PeerStatus, ServiceStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrayState {
@@ -123,7 +123,7 @@ pub(crate) mod tests {
     }
 
     pub fn peer(name: &str, key_byte: u8, state: &str, endpoint: &str) -> serde_json::Value {
-        let key = punchwire_wg::PublicKey::from_bytes([key_byte; 32]).to_base64();
+        let key = format!("{key_byte:02}{}=", "A".repeat(41)); // as long as a base64 key
         json!({"public_key": key, "name": name, "tunnel_ips": ["10.99.0.2/32"],
                "endpoint": endpoint, "endpoint_source": "registry", "latest_handshake_age_secs": 5,
                "rx_bytes": 1, "tx_bytes": 2, "health": {"state": state, "reason": null}, "last_decision": null})

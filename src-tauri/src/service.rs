@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use punchwire_service::config::DEFAULT_SOCKET;
-use punchwire_service::control::client::{ClientError, ControlClient};
-use punchwire_service::control::protocol::{Command, VERSION};
+use punchwire_control::defaults::DEFAULT_SOCKET;
+use punchwire_control::client::{ClientError, ControlClient};
+use punchwire_control::protocol::{Command, VERSION};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;

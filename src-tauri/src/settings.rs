@@ -83,7 +83,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    punchwire_service::config_store::write_atomically(path, bytes)
+    punchwire_control::config_file::write_atomically(path, bytes)
 }
 
 #[cfg(test)]

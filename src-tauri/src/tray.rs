@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use punchwire_service::control::protocol::Command;
+use punchwire_control::protocol::Command;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuBuilder, MenuItemBuilder, SubmenuBuilder};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};

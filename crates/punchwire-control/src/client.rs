@@ -8,8 +8,10 @@ use serde_json::Value;
 use tokio::net::UnixStream;
 use tokio_util::codec::{Framed, LinesCodec};
 
-use super::protocol::{Command, ErrorCode, EventFrame, Request, Response, MAX_LINE, VERSION};
-use super::unix::socket_group;
+use nix::unistd::{Gid, Group};
+
+use crate::defaults::DEFAULT_GROUP;
+use crate::protocol::{Command, ErrorCode, EventFrame, Request, Response, MAX_LINE, VERSION};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -120,7 +122,19 @@ impl ControlClient {
 /// The group a refused user must join: the socket's own, or the default when the
 /// socket cannot be inspected.
 fn group_of(socket: &Path) -> String {
-    socket_group(socket).unwrap_or_else(|| crate::config::DEFAULT_GROUP.to_owned())
+    socket_group(socket).unwrap_or_else(|| DEFAULT_GROUP.to_owned())
+}
+
+/// The name of the group that owns the socket at `path` and may use it. `None` when it
+/// cannot be told (the directory is closed to the caller, the gid has no name) or when
+/// joining would not help (a 0600 socket, because the service's group does not exist).
+fn socket_group(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.mode() & 0o060 != 0o060 {
+        return None;
+    }
+    Some(Group::from_gid(Gid::from_raw(meta.gid())).ok()??.name)
 }
 
 fn into_result(response: Response) -> Result<Value, ClientError> {

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use punchwire_wg::PublicKey;
 use serde::{Deserialize, Serialize};
 
 /// A handshake younger than this means the tunnel is up. WireGuard re-handshakes every
@@ -37,7 +36,8 @@ pub struct InterfaceStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerStatus {
-    pub public_key: PublicKey,
+    /// The peer's WireGuard public key, in base64 as `wg show` prints it.
+    pub public_key: String,
     /// A human name where one is configured.
     pub name: Option<String>,
     pub tunnel_ips: Vec<IpNet>,
@@ -49,6 +49,13 @@ pub struct PeerStatus {
     pub health: Health,
     /// The discovery engine's latest word on this peer, e.g. "fresh-handshake".
     pub last_decision: Option<String>,
+}
+
+impl PeerStatus {
+    /// The first characters of the key, enough to tell peers apart where no name is given.
+    pub fn short_key(&self) -> &str {
+        self.public_key.get(..8).unwrap_or(&self.public_key)
+    }
 }
 
 /// Where a peer's current endpoint came from.

@@ -10,14 +10,9 @@ use ipnet::IpNet;
 use punchwire_wg::Endpoint;
 use serde::{Deserialize, Serialize};
 
-/// Where the service looks when no `--config` is given.
-pub const DEFAULT_PATH: &str = "/etc/punchwire/config.toml";
+pub use punchwire_control::defaults::DEFAULT_CONFIG_PATH as DEFAULT_PATH;
 
-/// Where the control socket lives when the file does not say.
-pub const DEFAULT_SOCKET: &str = "/run/punchwire/control.sock";
-
-/// The group whose members may use the control socket.
-pub const DEFAULT_GROUP: &str = "punchwire";
+pub use punchwire_control::defaults::{DEFAULT_GROUP, DEFAULT_SOCKET};
 
 /// A checked configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

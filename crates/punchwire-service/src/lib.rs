@@ -7,11 +7,9 @@
 //! ask), [`daemon`] (signals and the process's life).
 
 pub mod config;
-pub mod config_store;
 pub mod control;
 pub mod daemon;
 pub mod notes;
 pub mod peer_names;
 pub mod report;
 pub mod service;
-pub mod status;

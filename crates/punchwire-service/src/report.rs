@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use punchwire_wg::{Device, Peer};
 
 use crate::notes::PeerNotes;
-use crate::status::{EndpointSource, Health, HealthState, PeerStatus, LIVE_HANDSHAKE};
+use punchwire_control::status::{EndpointSource, Health, HealthState, PeerStatus, LIVE_HANDSHAKE};
 
 /// How long after Punchwire sets an endpoint a missing handshake is still "pending".
 pub const PENDING_FOR: Duration = Duration::from_secs(20);
@@ -24,7 +24,7 @@ pub fn peer_status(
 ) -> PeerStatus {
     let age = peer.handshake_age(now);
     PeerStatus {
-        public_key: peer.public_key,
+        public_key: peer.public_key.to_base64(),
         name,
         tunnel_ips: peer.allowed_ips.clone(),
         endpoint: peer.endpoint,

@@ -14,13 +14,13 @@ use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError, InterfaceConfig, RegistryConfig};
-use crate::config_store;
+use punchwire_control::config_file;
 use crate::control::protocol::{Command, ErrorBody, ErrorCode};
 use crate::control::server::ControlHandler;
 use crate::notes::{event_json, Notes};
 use crate::peer_names::PeerNames;
 use crate::report::peer_status;
-use crate::status::{InterfaceStatus, RegistryLink, RegistryModeStatus, ServiceStatus};
+use punchwire_control::status::{InterfaceStatus, RegistryLink, RegistryModeStatus, ServiceStatus};
 
 /// How many control events a slow subscriber may fall behind.
 const EVENTS_CAPACITY: usize = 1024;
@@ -260,10 +260,10 @@ impl Service {
         let text = format!(
             "# Written by the punchwire service (set-config from the control socket).\n\
              # The file as it was before is kept as {}.\n\n{}",
-            config_store::backup_path(&self.config_path).display(),
+            config_file::backup_path(&self.config_path).display(),
             new.to_toml()
         );
-        config_store::replace(&self.config_path, &text).map_err(|source| {
+        config_file::replace(&self.config_path, &text).map_err(|source| {
             SetConfigError::Write {
                 path: self.config_path.clone(),
                 source,

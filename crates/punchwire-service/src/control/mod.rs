@@ -5,7 +5,7 @@
 //! per-connection logic do not know which one carries them.
 
 pub mod auth;
-pub mod client;
-pub mod protocol;
+// The protocol and the client live in `punchwire-control`, which the tray app shares.
+pub use punchwire_control::{client, protocol};
 pub mod server;
 pub mod unix;

@@ -5,7 +5,7 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use nix::unistd::{chown, Gid, Group};
+use nix::unistd::{chown, Gid};
 use tokio::net::{UnixListener, UnixStream};
 
 use super::auth::{AccessPolicy, PeerIdentity};
@@ -90,19 +90,6 @@ impl ControlListener {
         };
         Ok((stream, identity))
     }
-}
-
-/// The name of the group that owns the socket at `path` and may use it: the group a
-/// refused user must join. `None` when it cannot be told (the directory is closed to
-/// the caller, the gid has no name) or when joining would not help (a 0600 socket,
-/// because the service's group does not exist).
-pub fn socket_group(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).ok()?;
-    if meta.mode() & 0o060 != 0o060 {
-        return None;
-    }
-    Some(Group::from_gid(Gid::from_raw(meta.gid())).ok()??.name)
 }
 
 impl Drop for ControlListener {

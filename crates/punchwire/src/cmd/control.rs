@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use punchwire_service::config::DEFAULT_SOCKET;
-use punchwire_service::control::client::ControlClient;
-use punchwire_service::control::protocol::Command;
-use punchwire_service::status::{EndpointSource, HealthState, ServiceStatus};
+use punchwire_control::defaults::DEFAULT_SOCKET;
+use punchwire_control::client::ControlClient;
+use punchwire_control::protocol::Command;
+use punchwire_control::status::{EndpointSource, HealthState, ServiceStatus};
 
 /// Where the service listens; shared by every control subcommand.
 #[derive(clap::Args)]
@@ -161,8 +161,8 @@ fn render_status(status: &ServiceStatus) -> String {
         }
         for peer in &iface.peers {
             let name = match &peer.name {
-                Some(name) => format!("{name} ({})", peer.public_key.short()),
-                None => peer.public_key.short(),
+                Some(name) => format!("{name} ({})", peer.short_key()),
+                None => peer.short_key().to_owned(),
             };
             let ips = peer
                 .tunnel_ips

@@ -1,0 +1,14 @@
+//! The contract between the privileged Punchwire service and its clients (the CLI, the
+//! tray app, users' scripts), and nothing else: no WireGuard, no registry, no DNS.
+//!
+//! Reading order: [`protocol`] (requests, answers, errors, event frames on the wire),
+//! [`status`] (the document `status` returns), [`client`] (one connection to the
+//! service), [`config_file`] (replacing a configuration file all or nothing),
+//! [`defaults`] (where the two sides meet when nothing else is said).
+
+#[cfg(unix)]
+pub mod client;
+pub mod config_file;
+pub mod defaults;
+pub mod protocol;
+pub mod status;
