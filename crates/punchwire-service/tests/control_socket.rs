@@ -1,13 +1,14 @@
 //! The control socket as a client meets it: answers, errors, events, and a service
-//! that stays up whatever a client sends.
+//! that stays up whatever a client sends. (Unix socket; the named pipe is control_pipe.rs.)
+#![cfg(unix)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use punchwire_service::control::auth::AccessPolicy;
 use punchwire_control::client::{ClientError, ControlClient};
 use punchwire_control::protocol::{Command, ErrorBody, ErrorCode};
+use punchwire_service::control::auth::AccessPolicy;
 use punchwire_service::control::server::{serve, ControlHandler};
 use punchwire_service::control::unix::ControlListener;
 use serde_json::{json, Value};

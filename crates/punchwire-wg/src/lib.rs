@@ -7,9 +7,9 @@ pub mod key;
 
 #[cfg(target_os = "linux")]
 pub use backend::KernelBackend;
-pub use backend::{Backend, BackendError, MemoryBackend, SystemBackend, WireGuard};
 #[cfg(windows)]
 pub use backend::NtBackend;
+pub use backend::{Backend, BackendError, MemoryBackend, SystemBackend, WireGuard};
 #[cfg(unix)]
 pub use backend::{Implementation, UapiBackend};
 pub use device::{Device, Endpoint, EndpointError, Peer};

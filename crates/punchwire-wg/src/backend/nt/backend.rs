@@ -32,9 +32,10 @@ impl NtBackend {
     /// tunnels from the official client's configuration directory.
     pub fn new() -> Self {
         let mut dll = Vec::new();
-        if let Some(dir) = std::env::current_exe().ok().and_then(|exe| {
-            exe.parent().map(Path::to_path_buf)
-        }) {
+        if let Some(dir) = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        {
             dll.push(dir.join(Self::DLL));
         }
         dll.push(PathBuf::from(Self::DLL));
@@ -172,4 +173,3 @@ impl WireGuard for NtBackend {
             .map_err(|e| self.error(iface, e))
     }
 }
-

@@ -190,7 +190,11 @@ fn allowed_ip(b: &[u8]) -> Result<IpNet, String> {
 fn filetime(value: u64) -> Option<SystemTime> {
     (value != 0).then(|| {
         SystemTime::UNIX_EPOCH
-            + Duration::from_nanos(value.saturating_sub(FILETIME_UNIX_EPOCH).saturating_mul(100))
+            + Duration::from_nanos(
+                value
+                    .saturating_sub(FILETIME_UNIX_EPOCH)
+                    .saturating_mul(100),
+            )
     })
 }
 
@@ -329,7 +333,11 @@ mod tests {
         let key = PublicKey::from_bytes([9; 32]);
         let buf = endpoint_update(&key, "[2001:db8::1]:51820".parse().unwrap());
         assert_eq!(buf.len(), INTERFACE_SIZE + PEER_SIZE);
-        assert_eq!(u32_at(&buf, 0), 0, "no interface flag: peers are not replaced");
+        assert_eq!(
+            u32_at(&buf, 0),
+            0,
+            "no interface flag: peers are not replaced"
+        );
         assert_eq!(u32_at(&buf, 72), 1);
         let peer = &buf[INTERFACE_SIZE..];
         assert_eq!(
