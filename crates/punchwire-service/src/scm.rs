@@ -12,7 +12,6 @@ use windows_service::service::{
     ServiceControl, ServiceControlAccept, ServiceExitCode, ServiceState, ServiceStatus, ServiceType,
 };
 use windows_service::service_control_handler::{self, ServiceControlHandlerResult};
-use windows_service::service_dispatcher;
 
 use crate::daemon;
 
@@ -26,14 +25,24 @@ static START: OnceLock<(PathBuf, Backend)> = OnceLock::new();
 /// program was not started by the SCM.
 pub fn run(config: PathBuf, backend: Backend) -> Result<(), windows_service::Error> {
     let _ = START.set((config, backend));
-    service_dispatcher::start(SERVICE_NAME, entry::ffi_service_main)
+    entry::start()
 }
 
 mod entry {
     // The macro defines the `extern "system"` function the SCM calls, which converts
     // its raw arguments with an `unsafe` block of the windows-service crate's own.
     #![allow(unsafe_code)]
-    windows_service::define_windows_service!(ffi_service_main, super::service_main);
+    use std::ffi::OsString;
+
+    windows_service::define_windows_service!(ffi_service_main, service_main);
+
+    fn service_main(arguments: Vec<OsString>) {
+        super::service_main(arguments)
+    }
+
+    pub(super) fn start() -> Result<(), windows_service::Error> {
+        windows_service::service_dispatcher::start(super::SERVICE_NAME, ffi_service_main)
+    }
 }
 
 fn service_main(_arguments: Vec<OsString>) {

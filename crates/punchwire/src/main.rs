@@ -54,15 +54,20 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cmd::init_logging(&cli.log);
     // The Service Control Manager takes the main thread before any runtime exists.
     #[cfg(windows)]
     let command = match cli.command {
         Command::Service(args) if args.windows_service => {
-            return finish(cmd::service::run_windows_service(args))
+            cmd::init_service_logging(&cli.log);
+            return finish(cmd::service::run_windows_service(args));
         }
-        other => other,
+        other => {
+            cmd::init_logging(&cli.log);
+            other
+        }
     };
+    #[cfg(not(windows))]
+    cmd::init_logging(&cli.log);
     #[cfg(not(windows))]
     let command = cli.command;
     finish(run(command))
