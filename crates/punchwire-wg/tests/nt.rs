@@ -59,7 +59,10 @@ fn list_read_and_set_an_endpoint_through_wireguard_dll() {
     assert_eq!(first.endpoint, Some("192.0.2.1:51820".parse().unwrap()));
     assert_eq!((first.tx_bytes, first.rx_bytes), (100, 2048));
     assert!(first.last_handshake.is_some());
-    assert_eq!(second.endpoint, None, "a peer without an endpoint reads fine");
+    assert_eq!(
+        second.endpoint, None,
+        "a peer without an endpoint reads fine"
+    );
 
     let new: punchwire_wg::Endpoint = "198.51.100.7:40000".parse().unwrap();
     backend
@@ -72,7 +75,10 @@ fn list_read_and_set_an_endpoint_through_wireguard_dll() {
     assert_eq!(after.peers[0], *first, "the other peer is untouched");
 
     let err = backend.device("nope").unwrap_err();
-    assert!(matches!(err, BackendError::NoSuchInterface { .. }), "{err:?}");
+    assert!(
+        matches!(err, BackendError::NoSuchInterface { .. }),
+        "{err:?}"
+    );
     let err = backend
         .set_endpoint("pwtest", &punchwire_wg::PublicKey::from_bytes([9; 32]), new)
         .unwrap_err();
