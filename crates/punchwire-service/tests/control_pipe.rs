@@ -178,6 +178,8 @@ async fn no_service_is_not_running_with_the_windows_hint() {
     assert!(message.contains("Start-Service Punchwire"), "{message}");
 }
 
+/// Windows refuses a second "first instance" of a pipe; Wine 8 does not, so
+/// scripts/check-platforms skips this test under Wine.
 #[tokio::test]
 async fn a_second_service_on_the_same_pipe_is_refused() {
     let pipe = pipe_name("twice");
