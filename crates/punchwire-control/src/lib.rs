@@ -2,7 +2,8 @@
 //! tray app, users' scripts), and nothing else: no WireGuard, no registry, no DNS.
 //!
 //! Reading order: [`protocol`] (requests, answers, errors, event frames on the wire),
-//! [`status`] (the document `status` returns), [`client`] (one connection to the
+//! [`status`] (the document `status` returns), [`events`] (the
+//! events clients act on, typed), [`client`] (one connection to the
 //! service), [`config_file`] (replacing a configuration file all or nothing),
 //! [`defaults`] (where the two sides meet when nothing else is said).
 
@@ -10,5 +11,6 @@
 pub mod client;
 pub mod config_file;
 pub mod defaults;
+pub mod events;
 pub mod protocol;
 pub mod status;
