@@ -3,7 +3,7 @@
 //! a local control socket.
 //!
 //! Reading order: [`config`] (what to do), [`service`] (doing it: engines, registry),
-//! [`notes`] and [`report`] (what it learned, as [`status`]), [`control`] (how clients
+//! [`notes`] and [`report`] (what it learned, as `status`), [`control`] (how clients
 //! ask), [`daemon`] (signals and the process's life).
 
 pub mod config;

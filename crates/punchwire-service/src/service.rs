@@ -6,20 +6,20 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
-use punchwire_discovery::{AnswerSource, Config as EngineConfig, DnsSource, Engine};
+use punchwire_discovery::{AnswerSource, Config as EngineConfig, DnsSource, Engine, InterfaceView};
 use punchwire_registry::{Registry, RegistryConfig as RunConfig, RunningRegistry, SelfRecord};
 use punchwire_wg::Backend;
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError, InterfaceConfig, RegistryConfig};
-use punchwire_control::config_file;
 use crate::control::protocol::{Command, ErrorBody, ErrorCode};
 use crate::control::server::ControlHandler;
 use crate::notes::{event_json, Notes};
 use crate::peer_names::PeerNames;
-use crate::report::peer_status;
+use crate::report::{peer_status, summary};
+use punchwire_control::config_file;
 use punchwire_control::status::{InterfaceStatus, RegistryLink, RegistryModeStatus, ServiceStatus};
 
 /// How many control events a slow subscriber may fall behind.
@@ -34,7 +34,7 @@ pub struct Service {
     backend: Backend,
     events: broadcast::Sender<Value>,
     notes: Arc<Mutex<Notes>>,
-    peer_names: PeerNames,
+    peer_names: Arc<PeerNames>,
     state: tokio::sync::Mutex<State>,
 }
 
@@ -58,6 +58,8 @@ struct RegistryMode {
 struct InterfaceTask {
     config: InterfaceConfig,
     engine: Option<Engine<DnsSource>>,
+    /// What the engine published last: the peers' health memory, judged at `status`.
+    view: watch::Receiver<InterfaceView>,
     running: Option<(oneshot::Sender<()>, JoinHandle<Engine<DnsSource>>)>,
     helpers: Vec<JoinHandle<()>>,
 }
@@ -73,7 +75,7 @@ impl Service {
             backend,
             events,
             notes: Arc::default(),
-            peer_names: PeerNames::default(),
+            peer_names: Arc::default(),
             state: tokio::sync::Mutex::new(State {
                 config: config.clone(),
                 interfaces: BTreeMap::new(),
@@ -122,11 +124,12 @@ impl Service {
         let engine = Engine::new(self.backend.clone(), source.clone(), engine_config);
 
         let helpers = vec![
-            self.forward_events(&config.name, engine.subscribe()),
+            self.forward_events(&config, engine.subscribe()),
             self.probe_registries(&config, source),
         ];
         let mut task = InterfaceTask {
             config,
+            view: engine.view(),
             engine: Some(engine),
             running: None,
             helpers,
@@ -137,25 +140,29 @@ impl Service {
         Ok(task)
     }
 
-    /// Copies an engine's events into the service's notes and onto the control socket.
+    /// Copies an engine's events into the service's notes and onto the control socket,
+    /// with the peer's name where the interface's file gives one.
     fn forward_events(
         &self,
-        iface: &str,
+        config: &InterfaceConfig,
         mut rx: broadcast::Receiver<punchwire_discovery::Event>,
     ) -> JoinHandle<()> {
-        let iface = iface.to_owned();
+        let iface = config.name.clone();
+        let names_path = config.names_path();
+        let peer_names = Arc::clone(&self.peer_names);
         let notes = Arc::clone(&self.notes);
         let events = self.events.clone();
         tokio::spawn(async move {
             loop {
                 match rx.recv().await {
                     Ok(event) => {
-                        notes.lock().unwrap_or_else(|p| p.into_inner()).record(
-                            &iface,
-                            &event,
-                            SystemTime::now(),
-                        );
-                        let _ = events.send(event_json(&iface, &event));
+                        notes
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .record(&iface, &event);
+                        let name = event_peer(&event)
+                            .and_then(|key| peer_names.get(&names_path).get(key).cloned());
+                        let _ = events.send(event_json(&iface, &event, name.as_deref()));
                     }
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(
@@ -263,11 +270,9 @@ impl Service {
             config_file::backup_path(&self.config_path).display(),
             new.to_toml()
         );
-        config_file::replace(&self.config_path, &text).map_err(|source| {
-            SetConfigError::Write {
-                path: self.config_path.clone(),
-                source,
-            }
+        config_file::replace(&self.config_path, &text).map_err(|source| SetConfigError::Write {
+            path: self.config_path.clone(),
+            source,
         })?;
         self.apply(&mut state, new).await;
         drop(state);
@@ -370,19 +375,11 @@ impl Service {
             let (peers, error) = match self.backend.device(name).await {
                 Ok(device) => {
                     let names = self.peer_names.get(&task.config.names_path());
-                    let notes = self.notes();
+                    let view = task.view.borrow().clone();
                     let peers = device
                         .peers
                         .iter()
-                        .map(|p| {
-                            peer_status(
-                                p,
-                                names.get(&p.public_key).cloned(),
-                                &notes.peer(name, &p.public_key),
-                                &task.config.registries,
-                                now,
-                            )
-                        })
+                        .map(|p| peer_status(p, names.get(&p.public_key).cloned(), &view, now))
                         .collect();
                     (peers, None)
                 }
@@ -439,6 +436,7 @@ impl Service {
         ServiceStatus {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             config_path: self.config_path.display().to_string(),
+            summary: summary(&interfaces),
             interfaces,
             registry,
         }
@@ -454,6 +452,17 @@ impl Service {
         if let Some(running) = state.registry.running.take() {
             running.shutdown().await;
         }
+    }
+}
+
+/// The peer an engine event is about, if it is about one.
+fn event_peer(event: &punchwire_discovery::Event) -> Option<&punchwire_wg::PublicKey> {
+    use punchwire_discovery::Event;
+    match event {
+        Event::EndpointChanged { peer, .. }
+        | Event::PeerHealthChanged { peer, .. }
+        | Event::Decision { peer, .. } => Some(peer),
+        Event::RegistryReachable { .. } | Event::RegistryUnreachable { .. } => None,
     }
 }
 
