@@ -13,11 +13,11 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use punchwire_control::client::ControlClient;
+use punchwire_control::protocol::Command as ControlCommand;
 use punchwire_lab::{
     wait_for, wait_until, Host, Lab, NatBehaviour, Node, Service, ServiceOptions, ZONE,
 };
-use punchwire_control::client::ControlClient;
-use punchwire_control::protocol::Command as ControlCommand;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_punchwire");
@@ -259,7 +259,10 @@ fn discovery_makes_a_direct_tunnel_and_keeps_it() {
 
         // The events tell the story in order: the endpoint changed, then direct.
         wait_until(STEP, "alice's service reports bob direct", || {
-            !events.matching("peer-direct", &bob_key).is_empty()
+            events
+                .matching("peer-health-changed", &bob_key)
+                .iter()
+                .any(|e| e["to"] == "direct")
         })
         .unwrap();
         let changed = events.matching("endpoint-changed", &bob_key);
@@ -404,18 +407,22 @@ fn symmetric_nat_ends_in_a_clear_reason_not_a_loop() {
         let (reason, took) = wait_for(STEP, "alice's service reports bob not direct", || {
             let status = peer_status(&alice.socket, &bob_key);
             // Until the engine has tried, the reason is only "no endpoint yet".
-            let reason = status["health"]["reason"].as_str().unwrap_or("");
-            Ok(
-                (status["health"]["state"] == "not-direct" && reason.starts_with("not direct"))
-                    .then(|| reason.to_owned()),
-            )
+            let health = &status["health"];
+            Ok((health["reason"]["kind"] == "no-handshake-after-set")
+                .then(|| health["text"].as_str().unwrap_or_default().to_owned()))
         })
         .unwrap();
         let bob_seen = lab.endpoint_of(Host::Registry, Host::Bob).unwrap().unwrap();
+        assert_eq!(
+            reason,
+            format!("no handshake followed endpoint {bob_seen} (symmetric NAT on either side?)")
+        );
+        // The event said so too, with the same words.
+        let told = events.matching("peer-health-changed", &bob_key);
         assert!(
-            reason.contains(&format!("no handshake after setting {bob_seen}"))
-                && reason.contains("symmetric NAT"),
-            "{reason}"
+            told.iter()
+                .any(|e| e["to"] == "not-direct" && e["text"] == reason.as_str()),
+            "{told:?}"
         );
         assert!(
             !ping(lab, Host::Alice, Host::Bob),

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use punchwire_control::defaults::DEFAULT_SOCKET;
 use punchwire_control::client::ControlClient;
+use punchwire_control::defaults::DEFAULT_SOCKET;
 use punchwire_control::protocol::Command;
 use punchwire_control::status::{EndpointSource, HealthState, ServiceStatus};
 
@@ -110,6 +110,10 @@ fn describe_event(event: &serde_json::Value) -> String {
             if key == "type" || value.is_null() {
                 continue;
             }
+            // A typed reason is told by the event's `text`, in words.
+            if key == "reason" && value.is_object() && fields.contains_key("text") {
+                continue;
+            }
             let text = match value {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
@@ -127,6 +131,7 @@ fn render_status(status: &ServiceStatus) -> String {
         "punchwire {} (config {})",
         status.version, status.config_path
     );
+    let _ = writeln!(out, "{}", status.summary.text);
     for iface in &status.interfaces {
         let _ = writeln!(
             out,
@@ -195,8 +200,13 @@ fn render_status(status: &ServiceStatus) -> String {
                 out,
                 "  peer {name} {ips}: {health}; endpoint {endpoint}{source}, {handshake}"
             );
-            if let Some(reason) = &peer.health.reason {
-                let _ = write!(out, "; {reason}");
+            // Why, where there is something to act on; a direct peer's reason is its
+            // handshake age, already on the line.
+            if !matches!(
+                peer.health.state,
+                HealthState::Direct | HealthState::Registry
+            ) {
+                let _ = write!(out, "; {}", peer.health.text);
             }
             out.push('\n');
         }
@@ -224,4 +234,64 @@ fn render_status(status: &ServiceStatus) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> serde_json::Value {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/status-health.json"
+        ))
+        .expect("the shared fixture is in tests/fixtures");
+        serde_json::from_str(&text).expect("the fixture is JSON")
+    }
+
+    /// `punchwire status` says the verdicts the service computed (the shared fixture the
+    /// tray's and the window's tests render too), in the service's words.
+    #[test]
+    fn status_renders_the_service_s_verdicts() {
+        let status: ServiceStatus = serde_json::from_value(fixture()["status"].clone()).unwrap();
+        let out = render_status(&status);
+        assert_eq!(out.lines().nth(1), Some("1 of 5 peers direct"), "{out}");
+        let line = |who: &str| {
+            out.lines()
+                .find(|l| l.starts_with(&format!("  peer {who}")))
+                .unwrap_or_else(|| panic!("no line for {who}: {out}"))
+                .to_owned()
+        };
+        assert!(line("registry").contains(": registry peer;"));
+        assert!(line("alice")
+            .contains(": direct; endpoint 198.51.100.7:41234 from registry, handshake 14 s ago"));
+        assert!(
+            line("alice").ends_with("handshake 14 s ago"),
+            "nothing to act on"
+        );
+        assert!(line("bob").ends_with(
+            ": NOT DIRECT; endpoint 203.0.113.9:40000 from registry, no handshake; no handshake followed endpoint 203.0.113.9:40000 (symmetric NAT on either side?)"
+        ));
+        assert!(line("carol").ends_with(": stale; endpoint 198.51.100.22:60001 from registry, handshake 245 s ago; latest handshake 245 s ago"));
+        assert!(line("dave").ends_with("pending; endpoint 198.51.100.40:51820 from registry, no handshake; waiting for the first handshake on 198.51.100.40:51820, set 4 s ago"));
+        assert!(line("h5zJ/VdR").ends_with(
+            ": NOT DIRECT; endpoint (none), no handshake; no endpoint yet (discovery: no-record)"
+        ));
+    }
+
+    #[test]
+    fn events_read_as_one_line_with_the_reason_in_words() {
+        let events = fixture()["events"].clone();
+        let line = describe_event(&events[0]);
+        assert!(line.starts_with("peer-health-changed "), "{line}");
+        for part in [
+            " name=bob ",
+            " from=pending ",
+            " to=not-direct",
+            " text=no handshake followed endpoint 203.0.113.9:40000 (symmetric NAT on either side?)",
+        ] {
+            assert!(line.contains(part), "{part} in {line}");
+        }
+        assert!(!line.contains("kind"), "{line}");
+    }
 }
