@@ -1,13 +1,33 @@
-// The service's `status` document (crates/punchwire-service/src/status.rs), as the
+// The service's `status` document (crates/punchwire-control/src/status.rs), as the
 // Rust side of the app forwards it. Fields are only ever added within protocol v1, so
 // everything here is read defensively.
 
 export type HealthState = "direct" | "pending" | "stale" | "not-direct" | "registry";
 export type EndpointSource = "none" | "registry" | "static" | "roaming";
 
+/**
+ * Why a peer is in its state, typed by `kind` (fresh-handshake, waiting-for-handshake,
+ * no-handshake-after-set, handshake-old, no-endpoint, no-handshake-yet, registry-peer)
+ * with its facts. The window shows `Health.text`, the service's words for it.
+ */
+export interface HealthReason {
+  kind: string;
+  [fact: string]: unknown;
+}
+
+/** A peer's health as the service judged it; `text` is the reason in words. */
 export interface Health {
   state: HealthState;
-  reason: string | null;
+  reason: HealthReason;
+  text: string;
+}
+
+export type SummaryState = "all-direct" | "some-not-direct" | "paused" | "no-peers";
+
+/** The service's one-glance verdict on the whole mesh, and its sentence. */
+export interface Summary {
+  state: SummaryState;
+  text: string;
 }
 
 export interface PeerStatus {
@@ -55,6 +75,7 @@ export interface RegistryModeStatus {
 export interface ServiceStatus {
   version: string;
   config_path: string;
+  summary: Summary;
   interfaces: InterfaceStatus[];
   registry: RegistryModeStatus | null;
 }

@@ -9,6 +9,8 @@ interface Scenario {
   configError?: unknown;
   setConfigError?: unknown;
   appSettings?: { notifications: boolean };
+  /** The status the service reports once a command has run, by command (pause, resume). */
+  after?: Record<string, unknown>;
 }
 
 declare global {
@@ -39,7 +41,9 @@ mockIPC(
         return s.status;
       case "pause":
       case "resume":
-        for (const i of ifaces()) if (!a.interface || a.interface === i.name) i.paused = cmd === "pause";
+        // The service words its summary; the mock only replays the one the test gave.
+        if (s.after?.[cmd]) s.status = JSON.parse(JSON.stringify(s.after[cmd]));
+        else for (const i of ifaces()) if (!a.interface || a.interface === i.name) i.paused = cmd === "pause";
         return null;
       case "registry_enable":
       case "registry_disable": {

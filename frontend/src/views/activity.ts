@@ -2,6 +2,7 @@
 import { h } from "../dom";
 import { shortKey } from "../format";
 import type { ServiceEvent } from "../types";
+import { HEALTH_LABEL } from "./peers";
 
 export interface Logged {
   at: Date;
@@ -21,8 +22,8 @@ function who(e: ServiceEvent, nameOf: NameOf): string {
 }
 
 /**
- * Whether an event belongs in the activity list. Every discovery pass reports a decision
- * for every peer; the routine ones ("unchanged", "fresh-handshake", ...) would bury what
+ * Whether an event belongs in the activity list. The service tells a peer's decision when
+ * it changes; the routine ones ("unchanged", "fresh-handshake", ...) would still bury what
  * happened, and "set" is already told by endpoint-changed. Rejected answers stay.
  */
 export function worthShowing(e: ServiceEvent): boolean {
@@ -38,12 +39,12 @@ export function describe(e: ServiceEvent, nameOf: NameOf = () => null): string {
       const from = str(e.old);
       return from ? `${peer}: endpoint ${from} → ${to}` : `${peer}: endpoint set to ${to}`;
     }
-    case "peer-direct":
-      return `${peer} is direct${str(e.endpoint) ? ` at ${e.endpoint}` : ""}`;
-    case "peer-stale":
-      return `${peer}: ${reason ?? "handshake is stale"}`;
-    case "peer-not-direct":
-      return `${peer} is not direct${reason ? `: ${reason}` : ""}`;
+    case "peer-health-changed": {
+      // The service's words for why (`text`); the state in the same word the table uses.
+      const to = str(e.to) ?? "?";
+      const text = str(e.text);
+      return `${peer} is ${HEALTH_LABEL[to] ?? to}${text ? `: ${text}` : ""}`;
+    }
     case "registry-reachable":
       return `registry ${str(e.registry) ?? str(e.address) ?? ""} reachable`.replace("  ", " ");
     case "registry-unreachable": {
