@@ -8,12 +8,32 @@ import socket
 import threading
 
 
-def peer(name, key, state="direct", endpoint="198.51.100.7:41234", ip="10.99.0.2/32", reason=None):
+def peer(name, key, state="direct", endpoint="198.51.100.7:41234", ip="10.99.0.2/32", reason=None, text=None):
+    """A peer in the status's shape; `reason` is the typed reason (an object with a
+    `kind`), `text` its words (the real service writes both)."""
+    if reason is None:
+        reason = {"kind": "fresh-handshake", "age_secs": 5} if state == "direct" else {"kind": "no-handshake-yet", "decision": None}
+    if text is None:
+        text = "handshake 5 s ago" if state == "direct" else "no handshake yet"
     return {
         "public_key": key, "name": name, "tunnel_ips": [ip], "endpoint": endpoint,
         "endpoint_source": "registry", "latest_handshake_age_secs": 5, "rx_bytes": 1000,
-        "tx_bytes": 2000, "health": {"state": state, "reason": reason}, "last_decision": None,
+        "tx_bytes": 2000, "health": {"state": state, "reason": reason, "text": text}, "last_decision": None,
     }
+
+
+def summary(interfaces):
+    """The verdict the real service words (crates/punchwire-service/src/report.rs)."""
+    mesh = [p for i in interfaces for p in i["peers"] if p["health"]["state"] != "registry"]
+    direct = sum(1 for p in mesh if p["health"]["state"] == "direct")
+    if interfaces and all(i["paused"] for i in interfaces):
+        return {"state": "paused", "text": "Discovery paused"}
+    if not mesh:
+        return {"state": "no-peers", "text": "No peers yet"}
+    if direct == len(mesh):
+        return {"state": "all-direct", "text": "The peer is direct" if len(mesh) == 1 else f"All {len(mesh)} peers direct"}
+    text = "The peer is not direct" if len(mesh) == 1 else f"{direct} of {len(mesh)} peers direct"
+    return {"state": "some-not-direct", "text": text}
 
 
 ALICE = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
@@ -59,7 +79,7 @@ class FakeService:
                 self.commands.append(cmd)
                 result = None
                 if cmd == "status":
-                    result = self.status
+                    result = dict(self.status, summary=summary(self.status["interfaces"]))
                 elif cmd in ("pause", "resume"):
                     for i in self.status["interfaces"]:
                         i["paused"] = cmd == "pause"
