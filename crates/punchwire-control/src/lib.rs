@@ -4,11 +4,16 @@
 //! Reading order: [`protocol`] (requests, answers, errors, event frames on the wire),
 //! [`status`] (the document `status` returns), [`client`] (one connection to the
 //! service), [`config_file`] (replacing a configuration file all or nothing),
-//! [`defaults`] (where the two sides meet when nothing else is said).
+//! [`defaults`] (where the two sides meet when nothing else is said), and the values a
+//! configuration is made of, each checked where it is given: [`zone`], [`interface`],
+//! [`timing`].
 
 #[cfg(unix)]
 pub mod client;
 pub mod config_file;
 pub mod defaults;
+pub mod interface;
 pub mod protocol;
 pub mod status;
+pub mod timing;
+pub mod zone;
