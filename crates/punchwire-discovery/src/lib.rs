@@ -22,6 +22,6 @@ pub mod prefer;
 pub use engine::{Config, Engine, Outcome, Pass};
 pub use events::Event;
 pub use exchange::DnsError;
-pub use lookup::{Answer, AnswerSource, DnsSource, Lookup, ZoneError};
+pub use lookup::{Answer, AnswerSource, DnsSource, Lookup};
 pub use memory::MemorySource;
 pub use policy::{decide, Action, Decision, PolicyContext, Reason};

@@ -14,7 +14,8 @@ use crate::lookup::{Answer, Lookup};
 
 /// How recent a handshake must be for its endpoint to count as working (WireGuard
 /// rekeys every 120 s, so a live tunnel never goes this long without one).
-pub const DEFAULT_FRESH_HANDSHAKE: Duration = Duration::from_secs(150);
+pub const DEFAULT_FRESH_HANDSHAKE: Duration =
+    punchwire_control::defaults::DEFAULT_HANDSHAKE_THRESHOLD.get();
 
 /// Everything about the device and the moment that a decision depends on.
 #[derive(Debug, Clone)]
