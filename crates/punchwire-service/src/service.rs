@@ -258,9 +258,9 @@ impl Service {
 
     /// Checks `config` (JSON in the file's keys), writes it to the configuration file
     /// and applies it, provided the file is still at `revision` (the one the client
-    /// read). A bad configuration, a stale revision, or one that cannot be written,
-    /// changes nothing: what runs always matches the file.
-    pub async fn set_config(&self, config: Value, revision: &str) -> Result<(), SetConfigError> {
+    /// read), and gives the file's new revision. A bad configuration, a stale revision,
+    /// or one that cannot be written, changes nothing: what runs always matches the file.
+    pub async fn set_config(&self, config: Value, revision: &str) -> Result<String, SetConfigError> {
         let new = Config::from_json(&self.config_path, config)?;
         // Held from the revision check across the write and the apply, so that two
         // clients' saves cannot cross.
@@ -295,7 +295,8 @@ impl Service {
                 source,
             }
         })?;
-        state.revision = config_file::revision(text.as_bytes());
+        let written = config_file::revision(text.as_bytes());
+        state.revision = written.clone();
         self.apply(&mut state, new).await;
         drop(state);
         tracing::info!(
@@ -303,7 +304,7 @@ impl Service {
             self.config_path.display()
         );
         self.emit(json!({"type": "reloaded"}));
-        Ok(())
+        Ok(written)
     }
 
     /// Moves the running service to `new`: stops what left or changed, starts what is
@@ -623,7 +624,7 @@ impl ControlHandler for Service {
             Command::SetConfig { config, revision } => self
                 .set_config(config, &revision)
                 .await
-                .map(|()| Value::Null)
+                .map(|revision| json!({ "revision": revision }))
                 .map_err(ErrorBody::from),
             // Answered by the connection itself; here only for completeness.
             Command::Subscribe => Ok(Value::Null),

@@ -160,10 +160,13 @@ async fn the_hand_written_file_survives_two_saves_in_the_backup() {
     let running = Running::start(Backend::new(MemoryBackend::new())).await;
     let original = running.on_disk();
     let mut client = running.client().await;
+    let (mut config, mut revision) = read_settings(&mut client).await;
     for interval in ["40s", "50s"] {
-        let (mut config, revision) = read_settings(&mut client).await;
         config["interface"][0]["interval"] = interval.into();
-        save(&mut client, config, &revision).await.unwrap();
+        // A save answers with the file's new revision: the next save builds on it.
+        let saved = save(&mut client, config.clone(), &revision).await.unwrap();
+        revision = saved["revision"].as_str().unwrap().to_owned();
+        assert_eq!(read_settings(&mut client).await.1, revision);
     }
     assert!(running.on_disk().contains("interval = \"50s\""));
     let backup = std::fs::read_to_string(backup_path(&running.config)).unwrap();
