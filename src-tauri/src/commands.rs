@@ -57,9 +57,11 @@ pub async fn set_config(
     config: Value,
     revision: String,
 ) -> Result<Value, AppError> {
-    let saved =
-        service::raw_request("set-config", json!({ "config": config, "revision": revision }))
-            .await?;
+    let saved = service::raw_request(
+        "set-config",
+        json!({ "config": config, "revision": revision }),
+    )
+    .await?;
     state.kick.notify_one();
     Ok(saved)
 }

@@ -86,8 +86,14 @@ mod tests {
 
     #[test]
     fn durations_are_read_and_written_as_people_write_them() {
-        assert_eq!("1m 30s".parse::<Timing>().unwrap().get(), Duration::from_secs(90));
-        assert_eq!("250ms".parse::<Timing>().unwrap().get(), Duration::from_millis(250));
+        assert_eq!(
+            "1m 30s".parse::<Timing>().unwrap().get(),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            "250ms".parse::<Timing>().unwrap().get(),
+            Duration::from_millis(250)
+        );
         assert_eq!(Timing::from_secs(150).to_string(), "2m 30s");
         assert_eq!("0s".parse::<Timing>(), Err(TimingError::Zero));
         let err = "soon".parse::<Timing>().unwrap_err().to_string();

@@ -284,6 +284,8 @@ mod tests {
         let key: PublicKey = "xScVkH3fUGUv4RrJFfmcqm8rs3SEHr41km6+yffAHw4="
             .parse()
             .unwrap();
-        assert!(text(&source.instance_name(&key)).ends_with(&format!("._wireguard._udp.{longest}.")));
+        assert!(
+            text(&source.instance_name(&key)).ends_with(&format!("._wireguard._udp.{longest}."))
+        );
     }
 }

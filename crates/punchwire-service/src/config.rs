@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
-use punchwire_control::{config_file, defaults};
 use punchwire_control::interface::InterfaceName;
 use punchwire_control::timing::Timing;
 use punchwire_control::zone::Zone;
+use punchwire_control::{config_file, defaults};
 use punchwire_wg::Endpoint;
 use serde::{Deserialize, Serialize};
 
@@ -229,8 +229,8 @@ impl Config {
     /// Reads a configuration sent as JSON (the control socket's `set-config`), in the
     /// same keys as the file, and checks it; `path` names the file it is meant for.
     pub fn from_json(path: &Path, value: serde_json::Value) -> Result<Self, ConfigError> {
-        let config: Config =
-            serde_path_to_error::deserialize(value).map_err(|e| keyed(path, e, |e| e.to_string()))?;
+        let config: Config = serde_path_to_error::deserialize(value)
+            .map_err(|e| keyed(path, e, |e| e.to_string()))?;
         config.check(path)?;
         Ok(config)
     }
@@ -441,11 +441,7 @@ refresh = "1s"
             "{}",
             e.detail()
         );
-        assert!(
-            e.detail().contains("empty label"),
-            "{}",
-            e.detail()
-        );
+        assert!(e.detail().contains("empty label"), "{}", e.detail());
 
         let mut bad_duration = good.clone();
         bad_duration["interface"][0]["poll"] = "soon".into();

@@ -33,8 +33,8 @@ pub async fn run(config_path: &Path, backend: Backend) -> Result<(), DaemonError
     let mut interrupt = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
     let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
     let policy = AccessPolicy::for_group(&loaded.config.control.group);
-    let listener =
-        ControlListener::bind(&loaded.config.control.socket, &policy).map_err(DaemonError::Control)?;
+    let listener = ControlListener::bind(&loaded.config.control.socket, &policy)
+        .map_err(DaemonError::Control)?;
     let socket: PathBuf = listener.path().to_owned();
 
     let service = Service::start(config_path, loaded, backend).await;

@@ -236,7 +236,10 @@ mod tests {
         text.push_str(&"#\n".repeat(MAX_NAMES_FILE as usize / 2));
         std::fs::write(&huge, text).unwrap();
         let err = read_names_file(&huge).unwrap_err();
-        assert!(err.to_string().contains("larger than a wg-quick file"), "{err}");
+        assert!(
+            err.to_string().contains("larger than a wg-quick file"),
+            "{err}"
+        );
         assert!(PeerNames::default().get(&huge).is_empty());
     }
 

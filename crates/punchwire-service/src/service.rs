@@ -14,13 +14,13 @@ use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError, InterfaceConfig, Loaded, RegistryConfig};
-use punchwire_control::{config_file, defaults};
 use crate::control::protocol::{Command, ErrorBody, ErrorCode};
 use crate::control::server::ControlHandler;
 use crate::notes::{event_json, Notes};
 use crate::peer_names::PeerNames;
 use crate::report::peer_status;
 use punchwire_control::status::{InterfaceStatus, RegistryLink, RegistryModeStatus, ServiceStatus};
+use punchwire_control::{config_file, defaults};
 
 /// How many control events a slow subscriber may fall behind.
 const EVENTS_CAPACITY: usize = 1024;
@@ -260,7 +260,11 @@ impl Service {
     /// and applies it, provided the file is still at `revision` (the one the client
     /// read), and gives the file's new revision. A bad configuration, a stale revision,
     /// or one that cannot be written, changes nothing: what runs always matches the file.
-    pub async fn set_config(&self, config: Value, revision: &str) -> Result<String, SetConfigError> {
+    pub async fn set_config(
+        &self,
+        config: Value,
+        revision: &str,
+    ) -> Result<String, SetConfigError> {
         let new = Config::from_json(&self.config_path, config)?;
         // Held from the revision check across the write and the apply, so that two
         // clients' saves cannot cross.
@@ -278,10 +282,14 @@ impl Service {
             });
         }
         if new.control.socket != state.config.control.socket {
-            return Err(SetConfigError::Control { key: "control.socket" });
+            return Err(SetConfigError::Control {
+                key: "control.socket",
+            });
         }
         if new.control.group != state.config.control.group {
-            return Err(SetConfigError::Control { key: "control.group" });
+            return Err(SetConfigError::Control {
+                key: "control.group",
+            });
         }
         let text = format!(
             "# Written by the punchwire service (set-config from the control socket).\n\
@@ -289,11 +297,9 @@ impl Service {
             config_file::backup_path(&self.config_path).display(),
             new.to_toml()
         );
-        config_file::replace(&self.config_path, &text).map_err(|source| {
-            SetConfigError::Write {
-                path: self.config_path.clone(),
-                source,
-            }
+        config_file::replace(&self.config_path, &text).map_err(|source| SetConfigError::Write {
+            path: self.config_path.clone(),
+            source,
         })?;
         let written = config_file::revision(text.as_bytes());
         state.revision = written.clone();

@@ -96,7 +96,11 @@ async fn read_settings(client: &mut ControlClient) -> (Value, String) {
     (got["config"].clone(), revision)
 }
 
-async fn save(client: &mut ControlClient, config: Value, revision: &str) -> Result<Value, ClientError> {
+async fn save(
+    client: &mut ControlClient,
+    config: Value,
+    revision: &str,
+) -> Result<Value, ClientError> {
     client
         .request(Command::SetConfig {
             config,
@@ -135,7 +139,10 @@ async fn two_saves_from_the_same_read_the_second_is_a_conflict_and_the_first_sta
     };
     let (code, message) = refused(loser);
     assert_eq!(code, ErrorCode::Conflict, "{message}");
-    assert!(message.contains("read them again"), "says what to do: {message}");
+    assert!(
+        message.contains("read them again"),
+        "says what to do: {message}"
+    );
 
     let written = running.on_disk();
     let (now, new_revision) = read_settings(&mut alice).await;
@@ -188,7 +195,10 @@ async fn a_hand_edit_since_the_read_is_a_conflict_until_reloaded() {
     config["interface"][0]["interval"] = "40s".into();
     let (code, message) = refused(save(&mut client, config.clone(), &revision).await);
     assert_eq!(code, ErrorCode::Conflict, "{message}");
-    assert!(message.contains("punchwire reload"), "says what to do: {message}");
+    assert!(
+        message.contains("punchwire reload"),
+        "says what to do: {message}"
+    );
     assert_eq!(running.on_disk(), edited, "nothing was written");
 
     client.request(Command::Reload).await.unwrap();
@@ -216,7 +226,9 @@ async fn the_control_section_cannot_be_changed_through_the_socket() {
         let (code, message) = refused(result);
         assert_eq!(code, ErrorCode::InvalidConfig, "{message}");
         assert!(
-            message.starts_with(&format!("control.{field}: cannot be changed through the control socket")),
+            message.starts_with(&format!(
+                "control.{field}: cannot be changed through the control socket"
+            )),
             "names the key: {message}"
         );
         assert_eq!(running.on_disk(), before, "nothing was written");
@@ -250,7 +262,10 @@ async fn raw(socket: &Path, line: &str) -> Value {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let stream = tokio::net::UnixStream::connect(socket).await.unwrap();
     let (read, mut write) = stream.into_split();
-    write.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+    write
+        .write_all(format!("{line}\n").as_bytes())
+        .await
+        .unwrap();
     let mut answer = String::new();
     tokio::time::timeout(PROMPT, BufReader::new(read).read_line(&mut answer))
         .await
@@ -360,7 +375,10 @@ async fn a_wedged_device_read_in_status_does_not_hold_up_other_clients() {
     })
     .await
     .expect("pause, resume and set-config answer while status waits on the device");
-    assert!(!status.is_finished(), "status is still waiting on the device");
+    assert!(
+        !status.is_finished(),
+        "status is still waiting on the device"
+    );
 
     wedged.release();
     let answered = tokio::time::timeout(PROMPT, status)

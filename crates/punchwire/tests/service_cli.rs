@@ -167,7 +167,11 @@ fn a_bad_config_is_refused_naming_file_key_and_reason_and_nothing_starts() {
             "interval not a duration",
             "interval = \"30s\"",
             "interval = \"soon\"",
-            &["interface[0].interval", "\"soon\" is not a duration", "line 9"],
+            &[
+                "interface[0].interval",
+                "\"soon\" is not a duration",
+                "line 9",
+            ],
         ),
         (
             "poll longer than interval",
@@ -253,7 +257,15 @@ fn zone_of_200() -> String {
 fn a_zone_too_long_for_peer_names_is_refused_at_the_flag() {
     let zone = zone_of_200();
     for args in [
-        &["client", "--device", "wg0", "--dns", "127.0.0.1:9", "--zone", &zone][..],
+        &[
+            "client",
+            "--device",
+            "wg0",
+            "--dns",
+            "127.0.0.1:9",
+            "--zone",
+            &zone,
+        ][..],
         &["registry", "--device", "wg0", "--zone", &zone][..],
     ] {
         run(args).assert_refused(

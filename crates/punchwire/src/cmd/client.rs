@@ -137,7 +137,6 @@ fn parse_server(s: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("{s:?} is not ADDR or ADDR:PORT (e.g. 10.0.0.1:53, [fd00::1]:53)"))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,7 +198,10 @@ mod tests {
                 None => flags.extend([flag, value]),
             }
             let err = parse(&flags).unwrap_err();
-            assert!(err.contains(flag) && err.contains(says), "{flag} {value}: {err}");
+            assert!(
+                err.contains(flag) && err.contains(says),
+                "{flag} {value}: {err}"
+            );
         }
     }
 }

@@ -63,7 +63,6 @@ fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
     s.parse::<Endpoint>().map_err(|e| e.to_string())
 }
 
-
 impl Args {
     fn config(self) -> RegistryConfig {
         let mut config = RegistryConfig::new(self.zone, self.device.to_string());
@@ -196,7 +195,10 @@ mod tests {
             assert!(err.contains(flag), "{flag} {value}: {err}");
         }
         let err = parse(&["--zone", "exa mple.com", "--device", "wg0"]).unwrap_err();
-        assert!(err.contains("--zone") && err.contains("may only hold"), "{err}");
+        assert!(
+            err.contains("--zone") && err.contains("may only hold"),
+            "{err}"
+        );
         let err = parse(&["--zone", "z", "--device", "wg/0"]).unwrap_err();
         assert!(err.contains("--device") && err.contains("'/'"), "{err}");
         let err = parse(&["--device", "wg0"]).unwrap_err();
