@@ -82,7 +82,7 @@ export interface ServiceStatus {
 
 /** How the app's Rust side reports a failure (the rejection value of every command). */
 export interface AppError {
-  /** not-running | permission-denied | unreachable | refused | unsupported | invalid-config | protocol */
+  /** not-running | permission-denied | unreachable | refused | unsupported | invalid-config | conflict | protocol */
   kind: string;
   message: string;
   /** For invalid-config: the dotted key the service named, e.g. `interface[0].zone`. */
@@ -118,6 +118,10 @@ export interface ServiceConfig {
 export interface ConfigDocument {
   path: string;
   config: ServiceConfig;
+  /** The file's revision: handed back with set_config, which refuses a stale one (`conflict`). */
+  revision: string;
+  /** What the service uses for the keys left out, e.g. `{ interval: "30s" }`. */
+  defaults?: Partial<Record<"interval" | "poll" | "handshake_threshold", string>>;
 }
 
 /** The app's own preferences, kept in its config directory (not the service's). */

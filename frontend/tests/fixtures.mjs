@@ -107,4 +107,6 @@ export const config = () => ({
     ],
     registry: null,
   },
+  revision: "rev-1",
+  defaults: { interval: "30s", poll: "1s", handshake_threshold: "2m 30s" },
 });

@@ -8,6 +8,8 @@ interface Scenario {
   config?: unknown;
   configError?: unknown;
   setConfigError?: unknown;
+  /** What a successful set_config answers with: the file's new revision. */
+  savedRevision?: string;
   appSettings?: { notifications: boolean };
   /** The status the service reports once a command has run, by command (pause, resume). */
   after?: Record<string, unknown>;
@@ -56,7 +58,7 @@ mockIPC(
         return s.config;
       case "set_config":
         if (s.setConfigError) throw s.setConfigError;
-        return null;
+        return s.savedRevision ? { revision: s.savedRevision } : null;
       case "app_settings":
         return s.appSettings ?? { notifications: true };
       case "set_app_settings":

@@ -334,7 +334,8 @@ describe("settings", () => {
     const [sent] = await calls(page, "set_config");
     const expected = fx.config().config;
     expected.interface[0].interval = "1m";
-    assert.deepEqual(sent, { config: expected }, "the whole configuration goes back, unknown parts untouched");
+    assert.deepEqual(sent, { config: expected, revision: "rev-1" }, "the whole configuration goes back, unknown parts untouched, with the revision it was read at");
+    assert.match(await page.locator('[id="interface[0].interval"] ~ .hint').textContent(), /Default: 30s\./, "the service's default, as it said");
     await shot(page, "settings");
     await done(page);
   });
@@ -362,14 +363,14 @@ describe("settings", () => {
       setConfigError: {
         kind: "invalid-config",
         key: "interface[0].zone",
-        message: 'interface[0].zone: "example..com." has an empty or over-long label (labels are 1 to 63 characters)',
+        message: 'interface[0].zone: "example..com." cannot be a zone: it has an empty label (two dots in a row?)',
       },
     });
     await page.locator('[id="interface[0].zone"]').fill("example..com.");
     await page.locator('[data-action="save"]').click();
     const err = page.locator('[data-error-for="interface[0].zone"]');
     await err.waitFor();
-    assert.match(await err.textContent(), /empty or over-long label/);
+    assert.match(await err.textContent(), /it has an empty label/);
     assert.equal(await page.locator('[id="interface[0].zone"]').getAttribute("aria-invalid"), "true");
     assert.equal(await page.locator(".field-error:not([hidden])").count(), 1, "only that field shows an error");
     assert.equal(await page.locator('[data-error="form"]').isHidden(), true);
@@ -390,6 +391,49 @@ describe("settings", () => {
     await formError.waitFor();
     assert.match(await formError.textContent(), /read-only file system/);
     assert.equal(await page.locator(".field-error:not([hidden])").count(), 0, "the earlier field error is cleared");
+    await done(page);
+  });
+
+  test("each save builds on the revision the last one answered with", async () => {
+    const page = await openSettings({ savedRevision: "rev-2" });
+    await page.locator('[data-action="save"]').click();
+    await page.locator(".saved:not([hidden])").waitFor();
+    await page.locator('[id="interface[0].poll"]').fill("2s");
+    await page.locator('[data-action="save"]').click();
+    await page.waitForFunction(() => window.__mock.calls.filter((c) => c.cmd === "set_config").length === 2);
+    const sent = await calls(page, "set_config");
+    assert.deepEqual(sent.map((s) => s.revision), ["rev-1", "rev-2"]);
+    await done(page);
+  });
+
+  test("a save refused as a conflict offers to reload the settings, and reloading re-reads them", async () => {
+    const page = await openSettings({
+      setConfigError: { kind: "conflict", message: "the settings were saved by someone else since you read them: read them again, then make your change" },
+    });
+    await page.locator('[id="interface[0].interval"]').fill("1m");
+    await page.locator('[data-action="save"]').click();
+    const offer = page.locator('[data-error="form"]:not([hidden]) [data-action="reload-settings"]');
+    await offer.waitFor();
+    assert.match(await page.locator('[data-error="form"]').textContent(), /saved by someone else/);
+    assert.equal(await page.locator(".saved:not([hidden])").count(), 0, "nothing claims to be saved");
+    await shot(page, "settings-conflict");
+
+    // What the other client saved is what the service now holds.
+    await page.evaluate(() => {
+      const doc = window.__SCENARIO__.config;
+      doc.revision = "rev-2";
+      doc.config.interface[0].zone = "theirs.example.";
+      delete window.__SCENARIO__.setConfigError;
+    });
+    await offer.click();
+    await page.waitForFunction(() => document.querySelector('[id="interface[0].zone"]')?.value === "theirs.example.");
+    assert.equal((await calls(page, "get_config")).length, 2, "the settings were read again");
+    assert.equal(await page.locator('[id="interface[0].interval"]').inputValue(), "30s", "the edit based on old settings is gone");
+
+    await page.locator('[data-action="save"]').click();
+    await page.locator(".saved:not([hidden])").waitFor();
+    const sent = await calls(page, "set_config");
+    assert.equal(sent.at(-1).revision, "rev-2", "the next save builds on what was read again");
     await done(page);
   });
 

@@ -49,11 +49,21 @@ pub async fn get_config() -> Result<Value, AppError> {
     service::raw_request("get-config", json!({})).await
 }
 
+/// Saves `config` if the file is still at `revision` (from `get_config`); answers with
+/// the file's new revision, or `conflict` when someone else saved first.
 #[tauri::command]
-pub async fn set_config(state: State<'_, AppState>, config: Value) -> Result<(), AppError> {
-    service::raw_request("set-config", json!({ "config": config })).await?;
+pub async fn set_config(
+    state: State<'_, AppState>,
+    config: Value,
+    revision: String,
+) -> Result<Value, AppError> {
+    let saved = service::raw_request(
+        "set-config",
+        json!({ "config": config, "revision": revision }),
+    )
+    .await?;
     state.kick.notify_one();
-    Ok(())
+    Ok(saved)
 }
 
 #[tauri::command]

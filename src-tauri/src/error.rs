@@ -28,6 +28,8 @@ pub enum ErrorKind {
     Unsupported,
     /// `set-config` found a problem; `key` says where.
     InvalidConfig,
+    /// `set-config` was based on settings that changed since: read them again.
+    Conflict,
     /// The service said something this app does not understand.
     Protocol,
     /// The app's own files (its settings).

@@ -94,6 +94,7 @@ fn answer_to_result(cmd: &str, answer: Value) -> Result<Value, AppError> {
     let key = error.get("key").and_then(Value::as_str).map(str::to_owned);
     let kind = match code {
         "invalid-config" => ErrorKind::InvalidConfig,
+        "conflict" => ErrorKind::Conflict,
         "permission-denied" => ErrorKind::PermissionDenied,
         "bad-request" if message.contains("unknown variant") => {
             return Err(AppError::new(
@@ -130,6 +131,15 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::InvalidConfig);
         assert_eq!(e.key.as_deref(), Some("interface[0].zone"));
         assert_eq!(e.message, "interface[0].zone: must not be empty");
+    }
+
+    #[test]
+    fn a_stale_save_is_a_conflict() {
+        let answer = json!({"v":1,"id":1,"ok":false,"error":{"code":"conflict",
+            "message":"the settings were saved by someone else since you read them: read them again, then make your change"}});
+        let e = answer_to_result("set-config", answer).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Conflict);
+        assert!(e.message.contains("read them again"), "{e}");
     }
 
     #[test]

@@ -5,12 +5,17 @@
 //! [`status`] (the document `status` returns), [`events`] (the
 //! events clients act on, typed), [`client`] (one connection to the
 //! service), [`config_file`] (replacing a configuration file all or nothing),
-//! [`defaults`] (where the two sides meet when nothing else is said).
+//! [`defaults`] (where the two sides meet when nothing else is said), and the values a
+//! configuration is made of, each checked where it is given: [`zone`], [`interface`],
+//! [`timing`].
 
 #[cfg(unix)]
 pub mod client;
 pub mod config_file;
 pub mod defaults;
 pub mod events;
+pub mod interface;
 pub mod protocol;
 pub mod status;
+pub mod timing;
+pub mod zone;

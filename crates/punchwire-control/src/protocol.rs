@@ -51,24 +51,16 @@ pub enum Command {
     Reload,
     RegistryEnable,
     RegistryDisable,
-    /// The running configuration and the file it came from.
+    /// The running configuration, the file it came from, and that file's revision.
     GetConfig,
     /// Check `config` (the whole configuration, in the file's keys), write it to the
     /// file and apply it like `reload`; a bad one changes nothing.
     SetConfig {
         config: Value,
+        /// The `revision` of the `get-config` this change was based on: when the file
+        /// has changed since, the change is refused with `conflict`.
+        revision: String,
     },
-}
-
-impl Command {
-    /// Whether the command changes what the service does (as opposed to reading).
-    /// The configuration holds no secrets, so reading it is open to everyone.
-    pub fn changes_state(&self) -> bool {
-        !matches!(
-            self,
-            Command::Status | Command::Subscribe | Command::GetConfig
-        )
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,6 +108,10 @@ pub enum ErrorCode {
     Lagged,
     /// `set-config` was given a configuration that does not pass the checks.
     InvalidConfig,
+    /// `set-config` was based on a revision of the file that is no longer current:
+    /// someone else saved, or the file was edited, since. Nothing was written; read the
+    /// configuration again.
+    Conflict,
 }
 
 /// A pushed event on a subscribed connection.
@@ -220,25 +216,18 @@ mod tests {
     }
 
     #[test]
-    fn only_reads_are_open_to_everyone() {
-        assert!(!Command::Status.changes_state());
-        assert!(!Command::Subscribe.changes_state());
-        assert!(Command::Reload.changes_state());
-        assert!(Command::Pause { interface: None }.changes_state());
-        assert!(!Command::GetConfig.changes_state());
-        assert!(Command::SetConfig {
-            config: Value::Null
-        }
-        .changes_state());
-    }
-
-    #[test]
     fn config_errors_name_their_key() {
-        let request = parse_request(r#"{"v":1,"id":5,"cmd":"set-config","config":{"a":1}}"#);
+        let request = parse_request(
+            r#"{"v":1,"id":5,"cmd":"set-config","config":{"a":1},"revision":"00ff"}"#,
+        );
         assert!(matches!(
             request.unwrap().command,
-            Command::SetConfig { config } if config["a"] == 1
+            Command::SetConfig { config, revision } if config["a"] == 1 && revision == "00ff"
         ));
+        let stale = Response::error(6, ErrorCode::Conflict, "changed since");
+        assert!(serde_json::to_string(&stale)
+            .unwrap()
+            .contains(r#""code":"conflict""#));
         let mut body = ErrorBody::new(ErrorCode::InvalidConfig, "interface[0].zone: bad");
         body.key = Some("interface[0].zone".into());
         assert_eq!(

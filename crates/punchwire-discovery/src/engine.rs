@@ -24,9 +24,9 @@ use crate::prefer::prefer;
 use crate::view::InterfaceView;
 
 /// A full pass at least this often, whatever the SOA serials say.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+pub const DEFAULT_INTERVAL: Duration = punchwire_control::defaults::DEFAULT_INTERVAL.get();
 /// How often to ask for the SOA serial, which changes whenever any record does.
-pub const DEFAULT_POLL: Duration = Duration::from_secs(1);
+pub const DEFAULT_POLL: Duration = punchwire_control::defaults::DEFAULT_POLL.get();
 
 /// What the engine works on and how often.
 #[derive(Debug, Clone)]

@@ -25,7 +25,7 @@ pub mod view;
 pub use engine::{Config, Engine, Outcome, Pass};
 pub use events::Event;
 pub use exchange::DnsError;
-pub use lookup::{Answer, AnswerSource, DnsSource, Lookup, ZoneError};
+pub use lookup::{Answer, AnswerSource, DnsSource, Lookup};
 pub use memory::MemorySource;
 pub use peer_health::{Facts, PeerHealth, Thresholds};
 pub use policy::{decide, Action, Decision, PolicyContext, Reason};

@@ -23,9 +23,11 @@ use punchwire_wg::{Endpoint, Peer};
 use crate::policy::{Action, Decision, Reason};
 
 /// How recent a handshake must be for the tunnel to count as direct, and for its
-/// endpoint never to be replaced (WireGuard rekeys every 120 s while traffic or
-/// keepalive flows, so a live tunnel never goes this long without one).
-pub const DEFAULT_FRESH_HANDSHAKE: Duration = Duration::from_secs(150);
+/// endpoint never to be replaced: the user-facing default
+/// ([`punchwire_control::defaults::DEFAULT_HANDSHAKE_THRESHOLD`]), which an interface's
+/// `handshake_threshold` overrides.
+pub const DEFAULT_FRESH_HANDSHAKE: Duration =
+    punchwire_control::defaults::DEFAULT_HANDSHAKE_THRESHOLD.get();
 
 /// How long after setting an endpoint a handshake must follow; until then the peer is
 /// pending. WireGuard retries a handshake every 5 s, and the other side needs a moment

@@ -149,7 +149,7 @@ fn serve(iface: &str) {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let mut config = RegistryConfig::new(ZONE, iface);
+        let mut config = RegistryConfig::new(ZONE.parse().expect("a zone"), iface);
         config.listen = vec![SocketAddr::from(([127, 0, 0, 1], REGISTRY_PORT))];
         config.allow = vec!["127.0.0.0/8".parse().unwrap()];
         // BENCH_REFRESH_MS isolates the cost of reading the device (default: the real 1 s).

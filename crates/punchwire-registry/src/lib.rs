@@ -32,4 +32,3 @@ pub use registry::{
 pub use respond::MAX_UDP_PAYLOAD;
 pub use snapshot::SelfRecord;
 pub use stats::RegistryStats;
-pub use zone::{Zone, ZoneError};

@@ -21,12 +21,14 @@ use crate::server::Handler;
 use crate::snapshot::{SelfRecord, Snapshot, SnapshotConfig};
 use crate::stats::RegistryStats;
 use crate::udp;
-use crate::zone::{Zone, ZoneError};
+use crate::zone::ZoneNames;
+use punchwire_control::defaults;
+use punchwire_control::zone::Zone;
 
 /// The DNS port a registry listens on when no `--listen` is given.
-pub const DNS_PORT: u16 = 53;
-pub const DEFAULT_REFRESH: Duration = Duration::from_secs(1);
-pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(60);
+pub const DNS_PORT: u16 = defaults::DNS_PORT;
+pub const DEFAULT_REFRESH: Duration = defaults::DEFAULT_REFRESH.get();
+pub const DEFAULT_STALE_AFTER: Duration = defaults::DEFAULT_STALE_AFTER.get();
 
 /// How long an idle TCP connection is kept.
 const TCP_IDLE: Duration = Duration::from_secs(10);
@@ -37,8 +39,8 @@ const TCP_QUEUE: usize = 32;
 /// the fields that differ from the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryConfig {
-    /// The zone served, e.g. `example.com` (the final dot is optional).
-    pub zone: String,
+    /// The zone served.
+    pub zone: Zone,
     /// The WireGuard interface whose peers are published.
     pub device: String,
     /// Where to listen (UDP and TCP on each). Empty: every address of the device itself,
@@ -56,9 +58,9 @@ pub struct RegistryConfig {
 }
 
 impl RegistryConfig {
-    pub fn new(zone: impl Into<String>, device: impl Into<String>) -> Self {
+    pub fn new(zone: Zone, device: impl Into<String>) -> Self {
         Self {
-            zone: zone.into(),
+            zone,
             device: device.into(),
             listen: Vec::new(),
             self_record: None,
@@ -73,9 +75,6 @@ impl RegistryConfig {
 /// separate error source), so it reads whole however it is printed.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error(transparent)]
-    BadZone(#[from] ZoneError),
-
     #[error("cannot read WireGuard device {device:?}: {reason}")]
     Device {
         device: String,
@@ -132,7 +131,7 @@ impl Registry {
                 what: "the stale bound",
             });
         }
-        let zone = Arc::new(Zone::parse(&config.zone)?);
+        let zone = Arc::new(ZoneNames::new(&config.zone));
         let first_read = std::time::Instant::now();
         let device =
             backend
@@ -286,7 +285,7 @@ pub struct RunningRegistry {
     udp_tasks: Vec<JoinHandle<()>>,
     refresh: JoinHandle<()>,
     local_addrs: Vec<SocketAddr>,
-    zone: Arc<Zone>,
+    zone: Arc<ZoneNames>,
 }
 
 impl RunningRegistry {

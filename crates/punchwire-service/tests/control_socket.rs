@@ -247,3 +247,44 @@ async fn a_missing_service_is_reported_with_what_to_do() {
         "{message}"
     );
 }
+
+/// Every command, reading the configuration included, is for root and the control
+/// group: the configuration names the registries and the mesh's zone.
+#[tokio::test]
+async fn someone_outside_the_group_may_not_even_read() {
+    use punchwire_service::control::auth::PeerIdentity;
+    use punchwire_service::control::server::serve_connection;
+
+    let (events, _) = broadcast::channel(4);
+    let fake = Fake {
+        events,
+        pauses: AtomicUsize::new(0),
+    };
+    let policy = AccessPolicy::for_group("punchwire-no-such-group");
+    let outsider = PeerIdentity {
+        uid: 4242,
+        gid: 4242,
+        pid: None,
+    };
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    let serving = serve_connection(server, outsider, &policy, &fake);
+    let asking = async {
+        let (read, mut write) = tokio::io::split(client);
+        let mut lines = BufReader::new(read).lines();
+        let mut codes = Vec::new();
+        for cmd in ["get-config", "status", "subscribe", "pause"] {
+            let line = format!("{{\"v\":1,\"id\":1,\"cmd\":\"{cmd}\"}}\n");
+            write.write_all(line.as_bytes()).await.unwrap();
+            let answer: Value =
+                serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+            codes.push((cmd, answer["error"]["code"].clone()));
+        }
+        drop(write);
+        codes
+    };
+    let (codes, ()) = tokio::join!(asking, serving);
+    for (cmd, code) in codes {
+        assert_eq!(code, "permission-denied", "{cmd}");
+    }
+    assert_eq!(fake.pauses.load(Ordering::SeqCst), 0);
+}

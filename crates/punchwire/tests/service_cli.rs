@@ -127,6 +127,16 @@ fn a_bad_config_is_refused_naming_file_key_and_reason_and_nothing_starts() {
             &["interface[0].zone", "may only hold letters"],
         ),
         (
+            "zone too long for a peer's name below it",
+            "zone = \"example.com.\"\nregistries",
+            &format!("zone = \"{}\"\nregistries", zone_of_200()),
+            &[
+                "interface[0].zone",
+                "200 characters long",
+                "56-character key label",
+            ],
+        ),
+        (
             "no registries",
             "registries = [\"127.0.0.1:9\"]",
             "registries = []",
@@ -157,7 +167,11 @@ fn a_bad_config_is_refused_naming_file_key_and_reason_and_nothing_starts() {
             "interval not a duration",
             "interval = \"30s\"",
             "interval = \"soon\"",
-            &["interval = \"soon\"", "expected a duration", "line 9"],
+            &[
+                "interface[0].interval",
+                "\"soon\" is not a duration",
+                "line 9",
+            ],
         ),
         (
             "poll longer than interval",
@@ -184,7 +198,7 @@ fn a_bad_config_is_refused_naming_file_key_and_reason_and_nothing_starts() {
             "registry zone",
             "zone = \"example.com.\"\ndevice",
             "zone = \".\"\ndevice",
-            &["registry.zone", "must be a domain name"],
+            &["registry.zone", "root zone cannot be served"],
         ),
         (
             "registry self_endpoint",
@@ -228,6 +242,37 @@ fn a_bad_config_is_refused_naming_file_key_and_reason_and_nothing_starts() {
     run(&["service", "--config", missing])
         .assert_refused("missing file", &[missing, "cannot read"]);
     assert!(!socket_dir.exists(), "a missing config started something");
+}
+
+/// A zone of 200 characters in labels a zone can have: too long for a peer's name
+/// (`<56 characters>._wireguard._udp.<zone>`) to fit in a DNS name below it.
+fn zone_of_200() -> String {
+    let zone = vec!["a".repeat(50); 5].join(".");
+    zone[..200].to_owned()
+}
+
+/// The same zone on the command line is refused there, naming the flag, before any
+/// device is touched.
+#[test]
+fn a_zone_too_long_for_peer_names_is_refused_at_the_flag() {
+    let zone = zone_of_200();
+    for args in [
+        &[
+            "client",
+            "--device",
+            "wg0",
+            "--dns",
+            "127.0.0.1:9",
+            "--zone",
+            &zone,
+        ][..],
+        &["registry", "--device", "wg0", "--zone", &zone][..],
+    ] {
+        run(args).assert_refused(
+            args[0],
+            &["--zone", "200 characters long", "56-character key label"],
+        );
+    }
 }
 
 #[test]
@@ -332,11 +377,13 @@ fn set_config_checks_writes_and_applies_and_a_bad_one_changes_nothing() {
     assert_eq!(got["ok"], true, "{got:#}");
     assert_eq!(got["result"]["path"], config.to_str().expect("utf-8 path"));
     let mut document = got["result"]["config"].clone();
+    let revision = got["result"]["revision"].clone();
+    assert!(revision.is_string(), "get-config gives a revision: {got:#}");
     assert_eq!(document["interface"][0]["zone"], "one.example.", "{got:#}");
 
     // A bad zone: refused with the key the window marks, and nothing changes.
     document["interface"][0]["zone"] = "exa mple.".into();
-    let request = serde_json::json!({"v": 1, "id": 2, "cmd": "set-config", "config": document});
+    let request = serde_json::json!({"v": 1, "id": 2, "cmd": "set-config", "config": document, "revision": revision});
     let refused = client.send(request.to_string().as_bytes());
     assert_eq!(refused["ok"], false, "{refused:#}");
     assert_eq!(refused["error"]["code"], "invalid-config", "{refused:#}");
@@ -353,7 +400,7 @@ fn set_config_checks_writes_and_applies_and_a_bad_one_changes_nothing() {
     // A good one: applied, written to the file, the old file kept beside it.
     document["interface"][0]["zone"] = "two.example.".into();
     document["interface"][0]["interval"] = "45s".into();
-    let request = serde_json::json!({"v": 1, "id": 3, "cmd": "set-config", "config": document});
+    let request = serde_json::json!({"v": 1, "id": 3, "cmd": "set-config", "config": document, "revision": revision});
     let accepted = client.send(request.to_string().as_bytes());
     assert_eq!(accepted["ok"], true, "{accepted:#}");
     assert_eq!(interfaces(&status(&socket)), pairs(&[(&a, "two.example.")]));
@@ -364,6 +411,14 @@ fn set_config_checks_writes_and_applies_and_a_bad_one_changes_nothing() {
     );
     let backup = scratch.path("config.toml.bak");
     assert_eq!(std::fs::read_to_string(&backup).unwrap(), original);
+
+    // The same revision again is stale now: refused, and the file stays as saved.
+    document["interface"][0]["zone"] = "three.example.".into();
+    let request = serde_json::json!({"v": 1, "id": 5, "cmd": "set-config", "config": document, "revision": revision});
+    let stale = client.send(request.to_string().as_bytes());
+    assert_eq!(stale["error"]["code"], "conflict", "{stale:#}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), written);
+    document["interface"][0]["zone"] = "two.example.".into();
 
     // The written file is what a restart would read: a reload of it changes nothing.
     let socket_arg = socket.to_str().expect("utf-8 path");

@@ -13,7 +13,8 @@ use punchwire_wg::{Device, Peer, PublicKey};
 use super::Responder;
 use crate::live::Live;
 use crate::snapshot::{SelfRecord, Snapshot, SnapshotConfig};
-use crate::zone::Zone;
+use crate::zone::ZoneNames;
+use punchwire_control::zone::Zone;
 
 const ZONE: &str = "example.com.";
 
@@ -48,7 +49,7 @@ fn device(peers: Vec<Peer>) -> Device {
 
 fn live(device: &Device, stale_after: Duration) -> Arc<Live> {
     let config = Arc::new(SnapshotConfig {
-        zone: Arc::new(Zone::parse(ZONE).unwrap()),
+        zone: Arc::new(ZoneNames::new(&Zone::parse(ZONE).unwrap())),
         self_record: Some(SelfRecord::default()),
         allow: Vec::new(),
         nameserver_ips: vec!["10.0.0.200".parse().unwrap()],

@@ -2,10 +2,13 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use ipnet::IpNet;
+use punchwire_control::defaults::{DEFAULT_REFRESH, DEFAULT_STALE_AFTER};
+use punchwire_control::interface::InterfaceName;
+use punchwire_control::timing::Timing;
+use punchwire_control::zone::Zone;
 use punchwire_registry::{Registry, RegistryConfig, SelfRecord};
 use punchwire_wg::{Backend, Endpoint, SystemBackend};
 use tracing::info;
@@ -22,11 +25,11 @@ use tracing::info;
 pub struct Args {
     /// The zone to serve, e.g. `example.com`.
     #[arg(long, value_name = "ZONE")]
-    zone: String,
+    zone: Zone,
 
     /// The WireGuard interface whose peers are published.
     #[arg(long, value_name = "IFACE")]
-    device: String,
+    device: InterfaceName,
 
     /// Where to listen, UDP and TCP (repeatable). Default: every address of the device
     /// itself, port 53, so that only the tunnel reaches it.
@@ -47,38 +50,30 @@ pub struct Args {
     allow: Vec<IpNet>,
 
     /// How often the device is read, e.g. `1s`, `500ms`.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
-    refresh: Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_REFRESH)]
+    refresh: Timing,
 
     /// How long the last snapshot is served while the device cannot be read; after
     /// that every query gets SERVFAIL until it can.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
-    stale_after: Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_STALE_AFTER)]
+    stale_after: Timing,
 }
 
 fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
     s.parse::<Endpoint>().map_err(|e| e.to_string())
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 1s, 500ms)"))?;
-    if d.is_zero() {
-        return Err("must be longer than zero".into());
-    }
-    Ok(d)
-}
-
 impl Args {
     fn config(self) -> RegistryConfig {
-        let mut config = RegistryConfig::new(self.zone, self.device);
+        let mut config = RegistryConfig::new(self.zone, self.device.to_string());
         config.listen = self.listen;
         config.self_record = self.self_endpoint.map(|endpoint| SelfRecord {
             endpoint,
             allowed: self.self_allowed,
         });
         config.allow = self.allow;
-        config.refresh = self.refresh;
-        config.stale_after = self.stale_after;
+        config.refresh = self.refresh.get();
+        config.stale_after = self.stale_after.get();
         config
     }
 }
@@ -123,6 +118,8 @@ async fn wait_for_stop() -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use clap::Parser;
 
     use super::*;
@@ -162,7 +159,7 @@ mod tests {
         ])
         .unwrap();
         let config = args.config();
-        assert_eq!(config.zone, "example.com");
+        assert_eq!(config.zone.as_str(), "example.com.");
         assert_eq!(config.device, "wg0");
         assert_eq!(config.listen.len(), 2);
         let me = config.self_record.unwrap();
@@ -197,6 +194,13 @@ mod tests {
             let err = parse(&flags).unwrap_err();
             assert!(err.contains(flag), "{flag} {value}: {err}");
         }
+        let err = parse(&["--zone", "exa mple.com", "--device", "wg0"]).unwrap_err();
+        assert!(
+            err.contains("--zone") && err.contains("may only hold"),
+            "{err}"
+        );
+        let err = parse(&["--zone", "z", "--device", "wg/0"]).unwrap_err();
+        assert!(err.contains("--device") && err.contains("'/'"), "{err}");
         let err = parse(&["--device", "wg0"]).unwrap_err();
         assert!(err.contains("--zone"), "{err}");
         let err = parse(&[
