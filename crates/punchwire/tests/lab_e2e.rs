@@ -312,9 +312,13 @@ fn registry_outage(lab: &Lab, registry: &punchwire_lab::Spawned, alice: &Service
     }
     let link = &control(&alice.socket, ControlCommand::Status)["interfaces"][0]["registries"][0];
     assert_eq!(link["reachable"], false, "{link}");
-    assert_eq!(
-        peer_status(&alice.socket, bob_key)["health"]["state"],
-        "direct"
+    // Never "not direct" for want of a registry. With this test's 10 s handshake
+    // threshold (the one threshold for both the policy and health), a working tunnel
+    // reads "stale" between WireGuard's two-minute rekeys, so either is right here.
+    let health = &peer_status(&alice.socket, bob_key)["health"];
+    assert!(
+        health["state"] == "direct" || health["state"] == "stale",
+        "{health}"
     );
 
     let _registry = lab.start_registry(bin(), &[]).unwrap();
@@ -417,13 +421,15 @@ fn symmetric_nat_ends_in_a_clear_reason_not_a_loop() {
             reason,
             format!("no handshake followed endpoint {bob_seen} (symmetric NAT on either side?)")
         );
-        // The event said so too, with the same words.
-        let told = events.matching("peer-health-changed", &bob_key);
-        assert!(
-            told.iter()
-                .any(|e| e["to"] == "not-direct" && e["text"] == reason.as_str()),
-            "{told:?}"
-        );
+        // The event says so too, with the same words: the engine looks again at the end of
+        // the pending window, within a poll of the status saying it.
+        wait_until(STEP, "alice's service tells bob went not direct", || {
+            events
+                .matching("peer-health-changed", &bob_key)
+                .iter()
+                .any(|e| e["to"] == "not-direct" && e["text"] == reason.as_str())
+        })
+        .unwrap();
         assert!(
             !ping(lab, Host::Alice, Host::Bob),
             "no direct path is possible here"
