@@ -8,6 +8,8 @@
 //! → {"v":1,"id":3,"cmd":"subscribe"}
 //! ← {"v":1,"id":3,"ok":true,"result":null}
 //! ← {"v":1,"event":{"type":"endpoint-changed",...}}
+//! → {"v":1,"id":4,"cmd":"hello"}
+//! ← {"v":1,"id":4,"ok":true,"result":{"protocol":1,"service":"0.1.0","commands":["status",...]}}
 //! ```
 //!
 //! Fields are only ever added within a version; a client that sees a `v` it does not
@@ -36,6 +38,9 @@ pub struct Request {
 pub enum Command {
     /// The whole state: interfaces, peers, registries, registry mode.
     Status,
+    /// Who answers: the protocol and service versions and the commands it knows
+    /// ([`Hello`]), so that a client asks instead of guessing from error text.
+    Hello,
     /// Follow the event stream on this connection.
     Subscribe,
     /// Stop changing endpoints (on one interface, or all).
@@ -66,8 +71,85 @@ impl Command {
     pub fn changes_state(&self) -> bool {
         !matches!(
             self,
-            Command::Status | Command::Subscribe | Command::GetConfig
+            Command::Status | Command::Subscribe | Command::GetConfig | Command::Hello
         )
+    }
+
+    /// Every command's name on the wire, in declaration order, read from the enum's own
+    /// serde derive so that the list `hello` reports cannot drift from what is parsed.
+    pub fn names() -> &'static [&'static str] {
+        variant_names::of::<Command>()
+    }
+}
+
+/// The answer to `hello`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The protocol version spoken, [`VERSION`].
+    pub protocol: u32,
+    /// The service's own version, e.g. "0.1.0".
+    pub service: String,
+    /// The `cmd` names this service understands.
+    pub commands: Vec<String>,
+}
+
+impl Hello {
+    /// What a service of version `service` built from this crate says.
+    pub fn from_service(service: impl Into<String>) -> Self {
+        Self {
+            protocol: VERSION,
+            service: service.into(),
+            commands: Command::names().iter().map(|&n| n.to_owned()).collect(),
+        }
+    }
+
+    /// Whether the service understands `cmd` (a name as in [`Command::names`]).
+    pub fn knows(&self, cmd: &str) -> bool {
+        self.commands.iter().any(|c| c == cmd)
+    }
+}
+
+/// Reads an enum's variant names, as serde spells them, out of its `Deserialize` derive.
+///
+/// The derive keeps the names in a private list that it only ever hands to
+/// [`serde::de::Error::unknown_variant`]; asking it to parse a tag that is no variant,
+/// through an error type that keeps that list, gets them without a copy to maintain.
+mod variant_names {
+    use std::fmt;
+
+    use serde::de::value::MapDeserializer;
+    use serde::Deserialize;
+
+    /// Holds the variant list when the failure was an unknown variant.
+    #[derive(Debug)]
+    struct Expected(Option<&'static [&'static str]>);
+
+    impl fmt::Display for Expected {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("looking for the variant list")
+        }
+    }
+
+    impl std::error::Error for Expected {}
+
+    impl serde::de::Error for Expected {
+        fn custom<T: fmt::Display>(_: T) -> Self {
+            Self(None)
+        }
+
+        fn unknown_variant(_: &str, expected: &'static [&'static str]) -> Self {
+            Self(Some(expected))
+        }
+    }
+
+    /// The variant names of an internally tagged enum whose tag is `cmd`.
+    pub fn of<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
+        // No command is named by an empty string.
+        let tag = std::iter::once(("cmd", ""));
+        match T::deserialize(MapDeserializer::<_, Expected>::new(tag)) {
+            Err(Expected(Some(names))) => names,
+            _ => panic!("an empty tag must be an unknown variant"),
+        }
     }
 }
 
@@ -220,8 +302,45 @@ mod tests {
     }
 
     #[test]
+    fn hello_lists_every_command_as_it_is_spelled_on_the_wire() {
+        let hello = Hello::from_service("9.9.9");
+        assert_eq!(hello.protocol, VERSION);
+        assert_eq!(
+            hello.commands,
+            [
+                "status",
+                "hello",
+                "subscribe",
+                "pause",
+                "resume",
+                "reload",
+                "registry-enable",
+                "registry-disable",
+                "get-config",
+                "set-config"
+            ]
+        );
+        // Each listed name is one the parser takes as that command, not an unknown one.
+        for name in &hello.commands {
+            let line = format!(r#"{{"v":1,"id":1,"cmd":"{name}","config":{{}}}}"#);
+            let parsed = parse_request(&line).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            let back = serde_json::to_value(&parsed).unwrap();
+            assert_eq!(back["cmd"], name.as_str());
+        }
+        assert!(hello.knows("get-config"));
+        assert!(!hello.knows("explode"));
+        assert_eq!(
+            parse_request(r#"{"v":1,"id":2,"cmd":"hello"}"#)
+                .unwrap()
+                .command,
+            Command::Hello
+        );
+    }
+
+    #[test]
     fn only_reads_are_open_to_everyone() {
         assert!(!Command::Status.changes_state());
+        assert!(!Command::Hello.changes_state());
         assert!(!Command::Subscribe.changes_state());
         assert!(Command::Reload.changes_state());
         assert!(Command::Pause { interface: None }.changes_state());

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError, InterfaceConfig, RegistryConfig};
 use punchwire_control::config_file;
-use crate::control::protocol::{Command, ErrorBody, ErrorCode};
+use crate::control::protocol::{Command, ErrorBody, ErrorCode, Hello};
 use crate::control::server::ControlHandler;
 use crate::notes::{event_json, Notes};
 use crate::peer_names::PeerNames;
@@ -526,6 +526,10 @@ impl ControlHandler for Service {
         let failed = |e: String| ErrorBody::new(ErrorCode::Failed, e);
         match command {
             Command::Status => Ok(serde_json::to_value(self.status().await).expect("plain data")),
+            Command::Hello => Ok(
+                serde_json::to_value(Hello::from_service(env!("CARGO_PKG_VERSION")))
+                    .expect("plain data"),
+            ),
             Command::Pause { interface } => self
                 .set_paused(interface.as_deref(), true)
                 .await
