@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use punchwire_control::defaults::DEFAULT_SOCKET;
-use punchwire_control::client::ControlClient;
-use punchwire_control::protocol::Command;
+use punchwire_control::client::{ClientError, ControlClient};
+use punchwire_control::protocol::{Command, ErrorCode};
 use punchwire_control::status::{EndpointSource, HealthState, ServiceStatus};
 
 /// Where the service listens; shared by every control subcommand.
@@ -72,13 +72,41 @@ pub async fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
     let mut client = connect(&args.socket).await?;
     client.subscribe().await?;
     loop {
-        let event = client.next_event().await?;
-        if args.json {
-            println!("{event}");
-        } else {
-            println!("{}", describe_event(&event));
+        match client.next_event().await {
+            Ok(event) if args.json => println!("{event}"),
+            Ok(event) => println!("{}", describe_event(&event)),
+            // The service dropped events this client was too slow for. What they said
+            // is in the status now, so show that and carry on following.
+            Err(ClientError::Refused {
+                code: ErrorCode::Lagged,
+                message,
+                ..
+            }) => missed_events(&args, &message).await?,
+            Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Says that events were missed and what the state is now, read on a connection of its
+/// own (a request on the subscribed one would skip the events that arrive meanwhile).
+async fn missed_events(args: &EventsArgs, message: &str) -> anyhow::Result<()> {
+    let status = connect(&args.socket)
+        .await?
+        .request(Command::Status)
+        .await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"type": "lagged", "message": message, "status": status})
+        );
+    } else {
+        println!("missed events: {message}; the status now:");
+        match serde_json::from_value::<ServiceStatus>(status) {
+            Ok(status) => print!("{}", render_status(&status)),
+            Err(e) => println!("(a status this client does not understand: {e})"),
+        }
+    }
+    Ok(())
 }
 
 pub async fn pause(args: ToggleArgs, paused: bool) -> anyhow::Result<ExitCode> {
