@@ -57,13 +57,21 @@ impl From<ClientError> for AppError {
             ClientError::PermissionDenied(_) => ErrorKind::PermissionDenied,
             ClientError::Io { .. } | ClientError::Closed => ErrorKind::Unreachable,
             ClientError::Protocol(_) => ErrorKind::Protocol,
-            ClientError::Refused {
-                code: ErrorCode::PermissionDenied,
-                ..
-            } => ErrorKind::PermissionDenied,
-            ClientError::Refused { .. } => ErrorKind::Refused,
+            ClientError::Refused { code, .. } => match code {
+                ErrorCode::PermissionDenied => ErrorKind::PermissionDenied,
+                ErrorCode::InvalidConfig => ErrorKind::InvalidConfig,
+                _ => ErrorKind::Refused,
+            },
         };
-        Self::new(kind, e.to_string())
+        let key = match &e {
+            ClientError::Refused { key, .. } => key.clone(),
+            _ => None,
+        };
+        Self {
+            kind,
+            message: e.to_string(),
+            key,
+        }
     }
 }
 
@@ -83,5 +91,24 @@ mod tests {
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["kind"], "permission-denied");
         assert!(json.get("key").is_none());
+    }
+
+    #[test]
+    fn a_config_error_keeps_the_key_it_names() {
+        let e = AppError::from(ClientError::Refused {
+            code: ErrorCode::InvalidConfig,
+            message: "interface[0].zone: must not be empty".into(),
+            key: Some("interface[0].zone".into()),
+        });
+        assert_eq!(e.kind, ErrorKind::InvalidConfig);
+        assert_eq!(e.key.as_deref(), Some("interface[0].zone"));
+        assert_eq!(e.message, "interface[0].zone: must not be empty");
+        let e = AppError::from(ClientError::Refused {
+            code: ErrorCode::Failed,
+            message: "no configured interface named \"wg9\"".into(),
+            key: None,
+        });
+        assert_eq!(e.kind, ErrorKind::Refused);
+        assert_eq!(e.key, None);
     }
 }

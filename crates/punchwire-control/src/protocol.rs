@@ -75,6 +75,16 @@ impl Command {
         )
     }
 
+    /// The command's name on the wire (`cmd`), e.g. `get-config`.
+    pub fn name(&self) -> &'static str {
+        let value = serde_json::to_value(self).expect("commands are plain data");
+        let tag = value["cmd"].as_str().unwrap_or_default();
+        Self::names()
+            .iter()
+            .find(|&&n| n == tag)
+            .expect("every command serializes with one of its own names")
+    }
+
     /// Every command's name on the wire, in declaration order, read from the enum's own
     /// serde derive so that the list `hello` reports cannot drift from what is parsed.
     pub fn names() -> &'static [&'static str] {
@@ -327,6 +337,8 @@ mod tests {
             let back = serde_json::to_value(&parsed).unwrap();
             assert_eq!(back["cmd"], name.as_str());
         }
+        assert_eq!(Command::GetConfig.name(), "get-config");
+        assert_eq!(Command::Pause { interface: None }.name(), "pause");
         assert!(hello.knows("get-config"));
         assert!(!hello.knows("explode"));
         assert_eq!(
