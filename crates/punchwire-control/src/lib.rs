@@ -12,3 +12,5 @@ pub mod config_file;
 pub mod defaults;
 pub mod protocol;
 pub mod status;
+#[cfg(test)]
+mod typescript;

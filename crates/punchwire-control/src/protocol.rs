@@ -25,6 +25,7 @@ pub const VERSION: u32 = 1;
 pub const MAX_LINE: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Request {
     pub v: u32,
     pub id: u64,
@@ -34,6 +35,7 @@ pub struct Request {
 
 /// Everything a client can ask.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "cmd", rename_all = "kebab-case")]
 pub enum Command {
     /// The whole state: interfaces, peers, registries, registry mode.
@@ -46,10 +48,12 @@ pub enum Command {
     /// Stop changing endpoints (on one interface, or all).
     Pause {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(test, ts(optional))]
         interface: Option<String>,
     },
     Resume {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(test, ts(optional))]
         interface: Option<String>,
     },
     /// Re-read the configuration file; keeps the running one if the file is bad.
@@ -61,6 +65,7 @@ pub enum Command {
     /// Check `config` (the whole configuration, in the file's keys), write it to the
     /// file and apply it like `reload`; a bad one changes nothing.
     SetConfig {
+        #[cfg_attr(test, ts(type = "unknown"))]
         config: Value,
     },
 }
@@ -94,6 +99,7 @@ impl Command {
 
 /// The answer to `hello`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Hello {
     /// The protocol version spoken, [`VERSION`].
     pub protocol: u32,
@@ -164,23 +170,28 @@ mod variant_names {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Response {
     pub v: u32,
     /// The request's id; 0 when the request was too broken to have one.
     pub id: u64,
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(type = "unknown", optional))]
     pub result: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub error: Option<ErrorBody>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
     /// For `invalid-config`: the dotted key at fault (`interface[0].zone`), when one is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub key: Option<String>,
 }
 
@@ -195,6 +206,7 @@ impl ErrorBody {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorCode {
     /// Not JSON, not a known command, or a version we do not speak.
@@ -212,8 +224,10 @@ pub enum ErrorCode {
 
 /// A pushed event on a subscribed connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct EventFrame {
     pub v: u32,
+    #[cfg_attr(test, ts(type = "unknown"))]
     pub event: Value,
 }
 

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 pub const LIVE_HANDSHAKE: Duration = Duration::from_secs(180);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ServiceStatus {
     /// The service's version, e.g. "0.1.0".
     pub version: String,
@@ -24,6 +25,7 @@ pub struct ServiceStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct InterfaceStatus {
     pub name: String,
     pub zone: String,
@@ -35,12 +37,15 @@ pub struct InterfaceStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PeerStatus {
     /// The peer's WireGuard public key, in base64 as `wg show` prints it.
     pub public_key: String,
     /// A human name where one is configured.
     pub name: Option<String>,
+    #[cfg_attr(test, ts(type = "string[]"))]
     pub tunnel_ips: Vec<IpNet>,
+    #[cfg_attr(test, ts(type = "string | null"))]
     pub endpoint: Option<SocketAddr>,
     pub endpoint_source: EndpointSource,
     pub latest_handshake_age_secs: Option<u64>,
@@ -60,6 +65,7 @@ impl PeerStatus {
 
 /// Where a peer's current endpoint came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum EndpointSource {
     /// No endpoint yet.
@@ -73,6 +79,7 @@ pub enum EndpointSource {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Health {
     pub state: HealthState,
     /// Why, when the state is not `direct`: what a user can act on.
@@ -80,6 +87,7 @@ pub struct Health {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum HealthState {
     /// A fresh handshake: traffic flows peer to peer.
@@ -95,7 +103,9 @@ pub enum HealthState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RegistryLink {
+    #[cfg_attr(test, ts(type = "string"))]
     pub address: SocketAddr,
     /// `None` until it has been asked.
     pub reachable: Option<bool>,
@@ -106,10 +116,12 @@ pub struct RegistryLink {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RegistryModeStatus {
     pub enabled: bool,
     pub zone: String,
     pub device: String,
+    #[cfg_attr(test, ts(type = "string[]"))]
     pub listen: Vec<SocketAddr>,
     pub peers_served: usize,
     pub queries: u64,

@@ -154,6 +154,64 @@ mod tests {
         assert!(json.get("event").is_none());
     }
 
+    /// The discovery events as the repository's golden fixture (tests/fixtures/events.json)
+    /// has them: exactly what the service sends, so the window's and the tray's tests
+    /// that read the fixture see the real thing.
+    #[test]
+    fn discovery_events_are_sent_as_the_fixture_shows_them() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events.json");
+        let fixture: Vec<Value> =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("events.json")).unwrap();
+        let of_type = |kind: &str| {
+            fixture
+                .iter()
+                .find(|e| e["type"] == kind)
+                .unwrap_or_else(|| panic!("no {kind} in {path}"))
+                .clone()
+        };
+        let bob = PublicKey::from_base64("TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=").unwrap();
+        let iface = || "wg0".to_owned();
+        let sent = [
+            Event::EndpointChanged {
+                iface: iface(),
+                peer: bob,
+                old: Some("203.0.113.9:40000".parse().unwrap()),
+                new: "203.0.113.9:51820".parse().unwrap(),
+                registry: "10.99.0.1:53".parse().unwrap(),
+            },
+            Event::PeerDirect {
+                iface: iface(),
+                peer: bob,
+                endpoint: "203.0.113.9:51820".parse().unwrap(),
+            },
+            Event::PeerStale {
+                iface: iface(),
+                peer: bob,
+                reason: "not direct: no handshake on 203.0.113.9:51820 within 15s".into(),
+            },
+            Event::RegistryReachable {
+                registry: "10.99.0.1:53".parse().unwrap(),
+            },
+            Event::RegistryUnreachable {
+                registry: "10.98.0.1:53".parse().unwrap(),
+                reason: "timed out".into(),
+            },
+            Event::Decision {
+                iface: iface(),
+                peer: bob,
+                reason: punchwire_discovery::policy::Reason::Rejected(
+                    "port 0 is not a reachable port".into(),
+                ),
+                endpoint: None,
+            },
+        ];
+        for event in &sent {
+            let json = event_json("wg0", event);
+            let kind = json["type"].as_str().expect("a type").to_owned();
+            assert_eq!(json, of_type(&kind), "{kind}");
+        }
+    }
+
     #[test]
     fn an_endpoint_we_set_is_remembered_and_clears_not_direct() {
         let mut notes = Notes::default();
