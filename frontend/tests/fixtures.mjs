@@ -1,46 +1,32 @@
-// Service states the UI tests render, in the shape of the service's `status` document.
+// Service states the UI tests render, built from the repository's golden status
+// document (tests/fixtures/status.json: what the service really sends), so that a
+// change to the contract shows up here too.
+import { readFileSync } from "node:fs";
 
-const KEYS = {
-  alice: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=",
-  bob: "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=",
-  carol: "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=",
-  registry: "gN65BkIKy1eCE9pP1wdc8ROUtkHLF2PfAqYdyYBz6EA=",
-};
+const FIXTURES = new URL("../../tests/fixtures/", import.meta.url);
+const golden = () => JSON.parse(readFileSync(new URL("status.json", FIXTURES), "utf8"));
 
+/** One of each event the service sends, as it sends them. */
+export const events = () => JSON.parse(readFileSync(new URL("events.json", FIXTURES), "utf8"));
+
+/** A peer of the golden status by name, direct and fresh unless `over` says otherwise. */
 export function peer(name, over = {}) {
-  const base = {
-    public_key: KEYS[name],
-    name,
-    tunnel_ips: [{ alice: "10.99.0.2/32", bob: "10.99.0.3/32", carol: "10.99.0.4/32", registry: "10.99.0.1/32" }[name]],
-    endpoint: { alice: "198.51.100.7:41234", bob: "203.0.113.9:51820", carol: "198.51.100.22:60001", registry: "192.0.2.10:51820" }[name],
-    endpoint_source: name === "registry" ? "static" : "registry",
-    latest_handshake_age_secs: 14,
-    rx_bytes: 1_482_113,
-    tx_bytes: 922_004,
-    health: { state: name === "registry" ? "registry" : "direct", reason: null },
-    last_decision: "fresh-handshake",
-  };
-  return { ...base, ...over };
+  const base = golden().interfaces[0].peers.find((p) => p.name === name);
+  if (!base) throw new Error(`no peer ${name} in tests/fixtures/status.json`);
+  const fresh = name === "registry" ? {} : { health: { state: "direct", reason: null }, latest_handshake_age_secs: 14 };
+  return { ...base, ...fresh, ...over };
 }
 
+/** The golden status with its first interface's peers, pause, registries and registry mode as given. */
 export function status({ peers, paused = false, registry = null, registries } = {}) {
-  return {
-    version: "0.1.0",
-    config_path: "/etc/punchwire/config.toml",
-    interfaces: [
-      {
-        name: "wg0",
-        zone: "example.com.",
-        paused,
-        error: null,
-        peers: peers ?? [peer("registry"), peer("alice"), peer("bob")],
-        registries: registries ?? [
-          { address: "10.99.0.1:53", reachable: true, rtt_ms: 3.4, serial: 2024112407, last_sync_age_secs: 1, error: null },
-        ],
-      },
-    ],
-    registry,
-  };
+  const doc = golden();
+  const iface = doc.interfaces[0];
+  iface.paused = paused;
+  iface.peers = peers ?? [peer("registry"), peer("alice"), peer("bob")];
+  iface.registries = registries ?? iface.registries.filter((r) => r.reachable);
+  doc.interfaces = [iface];
+  doc.registry = registry;
+  return doc;
 }
 
 export const allDirect = () => status();
@@ -59,27 +45,13 @@ export const someNotDirect = () =>
       }),
       peer("carol", { health: { state: "stale", reason: "latest handshake 4 min ago" }, latest_handshake_age_secs: 245 }),
     ],
-    registries: [
-      { address: "10.99.0.1:53", reachable: true, rtt_ms: 3.4, serial: 2024112407, last_sync_age_secs: 1, error: null },
-      { address: "10.98.0.1:53", reachable: false, rtt_ms: null, serial: null, last_sync_age_secs: 600, error: "timed out after 2 s" },
-    ],
+    // Both registries of the golden status: one answering, one timing out.
+    registries: golden().interfaces[0].registries,
   });
 
 export const paused = () => status({ paused: true });
 
-export const registryMode = () =>
-  status({
-    registry: {
-      enabled: true,
-      zone: "example.com.",
-      device: "wg0",
-      listen: ["10.99.0.1:53"],
-      peers_served: 12,
-      queries: 48213,
-      refusals: 7,
-      error: null,
-    },
-  });
+export const registryMode = () => status({ registry: golden().registry });
 
 export const notRunning = {
   kind: "not-running",

@@ -264,6 +264,32 @@ describe("live updates", () => {
   });
 });
 
+describe("activity", () => {
+  test("every event the service sends is put in words, naming the peer from the status", async () => {
+    const page = await open({ status: fx.allDirect() });
+    await page.locator("table.peers").waitFor();
+    const sent = fx.events();
+    for (const event of sent) {
+      await page.evaluate((e) => window.__mock.emit("punchwire://event", e), event);
+    }
+    const lines = page.locator('[data-panel="activity"] li');
+    await lines.nth(sent.length - 1).waitFor();
+    const texts = await lines.allTextContents();
+    assert.equal(texts.length, sent.length, `one line per event (the fixture's decision is a rejection): ${texts}`);
+    for (const text of texts) {
+      assert.doesNotMatch(text, /[{}]/, `told in words, not shown as it came: ${text}`);
+    }
+    const told = texts.join("\n");
+    assert.match(told, /bob: endpoint 203\.0\.113\.9:40000 → 203\.0\.113\.9:51820/);
+    assert.match(told, /bob is direct at 203\.0\.113\.9:51820/);
+    assert.match(told, /registry 10\.98\.0\.1:53 unreachable: timed out/);
+    assert.match(told, /discovery paused on wg0/);
+    assert.match(told, /configuration reloaded/);
+    assert.match(told, /registry mode disabled/);
+    await done(page);
+  });
+});
+
 describe("updates under the pointer", () => {
   test("a status update changes only what changed: the buttons and rows a user is on stay", async () => {
     const page = await open({ status: fx.allDirect() });

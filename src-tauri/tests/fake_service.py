@@ -1,19 +1,30 @@
 """A stand-in for the Punchwire service's control socket (JSON lines, protocol v1), for
-driving the real tray app in tests: answers status/pause/resume, records every command,
-and can push events to subscribers."""
+driving the real tray app in tests: answers hello/status/pause/resume, records every
+command, and can push events to subscribers."""
 
+import copy
 import json
 import os
 import socket
 import threading
 
+# The repository's golden status document (what the real service sends): the statuses
+# served here are derived from it, so a change to the contract shows up in these tests.
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures")
+with open(os.path.join(FIXTURES, "status.json")) as f:
+    GOLDEN = json.load(f)
+
+# What `hello` answers: an older service than the real one, without the settings commands.
+COMMANDS = ["status", "hello", "subscribe", "pause", "resume"]
+
 
 def peer(name, key, state="direct", endpoint="198.51.100.7:41234", ip="10.99.0.2/32", reason=None):
-    return {
-        "public_key": key, "name": name, "tunnel_ips": [ip], "endpoint": endpoint,
-        "endpoint_source": "registry", "latest_handshake_age_secs": 5, "rx_bytes": 1000,
-        "tx_bytes": 2000, "health": {"state": state, "reason": reason}, "last_decision": None,
-    }
+    """A peer shaped like the golden status's peers, with the given name, key and state."""
+    template = next(p for p in GOLDEN["interfaces"][0]["peers"] if p["health"]["state"] == "direct")
+    p = copy.deepcopy(template)
+    p.update({"public_key": key, "name": name, "tunnel_ips": [ip], "endpoint": endpoint,
+              "endpoint_source": "registry", "health": {"state": state, "reason": reason}})
+    return p
 
 
 ALICE = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
@@ -21,11 +32,13 @@ BOB = "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0="
 
 
 def status(peers, paused=False):
-    return {
-        "version": "0.1.0", "config_path": "/etc/punchwire/config.toml", "registry": None,
-        "interfaces": [{"name": "wg0", "zone": "example.com.", "paused": paused, "error": None,
-                        "peers": peers, "registries": []}],
-    }
+    """The golden status with one interface holding `peers`, no registries, no registry mode."""
+    doc = copy.deepcopy(GOLDEN)
+    iface = doc["interfaces"][0]
+    iface.update({"paused": paused, "peers": peers, "registries": []})
+    doc["interfaces"] = [iface]
+    doc["registry"] = None
+    return doc
 
 
 class FakeService:
@@ -65,9 +78,11 @@ class FakeService:
                         i["paused"] = cmd == "pause"
                 elif cmd == "subscribe":
                     self.subscribers.append(f)
+                elif cmd == "hello":
+                    result = {"protocol": 1, "service": GOLDEN["version"], "commands": COMMANDS}
                 else:
                     self._write(f, {"v": 1, "id": req["id"], "ok": False,
-                                    "error": {"code": "bad-request", "message": f"bad request: unknown variant `{cmd}`"}})
+                                    "error": {"code": "bad-request", "message": f"bad request: unknown command `{cmd}`"}})
                     continue
                 self._write(f, {"v": 1, "id": req["id"], "ok": True, "result": result})
 
