@@ -84,7 +84,10 @@ mod tests {
 
     #[test]
     fn a_service_that_knows_the_command_gets_it() {
-        assert_eq!(knows(Ok(Hello::from_service("0.1.0")), "get-config"), Ok(()));
+        assert_eq!(
+            knows(Ok(Hello::from_service("0.1.0")), "get-config"),
+            Ok(())
+        );
         let e = knows(Err(ClientError::Closed), "get-config").unwrap_err();
         assert_eq!(e.kind, ErrorKind::Unreachable);
     }

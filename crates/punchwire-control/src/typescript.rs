@@ -60,8 +60,7 @@ fn typescript_declarations_match_the_rust_types() {
     if std::env::var_os("PUNCHWIRE_WRITE_TS").is_some() {
         std::fs::create_dir_all(path.parent().expect("a directory"))
             .unwrap_or_else(|e| panic!("create the directory of {}: {e}", path.display()));
-        std::fs::write(&path, &wanted)
-            .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        std::fs::write(&path, &wanted).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
         return;
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();

@@ -10,16 +10,16 @@ fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures")
         .join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 #[test]
 fn the_status_fixture_is_a_status_document_field_for_field() {
     let written = fixture("status.json");
-    let status: ServiceStatus = serde_json::from_value(written.clone())
-        .expect("status.json reads as the status document");
+    let status: ServiceStatus =
+        serde_json::from_value(written.clone()).expect("status.json reads as the status document");
     // Nothing dropped, nothing added, nothing renamed on the way back.
     assert_eq!(serde_json::to_value(&status).unwrap(), written);
 }

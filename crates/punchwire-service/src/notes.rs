@@ -159,7 +159,10 @@ mod tests {
     /// that read the fixture see the real thing.
     #[test]
     fn discovery_events_are_sent_as_the_fixture_shows_them() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/events.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/events.json"
+        );
         let fixture: Vec<Value> =
             serde_json::from_str(&std::fs::read_to_string(path).expect("events.json")).unwrap();
         let of_type = |kind: &str| {

@@ -14,12 +14,12 @@ use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError, InterfaceConfig, RegistryConfig};
-use punchwire_control::config_file;
 use crate::control::protocol::{Command, ErrorBody, ErrorCode, Hello};
 use crate::control::server::ControlHandler;
 use crate::notes::{event_json, Notes};
 use crate::peer_names::PeerNames;
 use crate::report::peer_status;
+use punchwire_control::config_file;
 use punchwire_control::status::{InterfaceStatus, RegistryLink, RegistryModeStatus, ServiceStatus};
 
 /// How many control events a slow subscriber may fall behind.
@@ -263,11 +263,9 @@ impl Service {
             config_file::backup_path(&self.config_path).display(),
             new.to_toml()
         );
-        config_file::replace(&self.config_path, &text).map_err(|source| {
-            SetConfigError::Write {
-                path: self.config_path.clone(),
-                source,
-            }
+        config_file::replace(&self.config_path, &text).map_err(|source| SetConfigError::Write {
+            path: self.config_path.clone(),
+            source,
         })?;
         self.apply(&mut state, new).await;
         drop(state);
@@ -526,10 +524,10 @@ impl ControlHandler for Service {
         let failed = |e: String| ErrorBody::new(ErrorCode::Failed, e);
         match command {
             Command::Status => Ok(serde_json::to_value(self.status().await).expect("plain data")),
-            Command::Hello => Ok(
-                serde_json::to_value(Hello::from_service(env!("CARGO_PKG_VERSION")))
-                    .expect("plain data"),
-            ),
+            Command::Hello => Ok(serde_json::to_value(Hello::from_service(env!(
+                "CARGO_PKG_VERSION"
+            )))
+            .expect("plain data")),
             Command::Pause { interface } => self
                 .set_paused(interface.as_deref(), true)
                 .await

@@ -573,6 +573,47 @@ impl RawClient {
 }
 
 #[test]
+fn hello_names_the_versions_and_every_command_the_service_takes() {
+    if !have_root("hello_names_the_versions_and_every_command_the_service_takes") {
+        return;
+    }
+    let tag = unique_tag();
+    let scratch = Scratch::new(&tag);
+    let socket = scratch.path("control.sock");
+    let iface = format!("pwt{tag}a");
+    let config = scratch.one_interface_config(&socket, &iface, true);
+    let _service = ServiceProcess::start(&config, &socket);
+
+    let mut client = RawClient::connect(&socket);
+    let answer = client.send(br#"{"v":1,"id":1,"cmd":"hello"}"#);
+    assert_eq!(answer["ok"], true, "{answer}");
+    let hello = &answer["result"];
+    assert_eq!(hello["protocol"], 1, "{hello}");
+    assert_eq!(hello["service"], env!("CARGO_PKG_VERSION"), "{hello}");
+    let commands = hello["commands"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no command list in {hello}"));
+    for expected in ["status", "hello", "pause", "get-config", "set-config"] {
+        assert!(
+            commands.iter().any(|c| c == expected),
+            "{expected} missing: {hello}"
+        );
+    }
+    // Every command listed is one the service takes: none is answered "unknown".
+    for (id, name) in commands.iter().enumerate() {
+        if name == "subscribe" || name == "set-config" {
+            continue; // would change the connection or the configuration file
+        }
+        let line = format!(r#"{{"v":1,"id":{},"cmd":{name}}}"#, id + 2);
+        let answer = client.send(line.as_bytes());
+        assert_ne!(
+            answer["error"]["code"], "bad-request",
+            "{name} is listed but refused as a bad request: {answer}"
+        );
+    }
+}
+
+#[test]
 fn malformed_and_oversized_messages_get_an_answer_and_the_service_keeps_serving() {
     if !have_root("malformed_and_oversized_messages_get_an_answer_and_the_service_keeps_serving") {
         return;
@@ -784,7 +825,10 @@ fn events_keep_following_after_missing_some() {
     // Subscribed once a pause shows up (the first may come before the subscription).
     let deadline = Instant::now() + STEP;
     loop {
-        assert!(Instant::now() < deadline, "`punchwire events` never showed a pause");
+        assert!(
+            Instant::now() < deadline,
+            "`punchwire events` never showed a pause"
+        );
         run(&["pause", "--socket", socket_arg]).assert_ok("pause");
         if events
             .next_line(Duration::from_millis(200))

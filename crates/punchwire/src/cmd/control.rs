@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use punchwire_control::defaults::DEFAULT_SOCKET;
 use punchwire_control::client::{ClientError, ControlClient};
+use punchwire_control::defaults::DEFAULT_SOCKET;
 use punchwire_control::protocol::{Command, ErrorCode};
 use punchwire_control::status::{EndpointSource, HealthState, ServiceStatus};
 
