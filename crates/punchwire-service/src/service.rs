@@ -524,10 +524,10 @@ impl ControlHandler for Service {
         let failed = |e: String| ErrorBody::new(ErrorCode::Failed, e);
         match command {
             Command::Status => Ok(serde_json::to_value(self.status().await).expect("plain data")),
-            Command::Hello => Ok(serde_json::to_value(Hello::from_service(env!(
-                "CARGO_PKG_VERSION"
-            )))
-            .expect("plain data")),
+            Command::Hello => {
+                let hello = Hello::from_service(env!("CARGO_PKG_VERSION"));
+                Ok(serde_json::to_value(hello).expect("plain data"))
+            }
             Command::Pause { interface } => self
                 .set_paused(interface.as_deref(), true)
                 .await
