@@ -1,12 +1,13 @@
 // Service states the UI tests render, in the shape of the service's `status` document.
-// `golden` is the fixture shared with the service's, the CLI's and the tray's tests
-// (tests/fixtures/status-health.json at the repository root): one peer in each health
-// state, and a few events.
+// `golden` is the fixture shared with the service's, the CLI's, the tray's and the fake
+// service's tests (tests/fixtures/ at the repository root): a status document with one
+// peer in each health state, and one of each event the service sends.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const GOLDEN = fileURLToPath(new URL("../../tests/fixtures/status-health.json", import.meta.url));
-export const golden = () => JSON.parse(readFileSync(GOLDEN, "utf8"));
+const read = (name) => JSON.parse(readFileSync(fileURLToPath(new URL(`../../tests/fixtures/${name}`, import.meta.url)), "utf8"));
+export const golden = () => ({ status: read("status.json"), events: read("events.json") });
+export const events = () => golden().events;
 
 const KEYS = {
   alice: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=",

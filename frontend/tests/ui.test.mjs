@@ -269,20 +269,46 @@ describe("live updates", () => {
 });
 
 describe("health events", () => {
-  test("the golden events read in the service's words, newest first; a decision is not a line", async () => {
+  test("the golden health changes read in the service's words, newest first", async () => {
     const page = await open({ status: fx.someNotDirect() });
     await page.locator("table.peers").waitFor();
-    for (const e of fx.golden().events) await page.evaluate((ev) => window.__mock.emit("punchwire://event", ev), e);
+    const changes = fx.events().filter((e) => e.type === "peer-health-changed");
+    for (const e of changes) await page.evaluate((ev) => window.__mock.emit("punchwire://event", ev), e);
     const events = page.locator('[data-panel="activity"] li');
-    await events.nth(3).waitFor();
+    await events.nth(changes.length - 1).waitFor();
     const texts = (await events.allTextContents()).map((t) => t.replace(/^\S+ /, ""));
     assert.deepEqual(texts, [
       "alice is direct: handshake 1 s ago",
-      "dave: endpoint set to 198.51.100.40:51820",
       "carol is stale: latest handshake 150 s ago",
       "bob is not direct: no handshake followed endpoint 203.0.113.9:40000 (symmetric NAT on either side?)",
     ]);
     assert.equal(await page.locator('[data-panel="activity"] li[data-event="decision"]').count(), 0);
+    await done(page);
+  });
+});
+
+describe("activity", () => {
+  test("every event the service sends is put in words, naming the peer from the status", async () => {
+    const page = await open({ status: fx.allDirect() });
+    await page.locator("table.peers").waitFor();
+    const sent = fx.events();
+    for (const event of sent) {
+      await page.evaluate((e) => window.__mock.emit("punchwire://event", e), event);
+    }
+    const lines = page.locator('[data-panel="activity"] li');
+    await lines.nth(sent.length - 1).waitFor();
+    const texts = await lines.allTextContents();
+    assert.equal(texts.length, sent.length, `one line per event (the fixture's decision is a rejection): ${texts}`);
+    for (const text of texts) {
+      assert.doesNotMatch(text, /[{}]/, `told in words, not shown as it came: ${text}`);
+    }
+    const told = texts.join("\n");
+    assert.match(told, /bob: endpoint 203\.0\.113\.9:40000 → 203\.0\.113\.9:51820/);
+    assert.match(told, /bob is not direct: no handshake followed endpoint 203\.0\.113\.9:40000/);
+    assert.match(told, /registry 10\.98\.0\.1:53 unreachable: timed out/);
+    assert.match(told, /discovery paused on wg0/);
+    assert.match(told, /configuration reloaded/);
+    assert.match(told, /registry mode disabled/);
     await done(page);
   });
 });

@@ -103,22 +103,24 @@ impl Link {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let read_now = tokio::select! {
-                event = events.next_event() => {
-                    match event {
-                        Ok(event) => {
-                            match serde_json::from_value::<ServiceEvent>(event.clone()) {
-                                Ok(typed) => self.notifier.event(&typed),
-                                Err(e) => tracing::warn!("an event of a known type has an unexpected shape ({e}): {event}"),
-                            }
-                            let _ = self.app.emit(EVENT_SERVICE, &event);
+                event = events.next_event() => match event {
+                    Ok(event) => {
+                        match serde_json::from_value::<ServiceEvent>(event.clone()) {
+                            Ok(typed) => self.notifier.event(&typed),
+                            Err(e) => tracing::warn!("an event of a known type has an unexpected shape ({e}): {event}"),
                         }
-                        // Missed events: the status read below catches up.
-                        Err(ClientError::Refused { code: ErrorCode::Lagged, .. }) => {}
-                        Err(e) => return Err(e.into()),
+                        let _ = self.app.emit(EVENT_SERVICE, &event);
+                        due.get_or_insert_with(|| (Instant::now() + BURST).max(last_read + MIN_GAP));
+                        false
                     }
-                    due.get_or_insert_with(|| (Instant::now() + BURST).max(last_read + MIN_GAP));
-                    false
-                }
+                    // Missed events: what they said is in the status, so read it now
+                    // and keep following.
+                    Err(ClientError::Refused { code: ErrorCode::Lagged, message, .. }) => {
+                        tracing::warn!("missed service events ({message}); re-reading the status");
+                        true
+                    }
+                    Err(e) => return Err(e.into()),
+                },
                 _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => true,
                 _ = tick.tick() => window::is_visible(&self.app),
                 _ = kick.notified() => true,

@@ -203,6 +203,11 @@ mod tests {
         assert_eq!(
             changes,
             [
+                Change::EndpointChanged {
+                    peer: "bob".into(),
+                    from: Some("203.0.113.9:40000".into()),
+                    to: "203.0.113.9:51820".into()
+                },
                 Change::CouldNotGoDirect {
                     peer: "bob".into(),
                     reason: "no handshake followed endpoint 203.0.113.9:40000 (symmetric NAT on either side?)".into()
@@ -210,11 +215,6 @@ mod tests {
                 Change::StoppedBeingDirect {
                     peer: "carol".into(),
                     reason: "latest handshake 150 s ago".into()
-                },
-                Change::EndpointChanged {
-                    peer: "dave".into(),
-                    from: None,
-                    to: "198.51.100.40:51820".into()
                 },
                 Change::BecameDirect {
                     peer: "alice".into()
@@ -292,9 +292,9 @@ mod tests {
         assert_eq!(shown[0].0, "Punchwire: 3 changes");
         assert_eq!(
             shown[0].1,
-            "bob is not direct: no handshake followed endpoint 203.0.113.9:40000 (symmetric NAT on either side?)\n\
-             carol is no longer direct: latest handshake 150 s ago\n\
-             dave: endpoint set to 198.51.100.40:51820"
+            "bob: endpoint 203.0.113.9:40000 → 203.0.113.9:51820\n\
+             bob is not direct: no handshake followed endpoint 203.0.113.9:40000 (symmetric NAT on either side?)\n\
+             carol is no longer direct: latest handshake 150 s ago"
         );
         assert_eq!(
             shown[1],

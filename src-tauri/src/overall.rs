@@ -88,14 +88,18 @@ pub(crate) mod tests {
     use serde_json::{json, Value};
 
     /// The golden status and events shared with the service's, the CLI's and the
-    /// window's tests (tests/fixtures/status-health.json at the repository root).
+    /// window's tests (tests/fixtures/ at the repository root).
     pub fn fixture() -> Value {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/fixtures/status-health.json"
-        ))
-        .expect("the shared fixture is in tests/fixtures");
-        serde_json::from_str(&text).expect("the fixture is JSON")
+        let read = |name: &str| -> serde_json::Value {
+            let path = format!(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/{}"),
+                name
+            );
+            let text =
+                std::fs::read_to_string(&path).expect("the shared fixtures are in tests/fixtures");
+            serde_json::from_str(&text).expect("the fixture is JSON")
+        };
+        serde_json::json!({"status": read("status.json"), "events": read("events.json")})
     }
 
     /// A status with `peers` and the summary the service would send with them.

@@ -1,25 +1,36 @@
 """A stand-in for the Punchwire service's control socket (JSON lines, protocol v1), for
-driving the real tray app in tests: answers status/pause/resume, records every command,
-and can push events to subscribers."""
+driving the real tray app in tests: answers hello/status/pause/resume, records every
+command, and can push events to subscribers."""
 
+import copy
 import json
 import os
 import socket
 import threading
 
+# The repository's golden status document (what the real service sends): the statuses
+# served here are derived from it, so a change to the contract shows up in these tests.
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures")
+with open(os.path.join(FIXTURES, "status.json")) as f:
+    GOLDEN = json.load(f)
+
+# What `hello` answers: an older service than the real one, without the settings commands.
+COMMANDS = ["status", "hello", "subscribe", "pause", "resume"]
+
 
 def peer(name, key, state="direct", endpoint="198.51.100.7:41234", ip="10.99.0.2/32", reason=None, text=None):
-    """A peer in the status's shape; `reason` is the typed reason (an object with a
-    `kind`), `text` its words (the real service writes both)."""
+    """A peer shaped like the golden status's peers, with the given name, key and state;
+    `reason` is the typed reason (an object with a `kind`), `text` its words (the real
+    service writes both)."""
+    template = next(p for p in GOLDEN["interfaces"][0]["peers"] if p["health"]["state"] == "direct")
     if reason is None:
-        reason = {"kind": "fresh-handshake", "age_secs": 5} if state == "direct" else {"kind": "no-handshake-yet", "decision": None}
+        reason = template["health"]["reason"] if state == "direct" else {"kind": "no-handshake-yet", "decision": None}
     if text is None:
-        text = "handshake 5 s ago" if state == "direct" else "no handshake yet"
-    return {
-        "public_key": key, "name": name, "tunnel_ips": [ip], "endpoint": endpoint,
-        "endpoint_source": "registry", "latest_handshake_age_secs": 5, "rx_bytes": 1000,
-        "tx_bytes": 2000, "health": {"state": state, "reason": reason, "text": text}, "last_decision": None,
-    }
+        text = template["health"]["text"] if state == "direct" else "no handshake yet"
+    p = copy.deepcopy(template)
+    p.update({"public_key": key, "name": name, "tunnel_ips": [ip], "endpoint": endpoint,
+              "endpoint_source": "registry", "health": {"state": state, "reason": reason, "text": text}})
+    return p
 
 
 def summary(interfaces):
@@ -41,11 +52,14 @@ BOB = "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0="
 
 
 def status(peers, paused=False):
-    return {
-        "version": "0.1.0", "config_path": "/etc/punchwire/config.toml", "registry": None,
-        "interfaces": [{"name": "wg0", "zone": "example.com.", "paused": paused, "error": None,
-                        "peers": peers, "registries": []}],
-    }
+    """The golden status with one interface holding `peers`, no registries, no registry mode."""
+    doc = copy.deepcopy(GOLDEN)
+    iface = doc["interfaces"][0]
+    iface.update({"paused": paused, "peers": peers, "registries": []})
+    doc["interfaces"] = [iface]
+    doc["registry"] = None
+    doc["summary"] = summary(doc["interfaces"])
+    return doc
 
 
 class FakeService:
@@ -85,9 +99,11 @@ class FakeService:
                         i["paused"] = cmd == "pause"
                 elif cmd == "subscribe":
                     self.subscribers.append(f)
+                elif cmd == "hello":
+                    result = {"protocol": 1, "service": GOLDEN["version"], "commands": COMMANDS}
                 else:
                     self._write(f, {"v": 1, "id": req["id"], "ok": False,
-                                    "error": {"code": "bad-request", "message": f"bad request: unknown variant `{cmd}`"}})
+                                    "error": {"code": "bad-request", "message": f"bad request: unknown command `{cmd}`"}})
                     continue
                 self._write(f, {"v": 1, "id": req["id"], "ok": True, "result": result})
 

@@ -11,7 +11,9 @@ use tokio_util::codec::{Framed, LinesCodec};
 use nix::unistd::{Gid, Group};
 
 use crate::defaults::DEFAULT_GROUP;
-use crate::protocol::{Command, ErrorCode, EventFrame, Request, Response, MAX_LINE, VERSION};
+use crate::protocol::{
+    Command, ErrorCode, EventFrame, Hello, Request, Response, MAX_LINE, VERSION,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -26,8 +28,14 @@ pub enum ClientError {
     Closed,
     #[error("the service answered something this client does not understand: {0}")]
     Protocol(String),
+    /// The service understood and said no; `key` is the configuration key at fault,
+    /// when it named one (`invalid-config`).
     #[error("{message}")]
-    Refused { code: ErrorCode, message: String },
+    Refused {
+        code: ErrorCode,
+        message: String,
+        key: Option<String>,
+    },
 }
 
 pub struct ControlClient {
@@ -84,6 +92,12 @@ impl ControlClient {
             }
             return into_result(response);
         }
+    }
+
+    /// Asks the service who it is and which commands it knows.
+    pub async fn hello(&mut self) -> Result<Hello, ClientError> {
+        let value = self.request(Command::Hello).await?;
+        serde_json::from_value(value).map_err(|e| ClientError::Protocol(format!("hello: {e}")))
     }
 
     /// Subscribes; then call [`ControlClient::next_event`] in a loop.
@@ -147,5 +161,6 @@ fn into_result(response: Response) -> Result<Value, ClientError> {
     Err(ClientError::Refused {
         code: error.code,
         message: error.message,
+        key: error.key,
     })
 }

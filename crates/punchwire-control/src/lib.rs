@@ -18,4 +18,6 @@ pub mod interface;
 pub mod protocol;
 pub mod status;
 pub mod timing;
+#[cfg(test)]
+mod typescript;
 pub mod zone;

@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ServiceStatus {
     /// The service's version, e.g. "0.1.0".
     pub version: String,
@@ -24,6 +25,7 @@ pub struct ServiceStatus {
 
 /// The whole mesh at a glance: its state and the sentence that says it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Summary {
     pub state: SummaryState,
     /// "All 3 peers direct", "The peer is direct", "1 of 2 peers direct", ...
@@ -31,6 +33,7 @@ pub struct Summary {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum SummaryState {
     /// Every peer that matters (all but the registry peer) is direct.
@@ -44,6 +47,7 @@ pub enum SummaryState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct InterfaceStatus {
     pub name: String,
     pub zone: String,
@@ -55,12 +59,15 @@ pub struct InterfaceStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PeerStatus {
     /// The peer's WireGuard public key, in base64 as `wg show` prints it.
     pub public_key: String,
     /// A human name where one is configured.
     pub name: Option<String>,
+    #[cfg_attr(test, ts(type = "string[]"))]
     pub tunnel_ips: Vec<IpNet>,
+    #[cfg_attr(test, ts(type = "string | null"))]
     pub endpoint: Option<SocketAddr>,
     pub endpoint_source: EndpointSource,
     pub latest_handshake_age_secs: Option<u64>,
@@ -80,6 +87,7 @@ impl PeerStatus {
 
 /// Where a peer's current endpoint came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum EndpointSource {
     /// No endpoint yet.
@@ -96,6 +104,7 @@ pub enum EndpointSource {
 /// it, and that reason in words (`text`, the reason's [`fmt::Display`]), so that every
 /// client says the same thing without re-wording it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Health {
     pub state: HealthState,
     pub reason: HealthReason,
@@ -115,18 +124,23 @@ impl Health {
 
 /// Why a peer is in its state; serialized with a `kind` tag, in kebab-case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum HealthReason {
     /// Direct: the latest handshake is this many seconds old, within the fresh window.
     FreshHandshake { age_secs: u64 },
     /// Pending: Punchwire set `endpoint` this many seconds ago; no handshake yet.
     WaitingForHandshake {
+        #[cfg_attr(test, ts(type = "string"))]
         endpoint: SocketAddr,
         set_secs_ago: u64,
     },
     /// Not direct: no handshake followed the endpoint Punchwire set. Further endpoint
     /// changes are held back for a while that grows with each failed attempt.
-    NoHandshakeAfterSet { endpoint: SocketAddr },
+    NoHandshakeAfterSet {
+        #[cfg_attr(test, ts(type = "string"))]
+        endpoint: SocketAddr,
+    },
     /// Stale: the tunnel had a handshake, but it is this old.
     HandshakeOld { age_secs: u64 },
     /// Not direct: the peer has no endpoint; `decision` is the engine's latest word on
@@ -186,6 +200,7 @@ impl fmt::Display for HealthReason {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum HealthState {
     /// A fresh handshake: traffic flows peer to peer.
@@ -214,7 +229,9 @@ impl HealthState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RegistryLink {
+    #[cfg_attr(test, ts(type = "string"))]
     pub address: SocketAddr,
     /// `None` until it has been asked.
     pub reachable: Option<bool>,
@@ -225,10 +242,12 @@ pub struct RegistryLink {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RegistryModeStatus {
     pub enabled: bool,
     pub zone: String,
     pub device: String,
+    #[cfg_attr(test, ts(type = "string[]"))]
     pub listen: Vec<SocketAddr>,
     pub peers_served: usize,
     pub queries: u64,

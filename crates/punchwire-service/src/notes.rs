@@ -120,6 +120,87 @@ mod tests {
         assert!(json.get("event").is_none());
     }
 
+    /// The discovery events as the repository's golden fixture (tests/fixtures/events.json)
+    /// has them: exactly what the service sends, so the window's and the tray's tests
+    /// that read the fixture see the real thing.
+    #[test]
+    fn discovery_events_are_sent_as_the_fixture_shows_them() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/events.json"
+        );
+        let fixture: Vec<Value> =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("events.json")).unwrap();
+        let of_type = |kind: &str| {
+            fixture
+                .iter()
+                .find(|e| e["type"] == kind)
+                .unwrap_or_else(|| panic!("no {kind} in {path}"))
+                .clone()
+        };
+        use punchwire_control::status::{HealthReason, HealthState};
+        let bob =
+            punchwire_wg::PublicKey::from_base64("TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=")
+                .unwrap();
+        let iface = || "wg0".to_owned();
+        let not_direct = HealthReason::NoHandshakeAfterSet {
+            endpoint: "203.0.113.9:40000".parse().unwrap(),
+        };
+        // Each with the name the interface's file gives the peer, where the fixture has one.
+        let sent = [
+            (
+                Event::EndpointChanged {
+                    iface: iface(),
+                    peer: bob,
+                    old: Some("203.0.113.9:40000".parse().unwrap()),
+                    new: "203.0.113.9:51820".parse().unwrap(),
+                    registry: "10.99.0.1:53".parse().unwrap(),
+                },
+                Some("bob"),
+            ),
+            (
+                Event::PeerHealthChanged {
+                    iface: iface(),
+                    peer: bob,
+                    from: HealthState::Pending,
+                    to: HealthState::NotDirect,
+                    text: not_direct.to_string(),
+                    reason: not_direct,
+                },
+                Some("bob"),
+            ),
+            (
+                Event::RegistryReachable {
+                    registry: "10.99.0.1:53".parse().unwrap(),
+                },
+                None,
+            ),
+            (
+                Event::RegistryUnreachable {
+                    registry: "10.98.0.1:53".parse().unwrap(),
+                    reason: "timed out".into(),
+                },
+                None,
+            ),
+            (
+                Event::Decision {
+                    iface: iface(),
+                    peer: bob,
+                    reason: punchwire_discovery::policy::Reason::Rejected(
+                        "port 0 is not a reachable port".into(),
+                    ),
+                    endpoint: None,
+                },
+                None,
+            ),
+        ];
+        for (event, name) in &sent {
+            let json = event_json("wg0", event, *name);
+            let kind = json["type"].as_str().expect("a type").to_owned();
+            assert_eq!(json, of_type(&kind), "{kind}");
+        }
+    }
+
     #[test]
     fn a_health_change_reads_as_the_contract_types_it_with_the_peer_s_name() {
         use punchwire_control::events::ServiceEvent;

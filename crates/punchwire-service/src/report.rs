@@ -132,12 +132,17 @@ mod tests {
     /// text is its typed reason in words.
     #[test]
     fn the_shared_fixture_is_what_the_service_would_say() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/status-health.json"
-        ))
-        .unwrap();
-        let fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let read = |name: &str| -> serde_json::Value {
+            let path = format!(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/{}"),
+                name
+            );
+            let text =
+                std::fs::read_to_string(&path).expect("the shared fixtures are in tests/fixtures");
+            serde_json::from_str(&text).expect("the fixture is JSON")
+        };
+        let fixture: serde_json::Value =
+            serde_json::json!({"status": read("status.json"), "events": read("events.json")});
         let status: ServiceStatus = serde_json::from_value(fixture["status"].clone()).unwrap();
         assert_eq!(summary(&status.interfaces), status.summary);
         let mut states = Vec::new();

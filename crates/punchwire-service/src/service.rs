@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError, InterfaceConfig, Loaded, RegistryConfig};
-use crate::control::protocol::{Command, ErrorBody, ErrorCode};
+use crate::control::protocol::{Command, ErrorBody, ErrorCode, Hello};
 use crate::control::server::ControlHandler;
 use crate::notes::{event_json, Notes};
 use crate::peer_names::PeerNames;
@@ -615,6 +615,10 @@ impl ControlHandler for Service {
         let failed = |e: String| ErrorBody::new(ErrorCode::Failed, e);
         match command {
             Command::Status => Ok(serde_json::to_value(self.status().await).expect("plain data")),
+            Command::Hello => {
+                let hello = Hello::from_service(env!("CARGO_PKG_VERSION"));
+                Ok(serde_json::to_value(hello).expect("plain data"))
+            }
             Command::Pause { interface } => self
                 .set_paused(interface.as_deref(), true)
                 .await

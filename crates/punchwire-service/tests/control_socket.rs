@@ -134,6 +134,7 @@ async fn the_socket_is_group_readable_and_answers_commands() {
         Err(ClientError::Refused {
             code: ErrorCode::Failed,
             message,
+            ..
         }) => {
             assert!(message.contains("interface[0].zone"), "{message}")
         }
@@ -209,6 +210,7 @@ async fn subscribers_receive_events_and_laggards_are_told() {
         Err(ClientError::Refused {
             code: ErrorCode::Lagged,
             message,
+            ..
         }) => {
             assert!(message.contains("re-read status"), "{message}")
         }

@@ -111,7 +111,7 @@ async fn save(
 
 fn refused(result: Result<Value, ClientError>) -> (ErrorCode, String) {
     match result {
-        Err(ClientError::Refused { code, message }) => (code, message),
+        Err(ClientError::Refused { code, message, .. }) => (code, message),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

@@ -1,4 +1,5 @@
-// Recent service events in words. Unknown event types are shown as they came.
+// Recent service events in words: the ones the service sends (tests/fixtures/events.json
+// holds one of each). Unknown event types are shown as they came.
 import { h } from "../dom";
 import { shortKey } from "../format";
 import type { ServiceEvent } from "../types";
@@ -17,8 +18,8 @@ function str(v: unknown): string | null {
 export type NameOf = (publicKey: string) => string | null;
 
 function who(e: ServiceEvent, nameOf: NameOf): string {
-  const peer = str(e.peer) ?? str(e.public_key);
-  return str(e.name) ?? (peer ? (nameOf(peer) ?? shortKey(peer)) : "a peer");
+  const peer = str(e.peer);
+  return peer ? (nameOf(peer) ?? shortKey(peer)) : "a peer";
 }
 
 /**
@@ -46,16 +47,19 @@ export function describe(e: ServiceEvent, nameOf: NameOf = () => null): string {
       return `${peer} is ${HEALTH_LABEL[to] ?? to}${text ? `: ${text}` : ""}`;
     }
     case "registry-reachable":
-      return `registry ${str(e.registry) ?? str(e.address) ?? ""} reachable`.replace("  ", " ");
-    case "registry-unreachable": {
-      const why = reason ?? str(e.error);
-      return `registry ${str(e.registry) ?? str(e.address) ?? ""} unreachable${why ? `: ${why}` : ""}`;
-    }
+      return `registry ${str(e.registry) ?? "?"} reachable`;
+    case "registry-unreachable":
+      return `registry ${str(e.registry) ?? "?"} unreachable${reason ? `: ${reason}` : ""}`;
     case "decision":
       return `${peer}: ${reason ?? "decision"}`;
     case "paused":
     case "resumed":
       return `discovery ${e.type}${str(e.iface) ? ` on ${e.iface}` : ""}`;
+    case "reloaded":
+      return "configuration reloaded";
+    case "registry-enabled":
+    case "registry-disabled":
+      return `registry mode ${e.type === "registry-enabled" ? "enabled" : "disabled"}`;
     default: {
       const { type, ...rest } = e;
       const detail = JSON.stringify(rest);

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use punchwire_control::client::ControlClient;
+use punchwire_control::client::{ClientError, ControlClient};
 use punchwire_control::defaults::DEFAULT_SOCKET;
-use punchwire_control::protocol::Command;
+use punchwire_control::protocol::{Command, ErrorCode};
 use punchwire_control::status::{EndpointSource, HealthState, ServiceStatus};
 
 /// Where the service listens; shared by every control subcommand.
@@ -72,13 +72,41 @@ pub async fn events(args: EventsArgs) -> anyhow::Result<ExitCode> {
     let mut client = connect(&args.socket).await?;
     client.subscribe().await?;
     loop {
-        let event = client.next_event().await?;
-        if args.json {
-            println!("{event}");
-        } else {
-            println!("{}", describe_event(&event));
+        match client.next_event().await {
+            Ok(event) if args.json => println!("{event}"),
+            Ok(event) => println!("{}", describe_event(&event)),
+            // The service dropped events this client was too slow for. What they said
+            // is in the status now, so show that and carry on following.
+            Err(ClientError::Refused {
+                code: ErrorCode::Lagged,
+                message,
+                ..
+            }) => missed_events(&args, &message).await?,
+            Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Says that events were missed and what the state is now, read on a connection of its
+/// own (a request on the subscribed one would skip the events that arrive meanwhile).
+async fn missed_events(args: &EventsArgs, message: &str) -> anyhow::Result<()> {
+    let status = connect(&args.socket)
+        .await?
+        .request(Command::Status)
+        .await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"type": "lagged", "message": message, "status": status})
+        );
+    } else {
+        println!("missed events: {message}; the status now:");
+        match serde_json::from_value::<ServiceStatus>(status) {
+            Ok(status) => print!("{}", render_status(&status)),
+            Err(e) => println!("(a status this client does not understand: {e})"),
+        }
+    }
+    Ok(())
 }
 
 pub async fn pause(args: ToggleArgs, paused: bool) -> anyhow::Result<ExitCode> {
@@ -241,12 +269,16 @@ mod tests {
     use super::*;
 
     fn fixture() -> serde_json::Value {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/status-health.json"
-        ))
-        .expect("the shared fixture is in tests/fixtures");
-        serde_json::from_str(&text).expect("the fixture is JSON")
+        let read = |name: &str| -> serde_json::Value {
+            let path = format!(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/{}"),
+                name
+            );
+            let text =
+                std::fs::read_to_string(&path).expect("the shared fixtures are in tests/fixtures");
+            serde_json::from_str(&text).expect("the fixture is JSON")
+        };
+        serde_json::json!({"status": read("status.json"), "events": read("events.json")})
     }
 
     /// `punchwire status` says the verdicts the service computed (the shared fixture the
@@ -282,7 +314,11 @@ mod tests {
     #[test]
     fn events_read_as_one_line_with_the_reason_in_words() {
         let events = fixture()["events"].clone();
-        let line = describe_event(&events[0]);
+        let health_change = events
+            .as_array()
+            .and_then(|all| all.iter().find(|e| e["type"] == "peer-health-changed"))
+            .expect("the fixture has a health change");
+        let line = describe_event(health_change);
         assert!(line.starts_with("peer-health-changed "), "{line}");
         for part in [
             " name=bob ",
