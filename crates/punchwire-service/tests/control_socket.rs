@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use punchwire_service::control::auth::AccessPolicy;
 use punchwire_control::client::{ClientError, ControlClient};
 use punchwire_control::protocol::{Command, ErrorBody, ErrorCode};
+use punchwire_service::control::auth::AccessPolicy;
 use punchwire_service::control::server::{serve, ControlHandler};
 use punchwire_service::control::unix::ControlListener;
 use serde_json::{json, Value};
