@@ -4,11 +4,13 @@
 //! Reading order: [`protocol`] (requests, answers, errors, event frames on the wire),
 //! [`status`] (the document `status` returns), [`client`] (one connection to the
 //! service), [`config_file`] (replacing a configuration file all or nothing),
-//! [`defaults`] (where the two sides meet when nothing else is said).
+//! [`defaults`] (where the two sides meet when nothing else is said), [`escape`]
+//! (showing text that came from elsewhere without letting it steer the screen).
 
 #[cfg(unix)]
 pub mod client;
 pub mod config_file;
 pub mod defaults;
+pub mod escape;
 pub mod protocol;
 pub mod status;
