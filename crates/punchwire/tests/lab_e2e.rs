@@ -13,11 +13,11 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use punchwire_control::client::ControlClient;
+use punchwire_control::protocol::Command as ControlCommand;
 use punchwire_lab::{
     wait_for, wait_until, Host, Lab, NatBehaviour, Node, Service, ServiceOptions, ZONE,
 };
-use punchwire_control::client::ControlClient;
-use punchwire_control::protocol::Command as ControlCommand;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_punchwire");

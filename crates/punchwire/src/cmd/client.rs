@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use punchwire_control::escape::display_safe;
 use punchwire_discovery::engine::{Config, Engine, Pass};
 use punchwire_discovery::DnsSource;
 use punchwire_wg::{Backend, SystemBackend};
@@ -92,7 +93,8 @@ fn print_pass(pass: &Pass) {
         if let Some(error) = &outcome.error {
             line.push_str(&format!(" (failed: {error})"));
         }
-        println!("{line}");
+        // Reasons quote the registry's answers (SRV targets, instance names).
+        println!("{}", display_safe(&line));
     }
 }
 
