@@ -7,13 +7,14 @@
 //! (a umask, never a later chmod), and the group is changed without following
 //! symlinks, on a file checked to be the socket just created.
 
+use std::fs::{File, Metadata};
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::{fstat, fstatat, umask, FileStat, Mode, SFlag};
+use nix::sys::stat::{fstatat, umask, Mode, SFlag};
 use nix::unistd::{fchownat, geteuid, Gid};
 use tokio::net::{UnixListener, UnixStream};
 
@@ -134,8 +135,8 @@ fn bind_with_mode(path: &Path, mode: u32) -> io::Result<std::os::unix::net::Unix
 /// The directory of the control socket, held open so that every later check and change
 /// is made on the directory that was checked.
 struct SocketDir {
-    fd: OwnedFd,
-    stat: FileStat,
+    dir: File,
+    meta: Metadata,
     path: PathBuf,
 }
 
@@ -162,23 +163,24 @@ impl SocketDir {
                 format!("cannot open {}: {e}", dir.display()),
             ),
         })?;
-        let stat = fstat(&fd).map_err(io::Error::from)?;
+        let file = File::from(fd);
+        let meta = file.metadata()?;
         let me = geteuid().as_raw();
-        if stat.st_uid != 0 && stat.st_uid != me {
+        if meta.uid() != 0 && meta.uid() != me {
             return Err(refuse(format!(
                 "it belongs to uid {}, not root or the service's user",
-                stat.st_uid
+                meta.uid()
             )));
         }
-        if stat.st_mode & 0o022 != 0 {
+        if meta.mode() & 0o022 != 0 {
             return Err(refuse(format!(
                 "it is writable by others (mode {:o}): make it 0755",
-                stat.st_mode & 0o7777
+                meta.mode() & 0o7777
             )));
         }
         Ok(Self {
-            fd,
-            stat,
+            dir: file,
+            meta,
             path: dir.to_owned(),
         })
     }
@@ -186,7 +188,7 @@ impl SocketDir {
     /// Fails unless the directory of `path` is still the one this holds open.
     fn check_still_at(&self, path: &Path) -> io::Result<()> {
         let now = std::fs::symlink_metadata(&self.path)?;
-        if now.dev() != self.stat.st_dev as u64 || now.ino() != self.stat.st_ino as u64 {
+        if now.dev() != self.meta.dev() || now.ino() != self.meta.ino() {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 format!(
@@ -208,7 +210,7 @@ impl SocketDir {
         mode: u32,
         gid: Option<Gid>,
     ) -> io::Result<()> {
-        let stat = fstatat(self.fd.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW)
+        let stat = fstatat(self.dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW)
             .map_err(io::Error::from)?;
         let is_socket =
             SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFSOCK;
@@ -223,7 +225,7 @@ impl SocketDir {
         }
         if let Some(gid) = gid {
             fchownat(
-                self.fd.as_fd(),
+                self.dir.as_fd(),
                 name,
                 None,
                 Some(gid),
