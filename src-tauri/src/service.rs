@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use punchwire_control::client::{ClientError, ControlClient};
 use punchwire_control::defaults::DEFAULT_SOCKET;
+use punchwire_control::client::{ClientError, ControlClient};
 use punchwire_control::protocol::{Command, VERSION};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

@@ -14,12 +14,12 @@ use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError, InterfaceConfig, RegistryConfig};
+use punchwire_control::config_file;
 use crate::control::protocol::{Command, ErrorBody, ErrorCode};
 use crate::control::server::ControlHandler;
 use crate::notes::{event_json, Notes};
 use crate::peer_names::PeerNames;
 use crate::report::peer_status;
-use punchwire_control::config_file;
 use punchwire_control::status::{InterfaceStatus, RegistryLink, RegistryModeStatus, ServiceStatus};
 
 /// How many control events a slow subscriber may fall behind.
@@ -263,9 +263,11 @@ impl Service {
             config_file::backup_path(&self.config_path).display(),
             new.to_toml()
         );
-        config_file::replace(&self.config_path, &text).map_err(|source| SetConfigError::Write {
-            path: self.config_path.clone(),
-            source,
+        config_file::replace(&self.config_path, &text).map_err(|source| {
+            SetConfigError::Write {
+                path: self.config_path.clone(),
+                source,
+            }
         })?;
         self.apply(&mut state, new).await;
         drop(state);
