@@ -170,8 +170,10 @@ pub async fn show(title: String, body: String) {
     let shown = tauri::async_runtime::spawn_blocking(move || {
         notify_rust::Notification::new()
             .appname("Punchwire")
-            .summary(&title)
-            .body(&body)
+            // Peer names and reasons come from files and registries; some notification
+            // servers render the body as markup.
+            .summary(&punchwire_control::escape::display_safe(&title))
+            .body(&punchwire_control::escape::markup_safe(&body))
             .icon("network-vpn")
             .timeout(notify_rust::Timeout::Milliseconds(6000))
             .show()

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
@@ -42,7 +43,13 @@ pub struct ControlClient {
     framed: Framed<UnixStream, LinesCodec>,
     path: PathBuf,
     next_id: u64,
+    timeout: Duration,
 }
+
+/// How long [`ControlClient::request`] waits for an answer before giving up: far above
+/// what any command takes (each WireGuard call has its own 3 s deadline), so that only
+/// a wedged service or something else on the socket reaches it.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl ControlClient {
     pub async fn connect(path: &Path) -> Result<Self, ClientError> {
@@ -63,11 +70,33 @@ impl ControlClient {
             framed: Framed::new(stream, LinesCodec::new_with_max_length(64 * MAX_LINE)),
             path: path.to_owned(),
             next_id: 1,
+            timeout: DEFAULT_REQUEST_TIMEOUT,
         })
     }
 
-    /// Sends one command and waits for its answer.
+    /// How long a request may wait for its answer (events are not bounded).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends one command and waits for its answer, at most the timeout.
     pub async fn request(&mut self, command: Command) -> Result<Value, ClientError> {
+        let timeout = self.timeout;
+        tokio::time::timeout(timeout, self.exchange(command))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ClientError::Io {
+                    path: self.path.clone(),
+                    source: io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no answer within {timeout:?}"),
+                    ),
+                })
+            })
+    }
+
+    async fn exchange(&mut self, command: Command) -> Result<Value, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
         let line = serde_json::to_string(&Request {
@@ -163,4 +192,35 @@ fn into_result(response: Response) -> Result<Value, ClientError> {
         message: error.message,
         key: error.key,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_service_that_never_answers_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        // Accepts, reads nothing, answers nothing.
+        let _silent = tokio::spawn(async move {
+            let held = listener.accept().await;
+            std::future::pending::<()>().await;
+            drop(held);
+        });
+        let mut client = ControlClient::connect(&path)
+            .await
+            .unwrap()
+            .with_timeout(Duration::from_millis(100));
+        let err = tokio::time::timeout(Duration::from_secs(5), client.request(Command::Status))
+            .await
+            .expect("the client gives up by itself")
+            .unwrap_err();
+        assert!(
+            matches!(&err, ClientError::Io { source, .. } if source.kind() == io::ErrorKind::TimedOut),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("no answer within 100ms"), "{err}");
+    }
 }

@@ -5,14 +5,16 @@
 //! [`status`] (the document `status` returns), [`events`] (the
 //! events clients act on, typed), [`client`] (one connection to the
 //! service), [`config_file`] (replacing a configuration file all or nothing),
-//! [`defaults`] (where the two sides meet when nothing else is said), and the values a
-//! configuration is made of, each checked where it is given: [`zone`], [`interface`],
-//! [`timing`].
+//! [`defaults`] (where the two sides meet when nothing else is said), [`escape`]
+//! (showing text that came from elsewhere without letting it steer the screen), and the
+//! values a configuration is made of, each checked where it is given: [`zone`],
+//! [`interface`], [`timing`].
 
 #[cfg(unix)]
 pub mod client;
 pub mod config_file;
 pub mod defaults;
+pub mod escape;
 pub mod events;
 pub mod interface;
 pub mod protocol;

@@ -207,7 +207,9 @@ impl AnswerSource for DnsSource {
     }
 }
 
-/// A name as people write it, `=` and all (hickory's own rendering escapes it).
+/// A name as people write it, `=` and all (hickory's own rendering escapes it), safe to
+/// show: labels are any bytes a registry sent, and this text goes to logs, events and
+/// terminals, so control characters are escaped.
 pub fn text(name: &Name) -> String {
     let mut out = String::new();
     for label in name.iter() {
@@ -217,7 +219,7 @@ pub fn text(name: &Name) -> String {
     if out.is_empty() {
         out.push('.');
     }
-    out
+    punchwire_control::escape::display_safe(&out).into_owned()
 }
 
 /// The SRV record for `name`: its owner, port and target. With several, the lowest
@@ -274,6 +276,12 @@ mod tests {
             "yutrled535igkl7bdlerl6m4vjxsxm3uqqpl4nmsn27mt56ad4ha====._wireguard._udp.example.com."
         );
         assert_eq!(owner_key(&source.instance_name(&key)), Ok(key));
+    }
+
+    #[test]
+    fn names_from_a_registry_cannot_steer_a_terminal_or_forge_a_log_line() {
+        let name = Name::from_labels([b"evil\x1b[2J\nINFO all fine".as_ref(), b"example"]).unwrap();
+        assert_eq!(text(&name), "evil\\u{1b}[2J\\nINFO all fine.example.");
     }
 
     #[test]

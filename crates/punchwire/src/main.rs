@@ -80,7 +80,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("punchwire: {e:#}");
+            // Errors quote the service, daemons and registries.
+            eprintln!(
+                "punchwire: {}",
+                punchwire_control::escape::display_safe(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }

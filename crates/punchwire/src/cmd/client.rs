@@ -8,6 +8,7 @@ use anyhow::Context;
 use punchwire_control::defaults::{
     DEFAULT_HANDSHAKE_THRESHOLD, DEFAULT_INTERVAL, DEFAULT_POLL, DEFAULT_QUERY_TIMEOUT, DNS_PORT,
 };
+use punchwire_control::escape::display_safe;
 use punchwire_control::interface::InterfaceName;
 use punchwire_control::timing::Timing;
 use punchwire_control::zone::Zone;
@@ -97,7 +98,8 @@ fn print_pass(pass: &Pass) {
         if let Some(error) = &outcome.error {
             line.push_str(&format!(" (failed: {error})"));
         }
-        println!("{line}");
+        // Reasons quote the registry's answers (SRV targets, instance names).
+        println!("{}", display_safe(&line));
     }
 }
 

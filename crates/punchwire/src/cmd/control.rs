@@ -7,6 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use punchwire_control::client::{ClientError, ControlClient};
 use punchwire_control::defaults::DEFAULT_SOCKET;
+// Every string below came from the service, and many from further away (peer names
+// from files, registries' answers in reasons and errors): none may steer the terminal.
+use punchwire_control::escape::display_safe as safe;
 use punchwire_control::protocol::{Command, ErrorCode};
 use punchwire_control::status::{EndpointSource, HealthState, ServiceStatus};
 
@@ -132,7 +135,7 @@ pub async fn reload(args: ReloadArgs) -> anyhow::Result<ExitCode> {
 /// One line per event: what happened, to whom.
 fn describe_event(event: &serde_json::Value) -> String {
     let kind = event["type"].as_str().unwrap_or("event");
-    let mut line = kind.to_owned();
+    let mut line = safe(kind).into_owned();
     if let Some(fields) = event.as_object() {
         for (key, value) in fields {
             if key == "type" || value.is_null() {
@@ -146,7 +149,7 @@ fn describe_event(event: &serde_json::Value) -> String {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let _ = write!(line, " {key}={text}");
+            let _ = write!(line, " {}={}", safe(key), safe(&text));
         }
     }
     line
@@ -157,19 +160,20 @@ fn render_status(status: &ServiceStatus) -> String {
     let _ = writeln!(
         out,
         "punchwire {} (config {})",
-        status.version, status.config_path
+        safe(&status.version),
+        safe(&status.config_path)
     );
     let _ = writeln!(out, "{}", status.summary.text);
     for iface in &status.interfaces {
         let _ = writeln!(
             out,
             "\ninterface {} (zone {}): discovery {}",
-            iface.name,
-            iface.zone,
+            safe(&iface.name),
+            safe(&iface.zone),
             if iface.paused { "paused" } else { "running" }
         );
         if let Some(error) = &iface.error {
-            let _ = writeln!(out, "  error: {error}");
+            let _ = writeln!(out, "  error: {}", safe(error));
         }
         for link in &iface.registries {
             let state = match link.reachable {
@@ -188,14 +192,14 @@ fn render_status(status: &ServiceStatus) -> String {
                 let _ = write!(out, ", synced {age} s ago");
             }
             if let Some(error) = &link.error {
-                let _ = write!(out, " ({error})");
+                let _ = write!(out, " ({})", safe(error));
             }
             out.push('\n');
         }
         for peer in &iface.peers {
             let name = match &peer.name {
-                Some(name) => format!("{name} ({})", peer.short_key()),
-                None => peer.short_key().to_owned(),
+                Some(name) => format!("{} ({})", safe(name), safe(peer.short_key())),
+                None => safe(peer.short_key()).into_owned(),
             };
             let ips = peer
                 .tunnel_ips
@@ -234,7 +238,7 @@ fn render_status(status: &ServiceStatus) -> String {
                 peer.health.state,
                 HealthState::Direct | HealthState::Registry
             ) {
-                let _ = write!(out, "; {}", peer.health.text);
+                let _ = write!(out, "; {}", safe(&peer.health.text));
             }
             out.push('\n');
         }
@@ -250,15 +254,15 @@ fn render_status(status: &ServiceStatus) -> String {
             out,
             "\nregistry mode: {} (zone {}, device {}, listening on {}): {} peers served, {} queries, {} refused",
             if registry.enabled { "enabled" } else { "disabled" },
-            registry.zone,
-            registry.device,
+            safe(&registry.zone),
+            safe(&registry.device),
             if listen.is_empty() { "-".into() } else { listen },
             registry.peers_served,
             registry.queries,
             registry.refusals
         );
         if let Some(error) = &registry.error {
-            let _ = writeln!(out, "  error: {error}");
+            let _ = writeln!(out, "  error: {}", safe(error));
         }
     }
     out
@@ -267,6 +271,7 @@ fn render_status(status: &ServiceStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn fixture() -> serde_json::Value {
         let read = |name: &str| -> serde_json::Value {
@@ -329,5 +334,51 @@ mod tests {
             assert!(line.contains(part), "{part} in {line}");
         }
         assert!(!line.contains("kind"), "{line}");
+    }
+
+    #[test]
+    fn names_and_reasons_from_elsewhere_cannot_steer_the_terminal() {
+        let status: ServiceStatus = serde_json::from_value(json!({
+            "version": "0.1.0",
+            "config_path": "/etc/punchwire/config.toml",
+            "interfaces": [{
+                "name": "wg0", "zone": "wg.example.", "paused": false, "error": null,
+                "registries": [],
+                "peers": [{
+                    "public_key": "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=",
+                    "name": "alice\u{1b}[2J\u{1b}]0;pwned\u{7}",
+                    "tunnel_ips": ["10.99.0.2/32"], "endpoint": null,
+                    "endpoint_source": "none", "latest_handshake_age_secs": null,
+                    "rx_bytes": 0, "tx_bytes": 0, "last_decision": null,
+                    "health": {
+                        "state": "not-direct",
+                        "reason": {"kind": "no-handshake-yet", "decision": null},
+                        "text": "SRV target evil.\ninterface wg1: all fine"
+                    }
+                }]
+            }],
+            "registry": null,
+            "summary": {"state": "some-not-direct", "text": "The peer is not direct"}
+        }))
+        .unwrap();
+        let out = render_status(&status);
+        assert!(
+            !out.chars().any(|c| c == '\u{1b}' || c == '\u{7}'),
+            "{out:?}"
+        );
+        assert!(
+            out.contains("alice\\u{1b}[2J\\u{1b}]0;pwned\\u{7} (xTIBA5rb)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("; SRV target evil.\\ninterface wg1: all fine\n"),
+            "the forged line stays on the peer's line: {out}"
+        );
+
+        let event = json!({"type": "endpoint-changed", "peer": "bob\r\u{1b}[1A"});
+        assert_eq!(
+            describe_event(&event),
+            "endpoint-changed peer=bob\\r\\u{1b}[1A"
+        );
     }
 }

@@ -133,7 +133,7 @@ fn demo(args: Args) -> anyhow::Result<ExitCode> {
         started.elapsed()
     ));
 
-    let alice_socket_path = args.socket.clone().unwrap_or_else(alice_socket);
+    let alice_socket_path = args.socket.clone().unwrap_or_else(|| alice_socket(&lab));
     let outcome = lab.with_diagnostics_on_panic(|lab| {
         narrate(lab, &bin, timeout, &args, &stop, &alice_socket_path)
     });
@@ -335,11 +335,13 @@ fn narrate(
 
 /// Alice's socket goes where `punchwire status` looks by default, unless a real
 /// service already lives there.
-fn alice_socket() -> PathBuf {
+/// The service's usual socket, or, when a real service holds it, one in the lab's state
+/// directory: the service refuses a directory others can write, such as /tmp.
+fn alice_socket(lab: &Lab) -> PathBuf {
     let default = PathBuf::from(DEFAULT_SOCKET);
     let taken = std::os::unix::net::UnixStream::connect(&default).is_ok();
     if taken {
-        std::env::temp_dir().join(format!("punchwire-demo-{}.sock", std::process::id()))
+        lab.state_dir().join("alice-control.sock")
     } else {
         default
     }
