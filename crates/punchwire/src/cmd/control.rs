@@ -219,6 +219,13 @@ fn render_status(status: &ServiceStatus) -> String {
             registry.queries,
             registry.refusals
         );
+        if registry.strangers_dropped + registry.rate_limited + registry.tcp_refused > 0 {
+            let _ = writeln!(
+                out,
+                "  dropped: {} from strangers, {} over the rate limit, {} TCP connections over the cap",
+                registry.strangers_dropped, registry.rate_limited, registry.tcp_refused
+            );
+        }
         if let Some(error) = &registry.error {
             let _ = writeln!(out, "  error: {error}");
         }
