@@ -138,7 +138,11 @@ mod tests {
         let status: RegistryModeStatus = serde_json::from_str(older).unwrap();
         assert_eq!(status.queries, 10);
         assert_eq!(
-            (status.strangers_dropped, status.rate_limited, status.tcp_refused),
+            (
+                status.strangers_dropped,
+                status.rate_limited,
+                status.tcp_refused
+            ),
             (0, 0, 0)
         );
     }
