@@ -117,7 +117,7 @@ impl RateLimiter {
             return Verdict::Send;
         }
         bucket.over = bucket.over.wrapping_add(1);
-        if bucket.over % SLIP == 0 {
+        if bucket.over.is_multiple_of(SLIP) {
             Verdict::Slip
         } else {
             Verdict::Drop
