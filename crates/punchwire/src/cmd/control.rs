@@ -232,3 +232,44 @@ fn render_status(status: &ServiceStatus) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use punchwire_control::status::RegistryModeStatus;
+
+    use super::*;
+
+    fn with_registry(strangers: u64, rate_limited: u64, tcp_refused: u64) -> ServiceStatus {
+        ServiceStatus {
+            version: "1".into(),
+            config_path: "/etc/punchwire/config.toml".into(),
+            interfaces: Vec::new(),
+            registry: Some(RegistryModeStatus {
+                enabled: true,
+                zone: "example.com.".into(),
+                device: "wg0".into(),
+                listen: vec!["10.99.0.1:53".parse().unwrap()],
+                peers_served: 2,
+                queries: 10,
+                refusals: 0,
+                error: None,
+                strangers_dropped: strangers,
+                rate_limited,
+                tcp_refused,
+            }),
+        }
+    }
+
+    #[test]
+    fn what_the_registry_dropped_is_shown_once_there_is_any() {
+        let quiet = render_status(&with_registry(0, 0, 0));
+        assert!(!quiet.contains("dropped"), "{quiet}");
+        let attacked = render_status(&with_registry(3, 4, 1992));
+        assert!(
+            attacked.contains(
+                "dropped: 3 from strangers, 4 over the rate limit, 1992 TCP connections over the cap"
+            ),
+            "{attacked}"
+        );
+    }
+}
