@@ -145,31 +145,32 @@ impl Registry {
                     reason,
                 })?;
 
-        let device_ips = tunnel_addresses(&config.device);
-        let listen = if config.listen.is_empty() {
-            let ips = device_ips
-                .as_ref()
-                .map_err(|reason| RegistryError::InterfaceAddresses {
+        let (listen, device_ips) = if config.listen.is_empty() {
+            let ips = tunnel_addresses(&config.device).map_err(|reason| {
+                RegistryError::InterfaceAddresses {
                     device: config.device.clone(),
-                    reason: io::Error::new(reason.kind(), reason.to_string()),
-                })?;
+                    reason,
+                }
+            })?;
             if ips.is_empty() {
                 return Err(RegistryError::NoTunnelAddress {
                     device: config.device.clone(),
                 });
             }
-            ips.iter()
+            let listen = ips
+                .iter()
                 .map(|ip| SocketAddr::new(*ip, DNS_PORT))
-                .collect()
+                .collect();
+            (listen, ips)
         } else {
-            config.listen.clone()
+            // A listen address that is one of the device's own is listened on through the
+            // device alone (see `listen`); if they cannot be listed, the ACL alone guards it.
+            let ips = tunnel_addresses(&config.device).unwrap_or_else(|error| {
+                warn!(device = %config.device, %error, "cannot list the device's addresses; queries to them are not checked for the interface they came in on");
+                Vec::new()
+            });
+            (config.listen.clone(), ips)
         };
-        // The device's own addresses are listened on through the device alone (see
-        // `listen`); if they cannot be listed, the ACL alone guards them.
-        let device_ips = device_ips.unwrap_or_else(|error| {
-            warn!(device = %config.device, %error, "cannot list the device's addresses; queries to them are not checked for the interface they came in on");
-            Vec::new()
-        });
         if config
             .self_record
             .as_ref()
@@ -199,6 +200,7 @@ impl Registry {
             ..config.tcp
         };
         let tcp_shared = TcpShared::new(tcp_limits);
+        // Every address bound before any is served: a failure leaves nothing running.
         let mut bound = Vec::with_capacity(listen.len());
         for addr in &listen {
             let own = device_ips.contains(&addr.ip().to_canonical());
