@@ -253,4 +253,35 @@ pub struct RegistryModeStatus {
     pub queries: u64,
     pub refusals: u64,
     pub error: Option<String>,
+    /// Queries and TCP connections from sources outside every peer's AllowedIPs, dropped
+    /// unanswered. (Default: a service older than the field.)
+    #[serde(default)]
+    pub strangers_dropped: u64,
+    /// UDP responses held back because their source asked faster than its rate.
+    #[serde(default)]
+    pub rate_limited: u64,
+    /// TCP connections closed at once because the registry's cap was reached.
+    #[serde(default)]
+    pub tcp_refused: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registry_status_from_an_older_service_still_reads_with_its_new_counters_at_zero() {
+        let older = r#"{"enabled":true,"zone":"example.com.","device":"wg0",
+            "listen":["10.99.0.1:53"],"peers_served":3,"queries":10,"refusals":1,"error":null}"#;
+        let status: RegistryModeStatus = serde_json::from_str(older).unwrap();
+        assert_eq!(status.queries, 10);
+        assert_eq!(
+            (
+                status.strangers_dropped,
+                status.rate_limited,
+                status.tcp_refused
+            ),
+            (0, 0, 0)
+        );
+    }
 }

@@ -492,6 +492,9 @@ impl Service {
                 peers_served: stats.as_ref().map_or(0, |s| s.peers),
                 queries: stats.as_ref().map_or(0, |s| s.queries),
                 refusals: stats.as_ref().map_or(0, |s| s.refused),
+                strangers_dropped: stats.as_ref().map_or(0, |s| s.strangers_dropped),
+                rate_limited: stats.as_ref().map_or(0, |s| s.rate_limited),
+                tcp_refused: stats.as_ref().map_or(0, |s| s.tcp_refused),
                 error: state.registry.error.clone().or_else(|| {
                     stats
                         .filter(|s| !s.fresh)

@@ -117,7 +117,7 @@ fn key(lab: &Lab, host: Host) -> String {
 }
 
 #[test]
-fn the_registry_answers_dig_over_the_tunnel_and_refuses_outsiders() {
+fn the_registry_answers_dig_over_the_tunnel_and_ignores_outsiders() {
     if !punchwire_lab::can_run("registry over the tunnel") {
         return;
     }
@@ -125,7 +125,7 @@ fn the_registry_answers_dig_over_the_tunnel_and_refuses_outsiders() {
     lab.with_diagnostics_on_panic(|lab| {
         lab.wait_registry_handshakes(STEP).unwrap();
         // Also on its public address, to prove that a source outside every peer's
-        // AllowedIPs gets REFUSED there.
+        // AllowedIPs gets no answer there (an answer would make it a reflector).
         let _registry = lab.start_registry(bin(), &["192.0.2.10:5353"]).unwrap();
 
         // As the seed article does it: list, then resolve one instance.
@@ -170,7 +170,7 @@ fn the_registry_answers_dig_over_the_tunnel_and_refuses_outsiders() {
             .unwrap();
         assert_eq!(decoded.trim(), bob.to_base64());
 
-        // From the simulated internet: not a tunnel peer, refused.
+        // From the simulated internet: not a tunnel peer, no answer.
         let outside = lab
             .try_exec(
                 Node::Inet,
@@ -187,7 +187,10 @@ fn the_registry_answers_dig_over_the_tunnel_and_refuses_outsiders() {
             )
             .unwrap();
         let text = String::from_utf8_lossy(&outside.stdout);
-        assert!(text.contains("status: REFUSED"), "{text}");
+        assert!(
+            text.contains("timed out") && !text.contains("status:"),
+            "{text}"
+        );
     });
 }
 

@@ -72,7 +72,20 @@ export type RegistryLink = { address: string,
  */
 reachable: boolean | null, rtt_ms: number | null, serial: number | null, last_sync_age_secs: number | null, error: string | null, };
 
-export type RegistryModeStatus = { enabled: boolean, zone: string, device: string, listen: string[], peers_served: number, queries: number, refusals: number, error: string | null, };
+export type RegistryModeStatus = { enabled: boolean, zone: string, device: string, listen: string[], peers_served: number, queries: number, refusals: number, error: string | null, 
+/**
+ * Queries and TCP connections from sources outside every peer's AllowedIPs, dropped
+ * unanswered. (Default: a service older than the field.)
+ */
+strangers_dropped: number, 
+/**
+ * UDP responses held back because their source asked faster than its rate.
+ */
+rate_limited: number, 
+/**
+ * TCP connections closed at once because the registry's cap was reached.
+ */
+tcp_refused: number, };
 
 export type Request = { v: number, id: number, } & ({ "cmd": "status" } | { "cmd": "hello" } | { "cmd": "subscribe" } | { "cmd": "pause", interface?: string, } | { "cmd": "resume", interface?: string, } | { "cmd": "reload" } | { "cmd": "registry-enable" } | { "cmd": "registry-disable" } | { "cmd": "get-config" } | { "cmd": "set-config", config: unknown, 
 /**

@@ -261,6 +261,13 @@ fn render_status(status: &ServiceStatus) -> String {
             registry.queries,
             registry.refusals
         );
+        if registry.strangers_dropped + registry.rate_limited + registry.tcp_refused > 0 {
+            let _ = writeln!(
+                out,
+                "  dropped: {} from strangers, {} over the rate limit, {} TCP connections over the cap",
+                registry.strangers_dropped, registry.rate_limited, registry.tcp_refused
+            );
+        }
         if let Some(error) = &registry.error {
             let _ = writeln!(out, "  error: {}", safe(error));
         }
@@ -270,8 +277,10 @@ fn render_status(status: &ServiceStatus) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use punchwire_control::status::{RegistryModeStatus, Summary, SummaryState};
     use serde_json::json;
+
+    use super::*;
 
     fn fixture() -> serde_json::Value {
         let read = |name: &str| -> serde_json::Value {
@@ -379,6 +388,44 @@ mod tests {
         assert_eq!(
             describe_event(&event),
             "endpoint-changed peer=bob\\r\\u{1b}[1A"
+        );
+    }
+
+    fn with_registry(strangers: u64, rate_limited: u64, tcp_refused: u64) -> ServiceStatus {
+        ServiceStatus {
+            version: "1".into(),
+            config_path: "/etc/punchwire/config.toml".into(),
+            summary: Summary {
+                state: SummaryState::NoPeers,
+                text: "No peers yet".into(),
+            },
+            interfaces: Vec::new(),
+            registry: Some(RegistryModeStatus {
+                enabled: true,
+                zone: "example.com.".into(),
+                device: "wg0".into(),
+                listen: vec!["10.99.0.1:53".parse().unwrap()],
+                peers_served: 2,
+                queries: 10,
+                refusals: 0,
+                error: None,
+                strangers_dropped: strangers,
+                rate_limited,
+                tcp_refused,
+            }),
+        }
+    }
+
+    #[test]
+    fn what_the_registry_dropped_is_shown_once_there_is_any() {
+        let quiet = render_status(&with_registry(0, 0, 0));
+        assert!(!quiet.contains("dropped"), "{quiet}");
+        let attacked = render_status(&with_registry(3, 4, 1992));
+        assert!(
+            attacked.contains(
+                "dropped: 3 from strangers, 4 over the rate limit, 1992 TCP connections over the cap"
+            ),
+            "{attacked}"
         );
     }
 }

@@ -9,9 +9,12 @@ use punchwire_control::defaults::{DEFAULT_REFRESH, DEFAULT_STALE_AFTER};
 use punchwire_control::interface::InterfaceName;
 use punchwire_control::timing::Timing;
 use punchwire_control::zone::Zone;
-use punchwire_registry::{Registry, RegistryConfig, SelfRecord};
+use punchwire_registry::{
+    raise_open_file_limit, Registry, RegistryConfig, ResponseRate, SelfRecord,
+    DEFAULT_RESPONSE_RATE,
+};
 use punchwire_wg::{Backend, Endpoint, SystemBackend};
-use tracing::info;
+use tracing::{info, warn};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -57,6 +60,12 @@ pub struct Args {
     /// that every query gets SERVFAIL until it can.
     #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_STALE_AFTER)]
     stale_after: Timing,
+
+    /// UDP responses per second one source gets (twice as many at once after a quiet
+    /// spell); beyond it, nothing or an empty truncated answer that sends it to TCP.
+    /// 0: no limit.
+    #[arg(long, value_name = "PER_SECOND", default_value_t = DEFAULT_RESPONSE_RATE.per_second)]
+    rate_limit: u32,
 }
 
 fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
@@ -74,11 +83,35 @@ impl Args {
         config.allow = self.allow;
         config.refresh = self.refresh.get();
         config.stale_after = self.stale_after.get();
+        config.response_rate = (self.rate_limit > 0).then(|| ResponseRate {
+            per_second: self.rate_limit,
+            burst: self.rate_limit.saturating_mul(2),
+        });
         config
     }
 }
 
+/// Raises the open-file limit to the hard one, before anything is opened: a service
+/// manager's default soft limit (1024 under systemd) is what a flood of TCP connections
+/// would otherwise exhaust. `punchwire registry` and `punchwire service` call it first.
+pub fn raise_open_files() {
+    match raise_open_file_limit() {
+        Ok(limit) if limit.now > limit.before => {
+            info!(
+                from = limit.before,
+                to = limit.now,
+                "raised the open-file limit"
+            );
+        }
+        Ok(_) => {}
+        Err(error) => {
+            warn!(%error, "cannot raise the open-file limit; TCP clients get at most half of it")
+        }
+    }
+}
+
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    raise_open_files();
     let config = args.config();
     let backend = Backend::new(SystemBackend::new());
     let registry = Registry::start(config, backend)
@@ -93,6 +126,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         nxdomain = stats.nxdomain,
         refused = stats.refused,
         servfail = stats.servfail,
+        strangers_dropped = stats.strangers_dropped,
+        rate_limited = stats.rate_limited,
+        tcp_refused = stats.tcp_refused,
         "registry stopped"
     );
     Ok(ExitCode::SUCCESS)
@@ -156,9 +192,13 @@ mod tests {
             "192.0.2.0/24",
             "--refresh",
             "500ms",
+            "--rate-limit",
+            "20",
         ])
         .unwrap();
         let config = args.config();
+        let rate = config.response_rate.unwrap();
+        assert_eq!((rate.per_second, rate.burst), (20, 40));
         assert_eq!(config.zone.as_str(), "example.com.");
         assert_eq!(config.device, "wg0");
         assert_eq!(config.listen.len(), 2);
@@ -176,6 +216,14 @@ mod tests {
         assert_eq!(args.config().self_record, Some(SelfRecord::default()));
         let args = parse(&["--zone", "z", "--device", "wg0"]).unwrap();
         assert_eq!(args.config().self_record, None);
+    }
+
+    #[test]
+    fn responses_are_rate_limited_unless_told_otherwise() {
+        let args = parse(&["--zone", "z", "--device", "wg0"]).unwrap();
+        assert_eq!(args.config().response_rate, Some(DEFAULT_RESPONSE_RATE));
+        let args = parse(&["--zone", "z", "--device", "wg0", "--rate-limit", "0"]).unwrap();
+        assert_eq!(args.config().response_rate, None);
     }
 
     #[test]
