@@ -203,8 +203,32 @@ fn a_tcp_flood_from_one_peer_leaves_the_registry_answering_and_the_tunnel_direct
         let started = Instant::now();
         let mut asked = 0;
         let mut most_files = 0;
+        // The flood loads both cores and the registry's userspace WireGuard, so a single
+        // UDP query may be late or lost, as on any loaded link; a resolver asks again.
+        // What must never happen is the failure this guards against: SERVFAIL, or no
+        // answer at all within a resolver's usual three tries.
+        let mut lost = 0;
         while started.elapsed() < STALE_AFTER * 3 {
-            let srv = lab.dig(Host::Alice, &[&instance, "SRV"]).unwrap();
+            let mut answered = None;
+            for _ in 0..3 {
+                let srv = lab.dig(Host::Alice, &[&instance, "SRV"]).unwrap();
+                assert!(
+                    !srv.contains("SERVFAIL"),
+                    "alice got SERVFAIL during the flood, {:?} in: {srv}",
+                    started.elapsed()
+                );
+                if srv.contains("status:") {
+                    answered = Some(srv);
+                    break;
+                }
+                lost += 1;
+            }
+            let srv = answered.unwrap_or_else(|| {
+                panic!(
+                    "alice got no answer in three tries during the flood, {:?} in",
+                    started.elapsed()
+                )
+            });
             assert!(
                 srv.contains("status: NOERROR") && srv.contains(&format!("{} {instance}", bob_seen.port())),
                 "alice's query during the flood, {:?} in: {srv}",
@@ -217,7 +241,7 @@ fn a_tcp_flood_from_one_peer_leaves_the_registry_answering_and_the_tunnel_direct
         }
         stop.store(true, Ordering::Relaxed);
         let flooded = flooding.join().unwrap();
-        println!("flood: {flooded:?}; alice asked {asked} times; the registry held at most {most_files} files (before: {files_before})");
+        println!("flood: {flooded:?}; alice asked {asked} times ({lost} queries lost and asked again); the registry held at most {most_files} files (before: {files_before})");
         assert!(
             flooded.connects >= FLOOD,
             "the flood made fewer connections than it meant to: {flooded:?}"
