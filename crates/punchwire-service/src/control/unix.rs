@@ -123,8 +123,14 @@ impl Drop for ControlListener {
 
 /// Binds with a umask that leaves exactly `mode`, so the socket never exists with a
 /// looser one. The umask is process-wide: this runs at start-up, before the service
-/// writes any file, and only ever narrows what another thread would create.
+/// writes any file, and only ever narrows what another thread would create. Two binds
+/// at once in one process (tests start several services) would restore each other's
+/// umask mid-bind, so they take turns.
 fn bind_with_mode(path: &Path, mode: u32) -> io::Result<std::os::unix::net::UnixListener> {
+    static UMASK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = UMASK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let narrow = Mode::from_bits_truncate(!mode & 0o777);
     let previous = umask(narrow);
     let bound = std::os::unix::net::UnixListener::bind(path);
