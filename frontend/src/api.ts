@@ -36,7 +36,8 @@ export const api = {
   registryEnable: () => call<void>("registry_enable"),
   registryDisable: () => call<void>("registry_disable"),
   getConfig: () => call<ConfigDocument>("get_config"),
-  setConfig: (config: ServiceConfig) => call<void>("set_config", { config }),
+  /** Saves `config` if the file is still at `revision`; resolves to the file's new revision. */
+  setConfig: (config: ServiceConfig, revision: string) => call<{ revision?: string } | null>("set_config", { config, revision }),
   appSettings: () => call<AppSettings>("app_settings"),
   setAppSettings: (settings: AppSettings) => call<void>("set_app_settings", { settings }),
 };

@@ -1,67 +1,25 @@
-// The service's `status` document (crates/punchwire-service/src/status.rs), as the
-// Rust side of the app forwards it. Fields are only ever added within protocol v1, so
-// everything here is read defensively.
-
-export type HealthState = "direct" | "pending" | "stale" | "not-direct" | "registry";
-export type EndpointSource = "none" | "registry" | "static" | "roaming";
-
-export interface Health {
-  state: HealthState;
-  reason: string | null;
-}
-
-export interface PeerStatus {
-  public_key: string;
-  name: string | null;
-  tunnel_ips: string[];
-  endpoint: string | null;
-  endpoint_source: EndpointSource;
-  latest_handshake_age_secs: number | null;
-  rx_bytes: number;
-  tx_bytes: number;
-  health: Health;
-  last_decision: string | null;
-}
-
-export interface RegistryLink {
-  address: string;
-  reachable: boolean | null;
-  rtt_ms: number | null;
-  serial: number | null;
-  last_sync_age_secs: number | null;
-  error: string | null;
-}
-
-export interface InterfaceStatus {
-  name: string;
-  zone: string;
-  paused: boolean;
-  error: string | null;
-  peers: PeerStatus[];
-  registries: RegistryLink[];
-}
-
-export interface RegistryModeStatus {
-  enabled: boolean;
-  zone: string;
-  device: string;
-  listen: string[];
-  peers_served: number;
-  queries: number;
-  refusals: number;
-  error: string | null;
-}
-
-export interface ServiceStatus {
-  version: string;
-  config_path: string;
-  interfaces: InterfaceStatus[];
-  registry: RegistryModeStatus | null;
-}
+// The service's contract (the `status` document, the protocol) comes generated from the
+// Rust types in crates/punchwire-control: see src/generated/control.ts and README.md.
+// Fields are only ever added within protocol v1, so everything is read defensively.
+export type {
+  EndpointSource,
+  ErrorCode,
+  Health,
+  HealthReason,
+  HealthState,
+  Hello,
+  InterfaceStatus,
+  PeerStatus,
+  RegistryLink,
+  RegistryModeStatus,
+  ServiceStatus,
+  Summary,
+  SummaryState,
+} from "./generated/control";
 
 /** How the app's Rust side reports a failure (the rejection value of every command). */
 export interface AppError {
-  /** not-running | permission-denied | unreachable | refused | unsupported | invalid-config | protocol */
+  /** not-running | permission-denied | unreachable | refused | unsupported | invalid-config | conflict | protocol */
   kind: string;
   message: string;
   /** For invalid-config: the dotted key the service named, e.g. `interface[0].zone`. */
@@ -97,6 +55,10 @@ export interface ServiceConfig {
 export interface ConfigDocument {
   path: string;
   config: ServiceConfig;
+  /** The file's revision: handed back with set_config, which refuses a stale one (`conflict`). */
+  revision: string;
+  /** What the service uses for the keys left out, e.g. `{ interval: "30s" }`. */
+  defaults?: Partial<Record<"interval" | "poll" | "handshake_threshold", string>>;
 }
 
 /** The app's own preferences, kept in its config directory (not the service's). */

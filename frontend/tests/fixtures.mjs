@@ -1,4 +1,13 @@
 // Service states the UI tests render, in the shape of the service's `status` document.
+// `golden` is the fixture shared with the service's, the CLI's, the tray's and the fake
+// service's tests (tests/fixtures/ at the repository root): a status document with one
+// peer in each health state, and one of each event the service sends.
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const read = (name) => JSON.parse(readFileSync(fileURLToPath(new URL(`../../tests/fixtures/${name}`, import.meta.url)), "utf8"));
+export const golden = () => ({ status: read("status.json"), events: read("events.json") });
+export const events = () => golden().events;
 
 const KEYS = {
   alice: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=",
@@ -17,16 +26,22 @@ export function peer(name, over = {}) {
     latest_handshake_age_secs: 14,
     rx_bytes: 1_482_113,
     tx_bytes: 922_004,
-    health: { state: name === "registry" ? "registry" : "direct", reason: null },
+    health:
+      name === "registry"
+        ? { state: "registry", reason: { kind: "registry-peer" }, text: "the registry peer: its endpoint is configured, not discovered" }
+        : { state: "direct", reason: { kind: "fresh-handshake", age_secs: 14 }, text: "handshake 14 s ago" },
     last_decision: "fresh-handshake",
   };
   return { ...base, ...over };
 }
 
-export function status({ peers, paused = false, registry = null, registries } = {}) {
+/** The service's summary is the service's: a fixture states it (the default fits the
+ * default peers, or a paused interface). */
+export function status({ peers, paused = false, registry = null, registries, summary } = {}) {
   return {
     version: "0.1.0",
     config_path: "/etc/punchwire/config.toml",
+    summary: summary ?? (paused ? { state: "paused", text: "Discovery paused" } : { state: "all-direct", text: "All 2 peers direct" }),
     interfaces: [
       {
         name: "wg0",
@@ -45,25 +60,8 @@ export function status({ peers, paused = false, registry = null, registries } = 
 
 export const allDirect = () => status();
 
-export const someNotDirect = () =>
-  status({
-    peers: [
-      peer("registry"),
-      peer("alice"),
-      peer("bob", {
-        endpoint: "203.0.113.9:40000",
-        latest_handshake_age_secs: null,
-        rx_bytes: 0,
-        tx_bytes: 1480,
-        health: { state: "not-direct", reason: "no handshake on 203.0.113.9:40000 after 3 tries: bob is probably behind a symmetric NAT" },
-      }),
-      peer("carol", { health: { state: "stale", reason: "latest handshake 4 min ago" }, latest_handshake_age_secs: 245 }),
-    ],
-    registries: [
-      { address: "10.99.0.1:53", reachable: true, rtt_ms: 3.4, serial: 2024112407, last_sync_age_secs: 1, error: null },
-      { address: "10.98.0.1:53", reachable: false, rtt_ms: null, serial: null, last_sync_age_secs: 600, error: "timed out after 2 s" },
-    ],
-  });
+/** One peer in each health state: the shared golden status. */
+export const someNotDirect = () => golden().status;
 
 export const paused = () => status({ paused: true });
 
@@ -110,4 +108,6 @@ export const config = () => ({
     ],
     registry: null,
   },
+  revision: "rev-1",
+  defaults: { interval: "30s", poll: "1s", handshake_threshold: "2m 30s" },
 });

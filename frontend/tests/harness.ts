@@ -8,7 +8,11 @@ interface Scenario {
   config?: unknown;
   configError?: unknown;
   setConfigError?: unknown;
+  /** What a successful set_config answers with: the file's new revision. */
+  savedRevision?: string;
   appSettings?: { notifications: boolean };
+  /** The status the service reports once a command has run, by command (pause, resume). */
+  after?: Record<string, unknown>;
 }
 
 declare global {
@@ -39,7 +43,9 @@ mockIPC(
         return s.status;
       case "pause":
       case "resume":
-        for (const i of ifaces()) if (!a.interface || a.interface === i.name) i.paused = cmd === "pause";
+        // The service words its summary; the mock only replays the one the test gave.
+        if (s.after?.[cmd]) s.status = JSON.parse(JSON.stringify(s.after[cmd]));
+        else for (const i of ifaces()) if (!a.interface || a.interface === i.name) i.paused = cmd === "pause";
         return null;
       case "registry_enable":
       case "registry_disable": {
@@ -52,7 +58,7 @@ mockIPC(
         return s.config;
       case "set_config":
         if (s.setConfigError) throw s.setConfigError;
-        return null;
+        return s.savedRevision ? { revision: s.savedRevision } : null;
       case "app_settings":
         return s.appSettings ?? { notifications: true };
       case "set_app_settings":

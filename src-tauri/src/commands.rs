@@ -2,7 +2,7 @@
 //! change of state also nudges the live link to re-read status at once.
 
 use punchwire_control::protocol::Command;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tauri::State;
 
 use crate::error::AppError;
@@ -46,14 +46,19 @@ pub async fn registry_disable(state: State<'_, AppState>) -> Result<(), AppError
 
 #[tauri::command]
 pub async fn get_config() -> Result<Value, AppError> {
-    service::raw_request("get-config", json!({})).await
+    service::settings_request(Command::GetConfig).await
 }
 
 #[tauri::command]
-pub async fn set_config(state: State<'_, AppState>, config: Value) -> Result<(), AppError> {
-    service::raw_request("set-config", json!({ "config": config })).await?;
+pub async fn set_config(
+    state: State<'_, AppState>,
+    config: Value,
+    revision: String,
+) -> Result<Value, AppError> {
+    // The answer holds the file's new revision, which the next save is based on.
+    let saved = service::settings_request(Command::SetConfig { config, revision }).await?;
     state.kick.notify_one();
-    Ok(())
+    Ok(saved)
 }
 
 #[tauri::command]

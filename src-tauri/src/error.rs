@@ -28,6 +28,8 @@ pub enum ErrorKind {
     Unsupported,
     /// `set-config` found a problem; `key` says where.
     InvalidConfig,
+    /// `set-config` was based on settings that changed since: read them again.
+    Conflict,
     /// The service said something this app does not understand.
     Protocol,
     /// The app's own files (its settings).
@@ -57,13 +59,22 @@ impl From<ClientError> for AppError {
             ClientError::PermissionDenied(_) => ErrorKind::PermissionDenied,
             ClientError::Io { .. } | ClientError::Closed => ErrorKind::Unreachable,
             ClientError::Protocol(_) => ErrorKind::Protocol,
-            ClientError::Refused {
-                code: ErrorCode::PermissionDenied,
-                ..
-            } => ErrorKind::PermissionDenied,
-            ClientError::Refused { .. } => ErrorKind::Refused,
+            ClientError::Refused { code, .. } => match code {
+                ErrorCode::PermissionDenied => ErrorKind::PermissionDenied,
+                ErrorCode::InvalidConfig => ErrorKind::InvalidConfig,
+                ErrorCode::Conflict => ErrorKind::Conflict,
+                _ => ErrorKind::Refused,
+            },
         };
-        Self::new(kind, e.to_string())
+        let key = match &e {
+            ClientError::Refused { key, .. } => key.clone(),
+            _ => None,
+        };
+        Self {
+            kind,
+            message: e.to_string(),
+            key,
+        }
     }
 }
 
@@ -71,6 +82,17 @@ impl From<ClientError> for AppError {
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    #[test]
+    fn a_stale_save_is_a_conflict() {
+        let e = AppError::from(ClientError::Refused {
+            code: ErrorCode::Conflict,
+            message: "the settings were saved by someone else since you read them".into(),
+            key: None,
+        });
+        assert_eq!(e.kind, ErrorKind::Conflict);
+        assert!(e.message.contains("saved by someone else"), "{e}");
+    }
 
     #[test]
     fn client_errors_keep_their_advice_and_get_a_kind() {
@@ -83,5 +105,24 @@ mod tests {
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["kind"], "permission-denied");
         assert!(json.get("key").is_none());
+    }
+
+    #[test]
+    fn a_config_error_keeps_the_key_it_names() {
+        let e = AppError::from(ClientError::Refused {
+            code: ErrorCode::InvalidConfig,
+            message: "interface[0].zone: must not be empty".into(),
+            key: Some("interface[0].zone".into()),
+        });
+        assert_eq!(e.kind, ErrorKind::InvalidConfig);
+        assert_eq!(e.key.as_deref(), Some("interface[0].zone"));
+        assert_eq!(e.message, "interface[0].zone: must not be empty");
+        let e = AppError::from(ClientError::Refused {
+            code: ErrorCode::Failed,
+            message: "no configured interface named \"wg9\"".into(),
+            key: None,
+        });
+        assert_eq!(e.kind, ErrorKind::Refused);
+        assert_eq!(e.key, None);
     }
 }

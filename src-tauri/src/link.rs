@@ -1,10 +1,12 @@
 //! The app's live link to the service: one subscribed connection for events and one for
 //! status reads. A burst of events becomes one status read; when the service goes away
-//! the window and tray are told and the link retries with backoff.
+//! the window and tray are told and the link retries with backoff. Events also feed the
+//! notifications.
 
 use std::time::Duration;
 
 use punchwire_control::client::{ClientError, ControlClient};
+use punchwire_control::events::ServiceEvent;
 use punchwire_control::protocol::{Command, ErrorCode};
 use punchwire_control::status::ServiceStatus;
 use serde_json::{json, Value};
@@ -12,7 +14,7 @@ use tauri::{AppHandle, Emitter, Manager};
 use tokio::time::{sleep, sleep_until, Instant, MissedTickBehavior};
 
 use crate::error::AppError;
-use crate::notify::{changes, Notifier};
+use crate::notify::Notifier;
 use crate::overall::TrayView;
 use crate::{service, tray, window, AppState};
 
@@ -35,11 +37,7 @@ pub fn spawn(app: AppHandle, notifier: Notifier) {
 }
 
 async fn run(app: AppHandle, notifier: Notifier) {
-    let mut link = Link {
-        app,
-        notifier,
-        last: None,
-    };
+    let mut link = Link { app, notifier };
     let mut backoff = BACKOFF_MIN;
     let mut last_error: Option<AppError> = None;
     loop {
@@ -72,9 +70,8 @@ fn short_reason(e: &AppError) -> &'static str {
 
 struct Link {
     app: AppHandle,
+    /// Told every event: the service's health changes are its notifications.
     notifier: Notifier,
-    /// The last status shown, to find what changed for notifications.
-    last: Option<ServiceStatus>,
 }
 
 impl Link {
@@ -106,18 +103,24 @@ impl Link {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let read_now = tokio::select! {
-                event = events.next_event() => {
-                    match event {
-                        Ok(event) => {
-                            let _ = self.app.emit(EVENT_SERVICE, &event);
+                event = events.next_event() => match event {
+                    Ok(event) => {
+                        match serde_json::from_value::<ServiceEvent>(event.clone()) {
+                            Ok(typed) => self.notifier.event(&typed),
+                            Err(e) => tracing::warn!("an event of a known type has an unexpected shape ({e}): {event}"),
                         }
-                        // Missed events: the status read below catches up.
-                        Err(ClientError::Refused { code: ErrorCode::Lagged, .. }) => {}
-                        Err(e) => return Err(e.into()),
+                        let _ = self.app.emit(EVENT_SERVICE, &event);
+                        due.get_or_insert_with(|| (Instant::now() + BURST).max(last_read + MIN_GAP));
+                        false
                     }
-                    due.get_or_insert_with(|| (Instant::now() + BURST).max(last_read + MIN_GAP));
-                    false
-                }
+                    // Missed events: what they said is in the status, so read it now
+                    // and keep following.
+                    Err(ClientError::Refused { code: ErrorCode::Lagged, message, .. }) => {
+                        tracing::warn!("missed service events ({message}); re-reading the status");
+                        true
+                    }
+                    Err(e) => return Err(e.into()),
+                },
                 _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => true,
                 _ = tick.tick() => window::is_visible(&self.app),
                 _ = kick.notified() => true,
@@ -139,13 +142,7 @@ impl Link {
     fn publish(&mut self, value: Value) {
         let _ = self.app.emit(EVENT_STATUS, &value);
         match serde_json::from_value::<ServiceStatus>(value) {
-            Ok(status) => {
-                if let Some(before) = &self.last {
-                    self.notifier.push(changes(before, &status));
-                }
-                tray::show(&self.app, TrayView::of(&status));
-                self.last = Some(status);
-            }
+            Ok(status) => tray::show(&self.app, TrayView::of(&status)),
             Err(e) => tracing::warn!("the service's status does not have the expected shape ({e}); the tray shows the last one it understood"),
         }
     }

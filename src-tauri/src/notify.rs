@@ -1,14 +1,16 @@
 //! Desktop notifications for what a user cares about: a peer's endpoint changed, a peer
-//! became direct, a peer stopped being direct. Changes are found by comparing two status
-//! documents (pure, tested), and a burst of them becomes one notification.
+//! became direct, stopped being direct, or could not go direct. They come from the
+//! service's typed events (`endpoint-changed`, `peer-health-changed`), which say what
+//! changed and why in the service's words; a burst of them becomes one notification.
 
-use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 
-use punchwire_control::status::{HealthState, PeerStatus, ServiceStatus};
+use punchwire_control::events::ServiceEvent;
+use punchwire_control::status::HealthState;
 use tokio::sync::mpsc;
 
-use crate::overall::peer_name;
+use crate::overall::display_name;
 
 /// Changes closer together than this go into one notification.
 pub const COALESCE: Duration = Duration::from_secs(3);
@@ -25,11 +27,55 @@ pub enum Change {
     },
     StoppedBeingDirect {
         peer: String,
-        reason: Option<String>,
+        reason: String,
+    },
+    /// An endpoint was tried and no handshake followed.
+    CouldNotGoDirect {
+        peer: String,
+        reason: String,
     },
 }
 
 impl Change {
+    /// The change an event tells, if it is one worth a notification.
+    pub fn of(event: &ServiceEvent) -> Option<Self> {
+        match event {
+            ServiceEvent::EndpointChanged {
+                peer,
+                name,
+                old,
+                new,
+                ..
+            } => Some(Change::EndpointChanged {
+                peer: display_name(name.as_deref(), peer),
+                from: old.map(|o| o.to_string()),
+                to: new.to_string(),
+            }),
+            ServiceEvent::PeerHealthChanged {
+                peer,
+                name,
+                from,
+                to,
+                text,
+                ..
+            } => {
+                let peer = display_name(name.as_deref(), peer);
+                let reason = text.clone();
+                match (from, to) {
+                    (f, HealthState::Direct) if *f != HealthState::Direct => {
+                        Some(Change::BecameDirect { peer })
+                    }
+                    (HealthState::Direct, _) => Some(Change::StoppedBeingDirect { peer, reason }),
+                    (HealthState::Pending, HealthState::NotDirect) => {
+                        Some(Change::CouldNotGoDirect { peer, reason })
+                    }
+                    _ => None,
+                }
+            }
+            ServiceEvent::Other => None,
+        }
+    }
+
     pub fn line(&self) -> String {
         match self {
             Change::EndpointChanged {
@@ -43,58 +89,14 @@ impl Change {
                 to,
             } => format!("{peer}: endpoint set to {to}"),
             Change::BecameDirect { peer } => format!("{peer} is direct"),
-            Change::StoppedBeingDirect {
-                peer,
-                reason: Some(reason),
-            } => format!("{peer} is no longer direct: {reason}"),
-            Change::StoppedBeingDirect { peer, reason: None } => {
-                format!("{peer} is no longer direct")
+            Change::StoppedBeingDirect { peer, reason } => {
+                format!("{peer} is no longer direct: {reason}")
+            }
+            Change::CouldNotGoDirect { peer, reason } => {
+                format!("{peer} is not direct: {reason}")
             }
         }
     }
-}
-
-/// What changed from `before` to `after`, peer by peer (matched by key).
-pub fn changes(before: &ServiceStatus, after: &ServiceStatus) -> Vec<Change> {
-    let old: HashMap<_, &PeerStatus> = before
-        .interfaces
-        .iter()
-        .flat_map(|i| {
-            i.peers
-                .iter()
-                .map(move |p| ((i.name.as_str(), p.public_key.as_str()), p))
-        })
-        .collect();
-    let mut out = Vec::new();
-    for iface in &after.interfaces {
-        for new in &iface.peers {
-            let Some(old) = old.get(&(iface.name.as_str(), new.public_key.as_str())) else {
-                continue;
-            };
-            if new.health.state == HealthState::Registry {
-                continue;
-            }
-            let peer = peer_name(new);
-            if let Some(to) = new.endpoint.filter(|to| Some(*to) != old.endpoint) {
-                out.push(Change::EndpointChanged {
-                    peer: peer.clone(),
-                    from: old.endpoint.map(|e| e.to_string()),
-                    to: to.to_string(),
-                });
-            }
-            let was = old.health.state == HealthState::Direct;
-            let is = new.health.state == HealthState::Direct;
-            if is && !was {
-                out.push(Change::BecameDirect { peer });
-            } else if was && !is {
-                out.push(Change::StoppedBeingDirect {
-                    peer,
-                    reason: new.health.reason.clone(),
-                });
-            }
-        }
-    }
-    out
 }
 
 /// One notification for a burst: (summary, body).
@@ -103,6 +105,7 @@ pub fn summarize(changes: &[Change]) -> Option<(String, String)> {
         [] => return None,
         [Change::BecameDirect { peer }] => format!("{peer} is direct"),
         [Change::StoppedBeingDirect { peer, .. }] => format!("{peer} is no longer direct"),
+        [Change::CouldNotGoDirect { peer, .. }] => format!("{peer} is not direct"),
         [Change::EndpointChanged { peer, .. }] => format!("{peer}'s endpoint changed"),
         many => format!("Punchwire: {} changes", many.len()),
     };
@@ -117,37 +120,47 @@ pub fn summarize(changes: &[Change]) -> Option<(String, String)> {
 /// Collects changes and shows one notification per burst, when enabled.
 #[derive(Clone)]
 pub struct Notifier {
-    tx: mpsc::UnboundedSender<Vec<Change>>,
+    tx: mpsc::UnboundedSender<Change>,
 }
 
 impl Notifier {
     /// `enabled` is asked when a burst is over, so turning notifications off takes effect
     /// at once.
     pub fn spawn(enabled: impl Fn() -> bool + Send + 'static) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<Change>>();
-        tauri::async_runtime::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut burst = first;
-                let deadline = tokio::time::Instant::now() + COALESCE;
-                while let Ok(Some(more)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-                    burst.extend(more);
-                }
-                if !enabled() {
-                    tracing::info!("notifications are off: {} change(s) not shown", burst.len());
-                    continue;
-                }
-                if let Some((title, body)) = summarize(&burst) {
-                    show(title, body).await;
-                }
-            }
-        });
+        let (tx, rx) = mpsc::unbounded_channel::<Change>();
+        tauri::async_runtime::spawn(bursts(rx, COALESCE, enabled, show));
         Self { tx }
     }
 
-    pub fn push(&self, changes: Vec<Change>) {
-        if !changes.is_empty() {
+    /// Takes in one service event; those worth telling join the current burst.
+    pub fn event(&self, event: &ServiceEvent) {
+        if let Some(change) = Change::of(event) {
             // The receiver lives as long as the runtime; nothing to do if it is gone.
-            let _ = self.tx.send(changes);
+            let _ = self.tx.send(change);
+        }
+    }
+}
+
+/// Until `rx` closes: waits for a change, gathers every change that follows within
+/// `window` of the first, and shows the burst as one notification if `enabled` says so.
+pub async fn bursts<F: Future<Output = ()>>(
+    mut rx: mpsc::UnboundedReceiver<Change>,
+    window: Duration,
+    enabled: impl Fn() -> bool,
+    show: impl Fn(String, String) -> F,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut burst = vec![first];
+        let deadline = tokio::time::Instant::now() + window;
+        while let Ok(Some(more)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            burst.push(more);
+        }
+        if !enabled() {
+            tracing::info!("notifications are off: {} change(s) not shown", burst.len());
+            continue;
+        }
+        if let Some((title, body)) = summarize(&burst) {
+            show(title, body).await;
         }
     }
 }
@@ -159,8 +172,10 @@ pub async fn show(title: String, body: String) {
         let mut notification = notify_rust::Notification::new();
         notification
             .appname("Punchwire")
-            .summary(&title)
-            .body(&body)
+            // Peer names and reasons come from files and registries; some notification
+            // servers render the body as markup.
+            .summary(&punchwire_control::escape::display_safe(&title))
+            .body(&punchwire_control::escape::markup_safe(&body))
             .icon("network-vpn")
             .timeout(notify_rust::Timeout::Milliseconds(6000));
         // Windows shows a toast under the app whose id it names: the installer's Start
@@ -182,42 +197,38 @@ pub async fn show(title: String, body: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::overall::tests::{peer, status};
-    use serde_json::json;
+    use crate::overall::tests::fixture;
+    use std::sync::{Arc, Mutex};
+
+    fn fixture_events() -> Vec<ServiceEvent> {
+        serde_json::from_value(fixture()["events"].clone()).expect("the fixture's events are typed")
+    }
 
     #[test]
-    fn endpoint_and_direct_changes_are_found_per_peer() {
-        let before = status(
-            json!([
-                peer("alice", 2, "pending", "198.51.100.7:4000"),
-                peer("bob", 3, "direct", "203.0.113.9:1")
-            ]),
-            false,
-        );
-        let mut bob = peer("bob", 3, "not-direct", "203.0.113.9:1");
-        bob["health"]["reason"] = json!("symmetric NAT");
-        let after = status(
-            json!([peer("alice", 2, "direct", "198.51.100.7:5000"), bob]),
-            false,
-        );
+    fn the_service_s_events_become_changes_in_its_words() {
+        let changes: Vec<Change> = fixture_events().iter().filter_map(Change::of).collect();
         assert_eq!(
-            changes(&before, &after),
+            changes,
             [
                 Change::EndpointChanged {
-                    peer: "alice".into(),
-                    from: Some("198.51.100.7:4000".into()),
-                    to: "198.51.100.7:5000".into()
+                    peer: "bob".into(),
+                    from: Some("203.0.113.9:40000".into()),
+                    to: "203.0.113.9:51820".into()
+                },
+                Change::CouldNotGoDirect {
+                    peer: "bob".into(),
+                    reason: "no handshake followed endpoint 203.0.113.9:40000 (symmetric NAT on either side?)".into()
+                },
+                Change::StoppedBeingDirect {
+                    peer: "carol".into(),
+                    reason: "latest handshake 150 s ago".into()
                 },
                 Change::BecameDirect {
                     peer: "alice".into()
                 },
-                Change::StoppedBeingDirect {
-                    peer: "bob".into(),
-                    reason: Some("symmetric NAT".into())
-                },
-            ]
+            ],
+            "the decision event is not worth a notification"
         );
-        assert_eq!(changes(&after, &after), []);
     }
 
     #[test]
@@ -239,5 +250,68 @@ mod tests {
         assert_eq!(title, "Punchwire: 8 changes");
         assert_eq!(body.lines().count(), 7);
         assert!(body.ends_with("…and 2 more"), "{body}");
+    }
+
+    type Shown = Arc<Mutex<Vec<(String, String)>>>;
+
+    /// Runs the burst loop over `batches`: each batch is sent at once, and the next one
+    /// only after the previous one's notification was shown (or skipped).
+    async fn run(batches: Vec<Vec<Change>>, enabled: bool) -> Vec<(String, String)> {
+        let shown: Shown = Arc::default();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<()>();
+        let record = {
+            let shown = Arc::clone(&shown);
+            move |title: String, body: String| {
+                shown.lock().unwrap().push((title, body));
+                let _ = done_tx.send(());
+                async {}
+            }
+        };
+        let looping = tokio::spawn(bursts(
+            rx,
+            Duration::from_millis(200),
+            move || enabled,
+            record,
+        ));
+        let count = batches.len();
+        for (i, batch) in batches.into_iter().enumerate() {
+            for change in batch {
+                tx.send(change).unwrap();
+            }
+            if enabled && i + 1 < count {
+                tokio::time::timeout(Duration::from_secs(10), done_rx.recv())
+                    .await
+                    .expect("the burst was shown");
+            }
+        }
+        drop(tx);
+        looping.await.unwrap();
+        let shown = shown.lock().unwrap().clone();
+        shown
+    }
+
+    #[tokio::test]
+    async fn events_close_together_are_one_notification_and_later_ones_another() {
+        let changes: Vec<Change> = fixture_events().iter().filter_map(Change::of).collect();
+        let shown = run(vec![changes[..3].to_vec(), changes[3..].to_vec()], true).await;
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert_eq!(shown[0].0, "Punchwire: 3 changes");
+        assert_eq!(
+            shown[0].1,
+            "bob: endpoint 203.0.113.9:40000 → 203.0.113.9:51820\n\
+             bob is not direct: no handshake followed endpoint 203.0.113.9:40000 (symmetric NAT on either side?)\n\
+             carol is no longer direct: latest handshake 150 s ago"
+        );
+        assert_eq!(
+            shown[1],
+            ("alice is direct".into(), "alice is direct".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn with_notifications_off_nothing_is_shown() {
+        let changes: Vec<Change> = fixture_events().iter().filter_map(Change::of).collect();
+        assert_eq!(run(vec![changes], false).await, []);
     }
 }

@@ -1,8 +1,8 @@
 //! What the tray shows, as a pure function of what the service last said: the icon's
-//! state, the tooltip line and the per-peer quick view. Same rules as the window's
-//! header (frontend/src/summary.ts).
+//! state, the tooltip line and the per-peer quick view. The verdicts (the summary and
+//! each peer's health) are the service's; this only renders them.
 
-use punchwire_control::status::{HealthState, PeerStatus, ServiceStatus};
+use punchwire_control::status::{PeerStatus, ServiceStatus, SummaryState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrayState {
@@ -42,43 +42,22 @@ impl TrayView {
     }
 
     pub fn of(status: &ServiceStatus) -> Self {
-        let mesh: Vec<&PeerStatus> = status
-            .interfaces
-            .iter()
-            .flat_map(|i| &i.peers)
-            .filter(|p| p.health.state != HealthState::Registry)
-            .collect();
-        let direct = mesh
-            .iter()
-            .filter(|p| p.health.state == HealthState::Direct)
-            .count();
-        let all_paused =
-            !status.interfaces.is_empty() && status.interfaces.iter().all(|i| i.paused);
-        let (state, summary) = if all_paused {
-            (TrayState::Paused, "discovery paused".to_owned())
-        } else if mesh.is_empty() {
-            (TrayState::AllDirect, "no peers yet".to_owned())
-        } else if direct == mesh.len() {
-            (
-                TrayState::AllDirect,
-                format!("all {} peers direct", mesh.len()),
-            )
-        } else {
-            (
-                TrayState::SomeNotDirect,
-                format!("{direct} of {} peers direct", mesh.len()),
-            )
+        let state = match status.summary.state {
+            // Nothing is wrong with a mesh that has no peers yet.
+            SummaryState::AllDirect | SummaryState::NoPeers => TrayState::AllDirect,
+            SummaryState::SomeNotDirect => TrayState::SomeNotDirect,
+            SummaryState::Paused => TrayState::Paused,
         };
         Self {
             state,
-            summary: format!("Punchwire: {summary}"),
+            summary: format!("Punchwire: {}", status.summary.text),
             running: status.interfaces.iter().any(|i| !i.paused),
             peers: status
                 .interfaces
                 .iter()
                 .flat_map(|i| &i.peers)
                 .map(|p| PeerLine {
-                    label: format!("{}: {}", peer_name(p), health_word(p.health.state)),
+                    label: format!("{}: {}", peer_name(p), p.health.state.word()),
                     tunnel_ips: p
                         .tunnel_ips
                         .iter()
@@ -92,55 +71,95 @@ impl TrayView {
 
 /// The configured name, else the start of the key (as the window shows it).
 pub fn peer_name(p: &PeerStatus) -> String {
-    p.name.clone().unwrap_or_else(|| {
-        let key = p.public_key.to_string();
-        format!("{}…", &key[..8.min(key.len())])
-    })
+    display_name(p.name.as_deref(), &p.public_key)
 }
 
-pub fn health_word(state: HealthState) -> &'static str {
-    match state {
-        HealthState::Direct => "direct",
-        HealthState::Pending => "pending",
-        HealthState::Stale => "stale",
-        HealthState::NotDirect => "not direct",
-        HealthState::Registry => "registry",
+/// `name`, else the first characters of `key`.
+pub fn display_name(name: Option<&str>, key: &str) -> String {
+    match name {
+        Some(name) => name.to_owned(),
+        None => format!("{}…", key.get(..8).unwrap_or(key)),
     }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    pub fn status(peers: serde_json::Value, paused: bool) -> ServiceStatus {
+    /// The golden status and events shared with the service's, the CLI's and the
+    /// window's tests (tests/fixtures/ at the repository root).
+    pub fn fixture() -> Value {
+        let read = |name: &str| -> serde_json::Value {
+            let path = format!(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/{}"),
+                name
+            );
+            let text =
+                std::fs::read_to_string(&path).expect("the shared fixtures are in tests/fixtures");
+            serde_json::from_str(&text).expect("the fixture is JSON")
+        };
+        serde_json::json!({"status": read("status.json"), "events": read("events.json")})
+    }
+
+    /// A status with `peers` and the summary the service would send with them.
+    pub fn status(peers: Value, paused: bool, summary: (&str, &str)) -> ServiceStatus {
         serde_json::from_value(json!({
             "version": "0.1.0", "config_path": "/etc/punchwire/config.toml", "registry": null,
+            "summary": {"state": summary.0, "text": summary.1},
             "interfaces": [{"name": "wg0", "zone": "example.com.", "paused": paused, "error": null,
                             "peers": peers, "registries": []}]
         }))
         .unwrap()
     }
 
-    pub fn peer(name: &str, key_byte: u8, state: &str, endpoint: &str) -> serde_json::Value {
+    pub fn peer(name: &str, key_byte: u8, state: &str, endpoint: &str) -> Value {
         let key = format!("{key_byte:02}{}=", "A".repeat(41)); // as long as a base64 key
+        let reason = match state {
+            "registry" => json!({"kind": "registry-peer"}),
+            "direct" => json!({"kind": "fresh-handshake", "age_secs": 5}),
+            _ => json!({"kind": "no-handshake-yet", "decision": null}),
+        };
         json!({"public_key": key, "name": name, "tunnel_ips": ["10.99.0.2/32"],
                "endpoint": endpoint, "endpoint_source": "registry", "latest_handshake_age_secs": 5,
-               "rx_bytes": 1, "tx_bytes": 2, "health": {"state": state, "reason": null}, "last_decision": null})
+               "rx_bytes": 1, "tx_bytes": 2, "health": {"state": state, "reason": reason, "text": "…"},
+               "last_decision": null})
     }
 
     #[test]
-    fn the_icon_says_all_direct_some_not_or_paused() {
-        let all = status(
+    fn the_tray_says_what_the_shared_fixture_says() {
+        let status: ServiceStatus = serde_json::from_value(fixture()["status"].clone()).unwrap();
+        let view = TrayView::of(&status);
+        assert_eq!(view.state, TrayState::SomeNotDirect);
+        assert_eq!(view.summary, "Punchwire: 1 of 5 peers direct");
+        let labels: Vec<&str> = view.peers.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "registry: registry",
+                "alice: direct",
+                "bob: not direct",
+                "carol: stale",
+                "dave: pending",
+                "h5zJ/VdR…: not direct",
+            ]
+        );
+        assert!(view.running);
+    }
+
+    #[test]
+    fn the_icon_follows_the_service_s_summary() {
+        let one = status(
             json!([
                 peer("reg", 1, "registry", "192.0.2.1:51820"),
                 peer("alice", 2, "direct", "198.51.100.7:4000")
             ]),
             false,
+            ("all-direct", "The peer is direct"),
         );
-        let view = TrayView::of(&all);
+        let view = TrayView::of(&one);
         assert_eq!(view.state, TrayState::AllDirect);
-        assert_eq!(view.summary, "Punchwire: all 1 peers direct");
+        assert_eq!(view.summary, "Punchwire: The peer is direct");
         assert_eq!(view.peers[1].label, "alice: direct");
         assert_eq!(view.peers[1].tunnel_ips, ["10.99.0.2"]);
 
@@ -150,6 +169,7 @@ pub(crate) mod tests {
                 peer("bob", 3, "not-direct", "203.0.113.9:1")
             ]),
             false,
+            ("some-not-direct", "1 of 2 peers direct"),
         );
         let view = TrayView::of(&some);
         assert_eq!(view.state, TrayState::SomeNotDirect);
@@ -160,9 +180,14 @@ pub(crate) mod tests {
         let paused = TrayView::of(&status(
             json!([peer("bob", 3, "not-direct", "203.0.113.9:1")]),
             true,
+            ("paused", "Discovery paused"),
         ));
         assert_eq!(paused.state, TrayState::Paused);
+        assert_eq!(paused.summary, "Punchwire: Discovery paused");
         assert!(!paused.running);
+
+        let empty = TrayView::of(&status(json!([]), false, ("no-peers", "No peers yet")));
+        assert_eq!(empty.state, TrayState::AllDirect);
 
         assert_eq!(
             TrayView::unreachable("service not running").state,
@@ -174,7 +199,11 @@ pub(crate) mod tests {
     fn a_peer_without_a_name_is_shown_by_the_start_of_its_key() {
         let mut p = peer("x", 2, "direct", "198.51.100.7:4000");
         p["name"] = json!(null);
-        let view = TrayView::of(&status(json!([p]), false));
-        assert_eq!(view.peers[0].label, "AgICAgIC…: direct");
+        let view = TrayView::of(&status(
+            json!([p]),
+            false,
+            ("all-direct", "The peer is direct"),
+        ));
+        assert_eq!(view.peers[0].label, "02AAAAAA…: direct");
     }
 }

@@ -143,7 +143,7 @@ def main(binary):
         _, entries = labels(bus, item)
         names = [l for _, l in entries]
         print("menu:", names)
-        for expected in ["Punchwire: all 2 peers direct", "Open Punchwire", "Pause discovery", "alice: direct",
+        for expected in ["Punchwire: All 2 peers direct", "Open Punchwire", "Pause discovery", "alice: direct",
                          "Copy tunnel IP 10.99.0.2", "bob: direct", "Copy tunnel IP 10.99.0.3", "Quit Punchwire"]:
             if expected not in names:
                 failures.append(f"menu lacks {expected!r}: {names}")
@@ -158,19 +158,21 @@ def main(binary):
         # A burst: alice's endpoint changes, then bob stops being direct.
         s = status([peer("alice", ALICE, endpoint="198.51.100.7:50000"),
                     peer("bob", BOB, ip="10.99.0.3/32", endpoint="203.0.113.9:51820")], paused=True)
-        service.push({"type": "endpoint-changed", "peer": ALICE, "name": "alice"}, s)
+        service.push(endpoint_changed(ALICE, "alice", "198.51.100.7:41234", "198.51.100.7:50000"), s)
         time.sleep(0.3)
+        reason = {"kind": "handshake-old", "age_secs": 150}
         s = status([peer("alice", ALICE, endpoint="198.51.100.7:50000"),
-                    peer("bob", BOB, ip="10.99.0.3/32", endpoint="203.0.113.9:51820", state="not-direct",
-                         reason="symmetric NAT")], paused=True)
-        service.push({"type": "peer-not-direct", "peer": BOB, "name": "bob"}, s)
+                    peer("bob", BOB, ip="10.99.0.3/32", endpoint="203.0.113.9:51820", state="stale",
+                         reason=reason, text="latest handshake 150 s ago")], paused=True)
+        service.push({"type": "peer-health-changed", "iface": "wg0", "peer": BOB, "name": "bob", "from": "direct",
+                      "to": "stale", "reason": reason, "text": "latest handshake 150 s ago"}, s)
         shown = wait_for("a notification", lambda: notifications.shown, timeout=15)
         time.sleep(4)  # longer than the coalescing window: a second one would be here by now
         print("notifications:", notifications.shown)
         if len(notifications.shown) != 1:
             failures.append(f"expected one notification for the burst, got {notifications.shown}")
         summary, body = shown[0]
-        if "alice: endpoint 198.51.100.7:41234 → 198.51.100.7:50000" not in body or "bob is no longer direct: symmetric NAT" not in body:
+        if "alice: endpoint 198.51.100.7:41234 → 198.51.100.7:50000" not in body or "bob is no longer direct: latest handshake 150 s ago" not in body:
             failures.append(f"the notification does not say what changed: {summary!r} {body!r}")
 
         menu, entries = labels(bus, item)
@@ -194,6 +196,12 @@ def main(binary):
     print("tray smoke test passed")
 
 
+def endpoint_changed(key, name, old, new):
+    """An `endpoint-changed` event in the service's shape."""
+    return {"type": "endpoint-changed", "iface": "wg0", "peer": key, "name": name, "old": old, "new": new,
+            "registry": "10.99.0.1:53"}
+
+
 def notifications_off(binary, service, env, tmp, notifications, failures):
     """With notifications turned off in the app's settings, a change shows nothing; the
     app's log says when it let a burst go, so the test waits on that, not on a clock."""
@@ -207,11 +215,11 @@ def notifications_off(binary, service, env, tmp, notifications, failures):
     with open(log_path, "w") as log:
         app = subprocess.Popen([binary, "--hidden"], env=dict(env, NO_COLOR="1"), stderr=log)
     try:
-        # The change must come after the app's first read, which is what it compares to.
+        # Once the app has read the status, it has subscribed too.
         wait_for("the app's first status read", lambda: service.count("status") > reads)
         s = status([peer("alice", ALICE, endpoint="198.51.100.7:60000"),
                     peer("bob", BOB, ip="10.99.0.3/32", endpoint="203.0.113.9:51820")], paused=True)
-        service.push({"type": "endpoint-changed", "peer": ALICE, "name": "alice"}, s)
+        service.push(endpoint_changed(ALICE, "alice", "198.51.100.7:50000", "198.51.100.7:60000"), s)
         wait_for("the app to let the burst go unshown", lambda: "notifications are off" in open(log_path).read())
         if len(notifications.shown) != shown_before:
             failures.append(f"a notification was shown although they are off: {notifications.shown[shown_before:]}")

@@ -3,12 +3,15 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio_util::codec::{Framed, LinesCodec};
 
-use crate::protocol::{Command, ErrorCode, EventFrame, Request, Response, MAX_LINE, VERSION};
+use crate::protocol::{
+    Command, ErrorCode, EventFrame, Hello, Request, Response, MAX_LINE, VERSION,
+};
 use crate::transport::{self, group_of, join_hint, Stream, START_HINT};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,15 +27,27 @@ pub enum ClientError {
     Closed,
     #[error("the service answered something this client does not understand: {0}")]
     Protocol(String),
+    /// The service understood and said no; `key` is the configuration key at fault,
+    /// when it named one (`invalid-config`).
     #[error("{message}")]
-    Refused { code: ErrorCode, message: String },
+    Refused {
+        code: ErrorCode,
+        message: String,
+        key: Option<String>,
+    },
 }
 
 pub struct ControlClient {
     framed: Framed<Stream, LinesCodec>,
     path: PathBuf,
     next_id: u64,
+    timeout: Duration,
 }
+
+/// How long [`ControlClient::request`] waits for an answer before giving up: far above
+/// what any command takes (each WireGuard call has its own 3 s deadline), so that only
+/// a wedged service or something else on the socket reaches it.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl ControlClient {
     pub async fn connect(path: &Path) -> Result<Self, ClientError> {
@@ -42,11 +57,33 @@ impl ControlClient {
             framed: Framed::new(stream, LinesCodec::new_with_max_length(64 * MAX_LINE)),
             path: path.to_owned(),
             next_id: 1,
+            timeout: DEFAULT_REQUEST_TIMEOUT,
         })
     }
 
-    /// Sends one command and waits for its answer.
+    /// How long a request may wait for its answer (events are not bounded).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends one command and waits for its answer, at most the timeout.
     pub async fn request(&mut self, command: Command) -> Result<Value, ClientError> {
+        let timeout = self.timeout;
+        tokio::time::timeout(timeout, self.exchange(command))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ClientError::Io {
+                    path: self.path.clone(),
+                    source: io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no answer within {timeout:?}"),
+                    ),
+                })
+            })
+    }
+
+    async fn exchange(&mut self, command: Command) -> Result<Value, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
         let line = serde_json::to_string(&Request {
@@ -71,6 +108,12 @@ impl ControlClient {
             }
             return into_result(response);
         }
+    }
+
+    /// Asks the service who it is and which commands it knows.
+    pub async fn hello(&mut self) -> Result<Hello, ClientError> {
+        let value = self.request(Command::Hello).await?;
+        serde_json::from_value(value).map_err(|e| ClientError::Protocol(format!("hello: {e}")))
     }
 
     /// Subscribes; then call [`ControlClient::next_event`] in a loop.
@@ -116,5 +159,38 @@ fn into_result(response: Response) -> Result<Value, ClientError> {
     Err(ClientError::Refused {
         code: error.code,
         message: error.message,
+        key: error.key,
     })
+}
+
+// The test server is a Unix socket; the named pipe has its own tests in the service.
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_service_that_never_answers_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        // Accepts, reads nothing, answers nothing.
+        let _silent = tokio::spawn(async move {
+            let held = listener.accept().await;
+            std::future::pending::<()>().await;
+            drop(held);
+        });
+        let mut client = ControlClient::connect(&path)
+            .await
+            .unwrap()
+            .with_timeout(Duration::from_millis(100));
+        let err = tokio::time::timeout(Duration::from_secs(5), client.request(Command::Status))
+            .await
+            .expect("the client gives up by itself")
+            .unwrap_err();
+        assert!(
+            matches!(&err, ClientError::Io { source, .. } if source.kind() == io::ErrorKind::TimedOut),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("no answer within 100ms"), "{err}");
+    }
 }

@@ -6,7 +6,7 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// Where the file as it was before the last `set-config` is kept. Rewriting from the
+/// Where the file as it was before the first `set-config` is kept. Rewriting from the
 /// parsed configuration drops the user's comments; this keeps them recoverable.
 pub fn backup_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
@@ -14,12 +14,26 @@ pub fn backup_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Replaces `path` with `text`, keeping the file as it was at [`backup_path`].
+/// Replaces `path` with `text`, keeping the file as it was at [`backup_path`] the first
+/// time. Later saves leave that backup alone: the first one is the file a person wrote,
+/// comments and all, and every later one would only be a file we wrote ourselves.
 pub fn replace(path: &Path, text: &str) -> io::Result<()> {
-    if path.exists() {
-        fs::copy(path, backup_path(path))?;
+    let backup = backup_path(path);
+    if path.exists() && !backup.exists() {
+        fs::copy(path, backup)?;
     }
     write_atomically(path, text.as_bytes())
+}
+
+/// What a configuration file's bytes are, in short: `get-config` hands it out and
+/// `set-config` must bring it back unchanged, so that a save based on an older read (by
+/// another client, or before a hand edit) is refused instead of undoing that change.
+/// FNV-1a, 64 bits: the bytes need telling apart, not protecting.
+pub fn revision(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }
 
 /// Writes `path` whole or not at all: a temporary file beside it, flushed to disk,
@@ -98,6 +112,27 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left.len(), 2, "no temporary file is left: {left:?}");
+    }
+
+    #[test]
+    fn the_hand_written_file_stays_in_the_backup_through_later_saves() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(&path, "# mine, with a comment\nold = 1\n").unwrap();
+        replace(&path, "second = 2\n").unwrap();
+        replace(&path, "third = 3\n").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "third = 3\n");
+        assert_eq!(
+            fs::read_to_string(backup_path(&path)).unwrap(),
+            "# mine, with a comment\nold = 1\n"
+        );
+    }
+
+    #[test]
+    fn a_revision_tells_different_bytes_apart_and_is_the_same_for_the_same() {
+        assert_eq!(revision(b"a = 1\n"), revision(b"a = 1\n"));
+        assert_ne!(revision(b"a = 1\n"), revision(b"a = 2\n"));
+        assert_eq!(revision(b""), "cbf29ce484222325");
     }
 
     #[test]

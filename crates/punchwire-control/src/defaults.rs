@@ -1,4 +1,6 @@
-//! Where the service and its clients meet when nothing else is said, per platform.
+//! Every default the user can override, in one place: the command-line flags, the
+//! configuration file, the lab and the window's hints all read them from here. Where
+//! the service and its clients meet differs per platform:
 //!
 //! | | config | control endpoint | who may use it |
 //! |---|---|---|---|
@@ -7,6 +9,8 @@
 //! | Windows | `%ProgramData%\Punchwire\config.toml` | named pipe `\\.\pipe\punchwire` | SYSTEM, Administrators, local group `Punchwire Users` |
 
 use std::path::PathBuf;
+
+use crate::timing::Timing;
 
 /// Where the service reads its configuration when no `--config` is given. On Windows
 /// this is the usual `%ProgramData%`; [`config_path`] follows the variable.
@@ -50,6 +54,29 @@ pub fn config_path() -> PathBuf {
     #[cfg(not(windows))]
     PathBuf::from(DEFAULT_CONFIG_PATH)
 }
+
+/// The port a registry listens on, and that a registry address without one means.
+pub const DNS_PORT: u16 = 53;
+
+/// Discovery resolves every peer at least this often.
+pub const DEFAULT_INTERVAL: Timing = Timing::from_secs(30);
+
+/// Discovery polls the zone's SOA serial this often; a change triggers a full pass.
+pub const DEFAULT_POLL: Timing = Timing::from_secs(1);
+
+/// A handshake younger than this means the current endpoint works: it is kept. Two
+/// minutes is WireGuard's own rekey interval; the half minute more is slack.
+pub const DEFAULT_HANDSHAKE_THRESHOLD: Timing = Timing::from_secs(150);
+
+/// How long discovery waits for one DNS answer. The registry is one tunnel hop away; an
+/// answer that takes longer than this is not coming.
+pub const DEFAULT_QUERY_TIMEOUT: Timing = Timing::from_secs(1);
+
+/// How often a registry reads its device.
+pub const DEFAULT_REFRESH: Timing = Timing::from_secs(1);
+
+/// How long a registry serves its last snapshot while the device cannot be read.
+pub const DEFAULT_STALE_AFTER: Timing = Timing::from_secs(60);
 
 #[cfg(test)]
 mod tests {

@@ -2,13 +2,26 @@
 //! tray app, users' scripts), and nothing else: no WireGuard, no registry, no DNS.
 //!
 //! Reading order: [`protocol`] (requests, answers, errors, event frames on the wire),
-//! [`status`] (the document `status` returns), [`client`] (one connection to the
+//! [`status`] (the document `status` returns), [`events`] (the
+//! events clients act on, typed), [`client`] (one connection to the
 //! service), [`config_file`] (replacing a configuration file all or nothing),
-//! [`defaults`] (where the two sides meet when nothing else is said, per platform).
+//! [`defaults`] (where the two sides meet when nothing else is said, per platform),
+//! [`escape`]
+//! (showing text that came from elsewhere without letting it steer the screen), and the
+//! values a configuration is made of, each checked where it is given: [`zone`],
+//! [`interface`], [`timing`]. The connection itself is the platform's: a Unix socket
+//! or a Windows named pipe (`transport`).
 
 pub mod client;
 pub mod config_file;
 pub mod defaults;
+pub mod escape;
+pub mod events;
+pub mod interface;
 pub mod protocol;
 pub mod status;
+pub mod timing;
 mod transport;
+#[cfg(test)]
+mod typescript;
+pub mod zone;

@@ -8,6 +8,8 @@
 //! → {"v":1,"id":3,"cmd":"subscribe"}
 //! ← {"v":1,"id":3,"ok":true,"result":null}
 //! ← {"v":1,"event":{"type":"endpoint-changed",...}}
+//! → {"v":1,"id":4,"cmd":"hello"}
+//! ← {"v":1,"id":4,"ok":true,"result":{"protocol":1,"service":"0.1.0","commands":["status",...]}}
 //! ```
 //!
 //! Fields are only ever added within a version; a client that sees a `v` it does not
@@ -23,6 +25,7 @@ pub const VERSION: u32 = 1;
 pub const MAX_LINE: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Request {
     pub v: u32,
     pub id: u64,
@@ -32,63 +35,157 @@ pub struct Request {
 
 /// Everything a client can ask.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "cmd", rename_all = "kebab-case")]
 pub enum Command {
     /// The whole state: interfaces, peers, registries, registry mode.
     Status,
+    /// Who answers: the protocol and service versions and the commands it knows
+    /// ([`Hello`]), so that a client asks instead of guessing from error text.
+    Hello,
     /// Follow the event stream on this connection.
     Subscribe,
     /// Stop changing endpoints (on one interface, or all).
     Pause {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(test, ts(optional))]
         interface: Option<String>,
     },
     Resume {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(test, ts(optional))]
         interface: Option<String>,
     },
     /// Re-read the configuration file; keeps the running one if the file is bad.
     Reload,
     RegistryEnable,
     RegistryDisable,
-    /// The running configuration and the file it came from.
+    /// The running configuration, the file it came from, and that file's revision.
     GetConfig,
     /// Check `config` (the whole configuration, in the file's keys), write it to the
     /// file and apply it like `reload`; a bad one changes nothing.
     SetConfig {
+        #[cfg_attr(test, ts(type = "unknown"))]
         config: Value,
+        /// The `revision` of the `get-config` this change was based on: when the file
+        /// has changed since, the change is refused with `conflict`.
+        revision: String,
     },
 }
 
 impl Command {
-    /// Whether the command changes what the service does (as opposed to reading).
-    /// The configuration holds no secrets, so reading it is open to everyone.
-    pub fn changes_state(&self) -> bool {
-        !matches!(
-            self,
-            Command::Status | Command::Subscribe | Command::GetConfig
-        )
+    /// The command's name on the wire (`cmd`), e.g. `get-config`.
+    pub fn name(&self) -> &'static str {
+        let value = serde_json::to_value(self).expect("commands are plain data");
+        let tag = value["cmd"].as_str().unwrap_or_default();
+        Self::names()
+            .iter()
+            .find(|&&n| n == tag)
+            .expect("every command serializes with one of its own names")
+    }
+
+    /// Every command's name on the wire, in declaration order, read from the enum's own
+    /// serde derive so that the list `hello` reports cannot drift from what is parsed.
+    pub fn names() -> &'static [&'static str] {
+        variant_names::of::<Command>()
+    }
+}
+
+/// The answer to `hello`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Hello {
+    /// The protocol version spoken, [`VERSION`].
+    pub protocol: u32,
+    /// The service's own version, e.g. "0.1.0".
+    pub service: String,
+    /// The `cmd` names this service understands.
+    pub commands: Vec<String>,
+}
+
+impl Hello {
+    /// What a service of version `service` built from this crate says.
+    pub fn from_service(service: impl Into<String>) -> Self {
+        Self {
+            protocol: VERSION,
+            service: service.into(),
+            commands: Command::names().iter().map(|&n| n.to_owned()).collect(),
+        }
+    }
+
+    /// Whether the service understands `cmd` (a name as in [`Command::names`]).
+    pub fn knows(&self, cmd: &str) -> bool {
+        self.commands.iter().any(|c| c == cmd)
+    }
+}
+
+/// Reads an enum's variant names, as serde spells them, out of its `Deserialize` derive.
+///
+/// The derive keeps the names in a private list that it only ever hands to
+/// [`serde::de::Error::unknown_variant`]; asking it to parse a tag that is no variant,
+/// through an error type that keeps that list, gets them without a copy to maintain.
+mod variant_names {
+    use std::fmt;
+
+    use serde::de::value::MapDeserializer;
+    use serde::Deserialize;
+
+    /// Holds the variant list when the failure was an unknown variant.
+    #[derive(Debug)]
+    struct Expected(Option<&'static [&'static str]>);
+
+    impl fmt::Display for Expected {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("looking for the variant list")
+        }
+    }
+
+    impl std::error::Error for Expected {}
+
+    impl serde::de::Error for Expected {
+        fn custom<T: fmt::Display>(_: T) -> Self {
+            Self(None)
+        }
+
+        fn unknown_variant(_: &str, expected: &'static [&'static str]) -> Self {
+            Self(Some(expected))
+        }
+    }
+
+    /// The variant names of an internally tagged enum whose tag is `cmd`.
+    pub fn of<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
+        // No command is named by an empty string.
+        let tag = std::iter::once(("cmd", ""));
+        match T::deserialize(MapDeserializer::<_, Expected>::new(tag)) {
+            Err(Expected(Some(names))) => names,
+            _ => panic!("an empty tag must be an unknown variant"),
+        }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Response {
     pub v: u32,
     /// The request's id; 0 when the request was too broken to have one.
     pub id: u64,
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(type = "unknown", optional))]
     pub result: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub error: Option<ErrorBody>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
     /// For `invalid-config`: the dotted key at fault (`interface[0].zone`), when one is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub key: Option<String>,
 }
 
@@ -103,6 +200,7 @@ impl ErrorBody {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorCode {
     /// Not JSON, not a known command, or a version we do not speak.
@@ -116,12 +214,18 @@ pub enum ErrorCode {
     Lagged,
     /// `set-config` was given a configuration that does not pass the checks.
     InvalidConfig,
+    /// `set-config` was based on a revision of the file that is no longer current:
+    /// someone else saved, or the file was edited, since. Nothing was written; read the
+    /// configuration again.
+    Conflict,
 }
 
 /// A pushed event on a subscribed connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct EventFrame {
     pub v: u32,
+    #[cfg_attr(test, ts(type = "unknown"))]
     pub event: Value,
 }
 
@@ -220,25 +324,56 @@ mod tests {
     }
 
     #[test]
-    fn only_reads_are_open_to_everyone() {
-        assert!(!Command::Status.changes_state());
-        assert!(!Command::Subscribe.changes_state());
-        assert!(Command::Reload.changes_state());
-        assert!(Command::Pause { interface: None }.changes_state());
-        assert!(!Command::GetConfig.changes_state());
-        assert!(Command::SetConfig {
-            config: Value::Null
+    fn hello_lists_every_command_as_it_is_spelled_on_the_wire() {
+        let hello = Hello::from_service("9.9.9");
+        assert_eq!(hello.protocol, VERSION);
+        assert_eq!(
+            hello.commands,
+            [
+                "status",
+                "hello",
+                "subscribe",
+                "pause",
+                "resume",
+                "reload",
+                "registry-enable",
+                "registry-disable",
+                "get-config",
+                "set-config"
+            ]
+        );
+        // Each listed name is one the parser takes as that command, not an unknown one.
+        for name in &hello.commands {
+            let line = format!(r#"{{"v":1,"id":1,"cmd":"{name}","config":{{}},"revision":"0"}}"#);
+            let parsed = parse_request(&line).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            let back = serde_json::to_value(&parsed).unwrap();
+            assert_eq!(back["cmd"], name.as_str());
         }
-        .changes_state());
+        assert_eq!(Command::GetConfig.name(), "get-config");
+        assert_eq!(Command::Pause { interface: None }.name(), "pause");
+        assert!(hello.knows("get-config"));
+        assert!(!hello.knows("explode"));
+        assert_eq!(
+            parse_request(r#"{"v":1,"id":2,"cmd":"hello"}"#)
+                .unwrap()
+                .command,
+            Command::Hello
+        );
     }
 
     #[test]
     fn config_errors_name_their_key() {
-        let request = parse_request(r#"{"v":1,"id":5,"cmd":"set-config","config":{"a":1}}"#);
+        let request = parse_request(
+            r#"{"v":1,"id":5,"cmd":"set-config","config":{"a":1},"revision":"00ff"}"#,
+        );
         assert!(matches!(
             request.unwrap().command,
-            Command::SetConfig { config } if config["a"] == 1
+            Command::SetConfig { config, revision } if config["a"] == 1 && revision == "00ff"
         ));
+        let stale = Response::error(6, ErrorCode::Conflict, "changed since");
+        assert!(serde_json::to_string(&stale)
+            .unwrap()
+            .contains(r#""code":"conflict""#));
         let mut body = ErrorBody::new(ErrorCode::InvalidConfig, "interface[0].zone: bad");
         body.key = Some("interface[0].zone".into());
         assert_eq!(

@@ -36,7 +36,7 @@ async fn bench(peers: usize, passes: usize) -> Result<(), Box<dyn std::error::Er
 
     let registry_side = MemoryBackend::new();
     registry_side.put_device(device("wgreg", &keys, true));
-    let mut config = RegistryConfig::new(ZONE, "wgreg");
+    let mut config = RegistryConfig::new(ZONE.parse().expect("a zone"), "wgreg");
     config.listen = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
     config.allow = vec!["127.0.0.0/8".parse()?];
     let registry = Registry::start(config, Backend::new(registry_side)).await?;
@@ -48,7 +48,7 @@ async fn bench(peers: usize, passes: usize) -> Result<(), Box<dyn std::error::Er
 
     let client_side = MemoryBackend::new();
     client_side.put_device(device("wg0", &keys, false));
-    let source = DnsSource::new(ZONE, Duration::from_secs(2))?;
+    let source = DnsSource::new(&ZONE.parse()?, Duration::from_secs(2));
     let mut engine = Engine::new(
         Backend::new(client_side.clone()),
         source,

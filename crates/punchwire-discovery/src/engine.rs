@@ -10,22 +10,23 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use punchwire_wg::{Backend, BackendError, Peer, PublicKey};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::direct::{Observation, Tracker, DEFAULT_DIRECT_TIMEOUT};
 use crate::events::{Event, CHANNEL_CAPACITY};
 use crate::health::{Change, Registries};
 use crate::lookup::{AnswerSource, Lookup};
 use crate::nudge;
+use crate::peer_health::{Facts, Thresholds, Transition, DEFAULT_PENDING_FOR};
 use crate::policy::{self, Action, Decision, PolicyContext, DEFAULT_FRESH_HANDSHAKE};
 use crate::prefer::prefer;
+use crate::view::InterfaceView;
 
 /// A full pass at least this often, whatever the SOA serials say.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+pub const DEFAULT_INTERVAL: Duration = punchwire_control::defaults::DEFAULT_INTERVAL.get();
 /// How often to ask for the SOA serial, which changes whenever any record does.
-pub const DEFAULT_POLL: Duration = Duration::from_secs(1);
+pub const DEFAULT_POLL: Duration = punchwire_control::defaults::DEFAULT_POLL.get();
 
 /// What the engine works on and how often.
 #[derive(Debug, Clone)]
@@ -38,7 +39,8 @@ pub struct Config {
     pub poll: Duration,
     /// A handshake younger than this is fresh: its endpoint is never replaced.
     pub fresh_handshake: Duration,
-    /// How long a handshake may take to follow an endpoint we set.
+    /// How long a handshake may take to follow an endpoint we set (the peer is
+    /// pending meanwhile, not direct after).
     pub direct_timeout: Duration,
     /// Send a datagram through the tunnel after setting an endpoint, so that the
     /// handshake starts at once (see [`crate::nudge`]).
@@ -53,8 +55,17 @@ impl Config {
             interval: DEFAULT_INTERVAL,
             poll: DEFAULT_POLL,
             fresh_handshake: DEFAULT_FRESH_HANDSHAKE,
-            direct_timeout: DEFAULT_DIRECT_TIMEOUT,
+            direct_timeout: DEFAULT_PENDING_FOR,
             nudge: true,
+        }
+    }
+
+    /// The health thresholds this configuration sets.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            fresh_handshake: self.fresh_handshake,
+            pending_for: self.direct_timeout,
+            ..Thresholds::default()
         }
     }
 }
@@ -100,18 +111,27 @@ pub struct Engine<S: AnswerSource> {
     config: Config,
     events: broadcast::Sender<Event>,
     registries: Registries,
-    tracker: Tracker,
+    /// Every peer's health memory; a copy is published after each pass or check.
+    view: InterfaceView,
+    published: watch::Sender<InterfaceView>,
+    /// When to read the device again to tell health changes as they happen, between
+    /// passes; `None` when nothing will change by itself.
+    next_check: Option<SystemTime>,
     serials: HashMap<SocketAddr, u32>,
 }
 
 impl<S: AnswerSource> Engine<S> {
     pub fn new(backend: Backend, source: S, config: Config) -> Self {
         let (events, _) = broadcast::channel(CHANNEL_CAPACITY);
+        let view = InterfaceView::new(&config.registries, config.thresholds());
+        let (published, _) = watch::channel(view.clone());
         Self {
             backend,
             source: Arc::new(source),
             registries: Registries::new(&config.registries),
-            tracker: Tracker::new(config.direct_timeout),
+            view,
+            published,
+            next_check: None,
             serials: HashMap::new(),
             config,
             events,
@@ -121,6 +141,11 @@ impl<S: AnswerSource> Engine<S> {
     /// Events from now on. Subscribe before running to miss none.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// The interface's view as of the latest pass (or health check), and each one after.
+    pub fn view(&self) -> watch::Receiver<InterfaceView> {
+        self.published.subscribe()
     }
 
     pub fn config(&self) -> &Config {
@@ -140,7 +165,7 @@ impl<S: AnswerSource> Engine<S> {
         let registry_ips: Vec<_> = self.config.registries.iter().map(|r| r.ip()).collect();
         let ctx =
             PolicyContext::for_device(&device, now, self.config.fresh_handshake, &registry_ips);
-        self.tracker.retain(|k| ctx.our_peers.contains(k));
+        self.view.retain(|k| ctx.our_peers.contains(k));
 
         let to_ask: Vec<&Peer> = device
             .peers
@@ -151,24 +176,86 @@ impl<S: AnswerSource> Engine<S> {
 
         let mut outcomes = Vec::with_capacity(device.peers.len());
         for peer in &device.peers {
-            for seen in self.tracker.observe(peer, now, self.config.fresh_handshake) {
-                self.emit(observation_event(&iface, peer.public_key, seen));
-            }
+            let facts = self.view.facts(peer);
+            self.observe(peer.public_key, &facts, now);
             let (registry, lookup) = answers
                 .remove(&peer.public_key)
                 .unwrap_or((None, Lookup::NoRecord));
             let decision = policy::decide(peer, &lookup, &ctx);
-            let decision = self.tracker.review(peer, decision, now);
+            let decision = self
+                .view
+                .peer_mut(peer.public_key)
+                .review(&facts, decision, now);
             let outcome = self.apply(peer, decision, registry, now).await;
-            self.emit(Event::Decision {
-                iface: iface.clone(),
-                peer: peer.public_key,
-                reason: outcome.decision.reason.clone(),
+            if self
+                .view
+                .peer_mut(peer.public_key)
+                .decided(&outcome.decision.reason)
+            {
+                self.emit(Event::Decision {
+                    iface: iface.clone(),
+                    peer: peer.public_key,
+                    reason: outcome.decision.reason.clone(),
+                    endpoint: outcome.endpoint,
+                });
+            }
+            // Setting an endpoint changes the health at once (pending).
+            let after = Facts {
                 endpoint: outcome.endpoint,
-            });
+                ..facts
+            };
+            self.observe(peer.public_key, &after, now);
             outcomes.push(outcome);
         }
+        self.publish(&device.peers, now);
         Ok(Pass { iface, outcomes })
+    }
+
+    /// Reads the device and tells the health changes since the last look, without asking
+    /// any registry: between passes, so that "not direct" and "stale" are told when
+    /// they happen rather than at the next pass.
+    pub async fn check_health_at(&mut self, now: SystemTime) -> Result<(), BackendError> {
+        let device = self.backend.device(&self.config.iface).await?;
+        for peer in &device.peers {
+            let facts = self.view.facts(peer);
+            self.observe(peer.public_key, &facts, now);
+        }
+        self.publish(&device.peers, now);
+        Ok(())
+    }
+
+    fn observe(&mut self, peer: PublicKey, facts: &Facts, now: SystemTime) {
+        let thresholds = *self.view.thresholds();
+        if let Some(Transition { from, to }) =
+            self.view.peer_mut(peer).observe(facts, now, &thresholds)
+        {
+            self.emit(Event::PeerHealthChanged {
+                iface: self.config.iface.clone(),
+                peer,
+                from,
+                to: to.state,
+                reason: to.reason,
+                text: to.text,
+            });
+        }
+    }
+
+    /// Publishes the view and works out when to look again: when some peer's health
+    /// changes by itself, or at the next poll while a handshake is awaited.
+    fn publish(&mut self, peers: &[Peer], now: SystemTime) {
+        let thresholds = *self.view.thresholds();
+        let mut next: Option<SystemTime> = None;
+        for peer in peers {
+            let memory = self.view.peer_mut(peer.public_key).clone();
+            let facts = self.view.facts(peer);
+            let soon = memory.awaits_handshake().then_some(now + self.config.poll);
+            let change = memory.next_change(&facts, &thresholds);
+            for at in soon.into_iter().chain(change) {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        self.next_check = next;
+        self.published.send_replace(self.view.clone());
     }
 
     /// Asks every available registry about every peer, all at once, and keeps for each
@@ -289,7 +376,7 @@ impl<S: AnswerSource> Engine<S> {
         {
             Ok(()) => {
                 outcome.endpoint = Some(endpoint.addr());
-                self.tracker.applied(peer.public_key, endpoint, now);
+                self.view.peer_mut(peer.public_key).applied(endpoint, now);
                 if self.config.nudge {
                     if let Some(target) = nudge::target(peer) {
                         nudge::send(iface, target).await;
@@ -375,6 +462,12 @@ impl<S: AnswerSource> Engine<S> {
                         next_full = Instant::now() + self.config.poll;
                     }
                 }
+            } else if self.next_check.is_some_and(|at| SystemTime::now() >= at) {
+                if let Err(e) = self.check_health_at(SystemTime::now()).await {
+                    // The next pass says so, once; until then, nothing to check.
+                    tracing::debug!("cannot read {} to check health: {e}", self.config.iface);
+                    self.next_check = None;
+                }
             }
             let wake = next_full.min(Instant::now() + self.config.poll);
             tokio::select! {
@@ -391,30 +484,6 @@ impl<S: AnswerSource> Engine<S> {
     }
 }
 
-fn observation_event(iface: &str, peer: PublicKey, seen: Observation) -> Event {
-    let iface = iface.to_owned();
-    match seen {
-        Observation::Direct { endpoint } => Event::PeerDirect {
-            iface,
-            peer,
-            endpoint,
-        },
-        Observation::NotDirect { endpoint } => Event::PeerStale {
-            iface,
-            peer,
-            reason: crate::policy::Reason::NotDirect { endpoint }.to_string(),
-        },
-        Observation::Stale { age } => Event::PeerStale {
-            iface,
-            peer,
-            reason: match age {
-                Some(age) => format!("no handshake for {} s", age.as_secs()),
-                None => "no handshake".to_owned(),
-            },
-        },
-    }
-}
-
 fn log(event: &Event) {
     match event {
         Event::EndpointChanged {
@@ -427,19 +496,16 @@ fn log(event: &Event) {
             let old = old.map_or("none".to_owned(), |o| o.to_string());
             tracing::info!("{iface}: {peer}: endpoint {old} -> {new} (from {registry})");
         }
-        Event::PeerDirect {
+        Event::PeerHealthChanged {
             iface,
             peer,
-            endpoint,
+            from,
+            to,
+            text,
+            ..
         } => {
-            tracing::info!("{iface}: {peer}: direct at {endpoint}")
-        }
-        Event::PeerStale {
-            iface,
-            peer,
-            reason,
-        } => {
-            tracing::warn!("{iface}: {peer}: stale: {reason}")
+            let (from, to) = (from.word(), to.word());
+            tracing::info!("{iface}: {peer}: {from} -> {to}: {text}")
         }
         Event::RegistryReachable { registry } => tracing::info!("registry {registry} answers"),
         Event::RegistryUnreachable { registry, reason } => {
@@ -462,6 +528,7 @@ mod tests {
     use super::*;
     use crate::memory::MemorySource;
     use crate::policy::Reason;
+    use punchwire_control::status::HealthState;
     use punchwire_wg::{Device, Endpoint, MemoryBackend};
 
     const IFACE: &str = "wg0";
@@ -702,26 +769,65 @@ mod tests {
         assert_eq!(outcome.endpoint, None);
     }
 
+    fn health_changes(events: &[Event], who: PublicKey) -> Vec<(HealthState, HealthState, String)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::PeerHealthChanged {
+                    peer,
+                    from,
+                    to,
+                    text,
+                    ..
+                } if *peer == who => Some((*from, *to, text.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[tokio::test]
     async fn a_peer_that_never_handshakes_is_reported_and_not_chased() {
         let (memory, source, mut engine) = setup(&[registry(1)]);
         let mut rx = engine.subscribe();
+        let view = engine.view();
         let t0 = SystemTime::now();
+        engine.pass_at(t0).await.unwrap();
         source.publish(registry(1), key(2), addr("198.51.100.2:40002"));
         engine.pass_at(t0).await.unwrap();
+        assert_eq!(
+            health_changes(&drain(&mut rx), key(2)),
+            [(
+                HealthState::NotDirect,
+                HealthState::Pending,
+                "waiting for the first handshake on 198.51.100.2:40002, set 0 s ago".into()
+            )]
+        );
 
         // No handshake within the timeout; the registry now says another port.
         source.publish(registry(1), key(2), addr("198.51.100.2:40099"));
-        let later = t0 + DEFAULT_DIRECT_TIMEOUT + Duration::from_secs(1);
+        let later = t0 + DEFAULT_PENDING_FOR + Duration::from_secs(1);
         let pass = engine.pass_at(later).await.unwrap();
-        let not_direct = "not direct: no handshake after setting 198.51.100.2:40002 (symmetric NAT on either side?)";
-        assert_eq!(pass.outcomes[1].decision.reason.to_string(), not_direct);
+        assert_eq!(
+            pass.outcomes[1].decision.reason.to_string(),
+            "held: no handshake followed 198.51.100.2:40002"
+        );
         assert_eq!(endpoint_of(&memory, 2), Some(addr("198.51.100.2:40002")));
-        assert!(drain(&mut rx).contains(&Event::PeerStale {
-            iface: IFACE.into(),
-            peer: key(2),
-            reason: not_direct.into(),
-        }));
+        let not_direct =
+            "no handshake followed endpoint 198.51.100.2:40002 (symmetric NAT on either side?)";
+        assert_eq!(
+            health_changes(&drain(&mut rx), key(2)),
+            [(
+                HealthState::Pending,
+                HealthState::NotDirect,
+                not_direct.into()
+            )]
+        );
+        // The published view says the same as the events.
+        let published = view.borrow().clone();
+        let device = memory.clone();
+        use punchwire_wg::WireGuard;
+        let bob = device.device(IFACE).unwrap().peer(&key(2)).unwrap().clone();
+        assert_eq!(published.health(&bob, later).text, not_direct);
 
         // The other side gets through after all: direct, and the hold is lifted.
         memory.update_peer(IFACE, &key(2), |p| p.last_handshake = Some(later));
@@ -729,13 +835,90 @@ mod tests {
             .pass_at(later + Duration::from_secs(1))
             .await
             .unwrap();
-        assert!(drain(&mut rx).contains(&Event::PeerDirect {
-            iface: IFACE.into(),
-            peer: key(2),
-            endpoint: "198.51.100.2:40002".parse::<Endpoint>().unwrap(),
-        }));
+        assert_eq!(
+            health_changes(&drain(&mut rx), key(2)),
+            [(
+                HealthState::NotDirect,
+                HealthState::Direct,
+                "handshake 1 s ago".into()
+            )]
+        );
         // Its handshake is fresh, so the working endpoint stays.
         assert_eq!(pass.outcomes[1].decision.reason, Reason::FreshHandshake);
+    }
+
+    #[tokio::test]
+    async fn a_decision_is_told_only_when_it_changes() {
+        let (_memory, source, mut engine) = setup(&[registry(1)]);
+        let mut rx = engine.subscribe();
+        let decisions = |events: Vec<Event>| -> Vec<(PublicKey, String)> {
+            events
+                .into_iter()
+                .filter_map(|e| match e {
+                    Event::Decision { peer, reason, .. } => Some((peer, reason.to_string())),
+                    _ => None,
+                })
+                .collect()
+        };
+        engine.pass().await.unwrap();
+        assert_eq!(
+            decisions(drain(&mut rx)),
+            [
+                (key(1), "registry-peer".into()),
+                (key(2), "no-record".into()),
+                (key(3), "no-record".into())
+            ]
+        );
+        engine.pass().await.unwrap();
+        engine.pass().await.unwrap();
+        assert_eq!(
+            decisions(drain(&mut rx)),
+            [],
+            "nothing changed, nothing told"
+        );
+        source.publish(registry(1), key(3), addr("198.51.100.3:40003"));
+        engine.pass().await.unwrap();
+        engine.pass().await.unwrap();
+        assert_eq!(
+            decisions(drain(&mut rx)),
+            [(key(3), "set".into()), (key(3), "unchanged".into())]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_health_check_between_passes_tells_the_end_of_the_pending_window() {
+        let (_memory, source, mut engine) = setup(&[registry(1)]);
+        let mut rx = engine.subscribe();
+        let t0 = SystemTime::now();
+        engine.pass_at(t0).await.unwrap();
+        source.publish(registry(1), key(2), addr("198.51.100.2:40002"));
+        engine.pass_at(t0).await.unwrap();
+        drain(&mut rx);
+        assert_eq!(
+            engine.next_check,
+            Some(t0 + DEFAULT_POLL),
+            "watched while pending"
+        );
+        engine
+            .check_health_at(t0 + DEFAULT_PENDING_FOR - Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(health_changes(&drain(&mut rx), key(2)), []);
+        engine
+            .check_health_at(t0 + DEFAULT_PENDING_FOR)
+            .await
+            .unwrap();
+        assert_eq!(
+            health_changes(&drain(&mut rx), key(2))
+                .into_iter()
+                .map(|(from, to, _)| (from, to))
+                .collect::<Vec<_>>(),
+            [(HealthState::Pending, HealthState::NotDirect)]
+        );
+        assert_eq!(
+            engine.next_check, None,
+            "nothing changes by itself any more"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use punchwire_control::status::{HealthReason, HealthState};
 use punchwire_wg::{Endpoint, PublicKey};
 use serde::Serialize;
 
@@ -22,18 +23,15 @@ pub enum Event {
         new: Endpoint,
         registry: SocketAddr,
     },
-    /// A handshake followed an endpoint we set: the tunnel to this peer is direct.
-    PeerDirect {
+    /// The peer's health moved from one state to another (see
+    /// [`crate::peer_health`]); `reason` and `text` say why it is in the new one.
+    PeerHealthChanged {
         iface: String,
         peer: PublicKey,
-        endpoint: Endpoint,
-    },
-    /// The peer no longer has a working tunnel: its handshake went stale, or none
-    /// followed the endpoint we set. `reason` says which.
-    PeerStale {
-        iface: String,
-        peer: PublicKey,
-        reason: String,
+        from: HealthState,
+        to: HealthState,
+        reason: HealthReason,
+        text: String,
     },
     RegistryReachable {
         registry: SocketAddr,
@@ -42,7 +40,8 @@ pub enum Event {
         registry: SocketAddr,
         reason: String,
     },
-    /// The outcome for one peer in one pass; `endpoint` is the one it has afterwards.
+    /// The engine's decision about one peer changed (it is not repeated while it stays
+    /// the same); `endpoint` is the one the peer has afterwards.
     Decision {
         iface: String,
         peer: PublicKey,

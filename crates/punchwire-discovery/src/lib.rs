@@ -4,11 +4,12 @@
 //! The data path, one module per step: [`exchange`] asks a DNS server one question;
 //! [`lookup`] turns the SRV answer for a key into an [`Answer`]; [`prefer`] picks one
 //! answer out of several registries'; [`policy`] decides, without I/O, whether it becomes
-//! the peer's endpoint; [`direct`] remembers whether the endpoints we set led to
-//! handshakes; [`engine`] runs all of it against a device and emits [`Event`]s;
-//! [`health`] paces the registries that fail.
+//! the peer's endpoint; [`peer_health`] judges each peer's health (direct, pending, not
+//! direct, stale) and holds the policy back while endpoints we set lead to no
+//! handshake; [`engine`] runs all of it against a device, emits [`Event`]s and
+//! publishes each interface's [`InterfaceView`]; [`health`] paces the registries that
+//! fail.
 
-pub mod direct;
 pub mod engine;
 pub mod events;
 pub mod exchange;
@@ -16,12 +17,16 @@ pub mod health;
 pub mod lookup;
 pub mod memory;
 pub mod nudge;
+pub mod peer_health;
 pub mod policy;
 pub mod prefer;
+pub mod view;
 
 pub use engine::{Config, Engine, Outcome, Pass};
 pub use events::Event;
 pub use exchange::DnsError;
-pub use lookup::{Answer, AnswerSource, DnsSource, Lookup, ZoneError};
+pub use lookup::{Answer, AnswerSource, DnsSource, Lookup};
 pub use memory::MemorySource;
+pub use peer_health::{Facts, PeerHealth, Thresholds};
 pub use policy::{decide, Action, Decision, PolicyContext, Reason};
+pub use view::InterfaceView;

@@ -12,14 +12,15 @@ use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
+use punchwire_control::defaults;
+use punchwire_control::zone::Zone;
 use punchwire_wg::PublicKey;
 use tokio::sync::Semaphore;
 
 use crate::exchange::{ask, DnsError};
 
-/// How long one DNS question may take. The registry is one tunnel hop away; an answer
-/// that takes longer than this is not coming.
-pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long one DNS question may take (see [`defaults::DEFAULT_QUERY_TIMEOUT`]).
+pub const DEFAULT_QUERY_TIMEOUT: Duration = defaults::DEFAULT_QUERY_TIMEOUT.get();
 
 /// How many questions may be in flight at once, across all peers: each one holds a
 /// socket, and a device with thousands of peers must not run out of descriptors.
@@ -68,27 +69,17 @@ pub struct DnsSource {
     in_flight: Arc<Semaphore>,
 }
 
-/// Why a zone name is unusable.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{zone:?} is not a DNS zone name: {reason}")]
-pub struct ZoneError {
-    zone: String,
-    reason: String,
-}
-
 impl DnsSource {
-    /// `zone` as written on the command line, with or without the final dot.
-    pub fn new(zone: &str, timeout: Duration) -> Result<Self, ZoneError> {
-        let mut name = Name::from_ascii(zone).map_err(|e| ZoneError {
-            zone: zone.to_owned(),
-            reason: e.to_string(),
-        })?;
-        name.set_fqdn(true);
-        Ok(Self {
-            zone: name,
+    /// Asks about names under `zone`, waiting at most `timeout` for each answer.
+    pub fn new(zone: &Zone, timeout: Duration) -> Self {
+        // A checked zone is a valid DNS name with room below it for every peer's name,
+        // so the names built from it below cannot fail either.
+        let zone = Name::from_ascii(zone.as_str()).expect("a checked zone is a DNS name");
+        Self {
+            zone,
             timeout,
             in_flight: Arc::new(Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
-        })
+        }
     }
 
     pub fn zone(&self) -> &Name {
@@ -216,7 +207,9 @@ impl AnswerSource for DnsSource {
     }
 }
 
-/// A name as people write it, `=` and all (hickory's own rendering escapes it).
+/// A name as people write it, `=` and all (hickory's own rendering escapes it), safe to
+/// show: labels are any bytes a registry sent, and this text goes to logs, events and
+/// terminals, so control characters are escaped.
 pub fn text(name: &Name) -> String {
     let mut out = String::new();
     for label in name.iter() {
@@ -226,7 +219,7 @@ pub fn text(name: &Name) -> String {
     if out.is_empty() {
         out.push('.');
     }
-    out
+    punchwire_control::escape::display_safe(&out).into_owned()
 }
 
 /// The SRV record for `name`: its owner, port and target. With several, the lowest
@@ -274,7 +267,7 @@ mod tests {
 
     #[test]
     fn instance_names_carry_the_padded_label() {
-        let source = DnsSource::new("example.com", DEFAULT_QUERY_TIMEOUT).unwrap();
+        let source = DnsSource::new(&"example.com".parse().unwrap(), DEFAULT_QUERY_TIMEOUT);
         let key: PublicKey = "xScVkH3fUGUv4RrJFfmcqm8rs3SEHr41km6+yffAHw4="
             .parse()
             .unwrap();
@@ -286,11 +279,21 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_zone_is_named() {
-        let err = DnsSource::new("bad zone", DEFAULT_QUERY_TIMEOUT)
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(err.contains("\"bad zone\""), "{err}");
+    fn names_from_a_registry_cannot_steer_a_terminal_or_forge_a_log_line() {
+        let name = Name::from_labels([b"evil\x1b[2J\nINFO all fine".as_ref(), b"example"]).unwrap();
+        assert_eq!(text(&name), "evil\\u{1b}[2J\\nINFO all fine.example.");
+    }
+
+    #[test]
+    fn the_longest_zone_still_names_every_peer() {
+        let mut longest = vec!["a".repeat(60); 4].join(".");
+        longest.truncate(punchwire_control::zone::MAX_ZONE_LEN);
+        let source = DnsSource::new(&longest.parse().unwrap(), DEFAULT_QUERY_TIMEOUT);
+        let key: PublicKey = "xScVkH3fUGUv4RrJFfmcqm8rs3SEHr41km6+yffAHw4="
+            .parse()
+            .unwrap();
+        assert!(
+            text(&source.instance_name(&key)).ends_with(&format!("._wireguard._udp.{longest}."))
+        );
     }
 }

@@ -12,9 +12,8 @@ use serde::{Serialize, Serializer};
 
 use crate::lookup::{Answer, Lookup};
 
-/// How recent a handshake must be for its endpoint to count as working (WireGuard
-/// rekeys every 120 s, so a live tunnel never goes this long without one).
-pub const DEFAULT_FRESH_HANDSHAKE: Duration = Duration::from_secs(150);
+/// Defined with the other health thresholds; here too because the policy uses it.
+pub use crate::peer_health::DEFAULT_FRESH_HANDSHAKE;
 
 /// Everything about the device and the moment that a decision depends on.
 #[derive(Debug, Clone)]
@@ -105,7 +104,8 @@ pub enum Reason {
     RegistryUnreachable,
     /// This peer is the registry: its endpoint is configured, not discovered.
     RegistryPeer,
-    /// We set `endpoint` and no handshake followed; further changes are held back.
+    /// We set `endpoint` and no handshake followed: the peer is not direct, and further
+    /// changes are held back for a while (see [`crate::peer_health`]).
     NotDirect { endpoint: Endpoint },
 }
 
@@ -127,10 +127,9 @@ impl fmt::Display for Reason {
             Reason::Rejected(why) => write!(f, "rejected: {why}"),
             Reason::RegistryUnreachable => f.write_str("registry-unreachable"),
             Reason::RegistryPeer => f.write_str("registry-peer"),
-            Reason::NotDirect { endpoint } => write!(
-                f,
-                "not direct: no handshake after setting {endpoint} (symmetric NAT on either side?)"
-            ),
+            Reason::NotDirect { endpoint } => {
+                write!(f, "held: no handshake followed {endpoint}")
+            }
         }
     }
 }
@@ -455,7 +454,7 @@ mod tests {
         };
         assert_eq!(
             r.to_string(),
-            "not direct: no handshake after setting 198.51.100.2:40000 (symmetric NAT on either side?)"
+            "held: no handshake followed 198.51.100.2:40000"
         );
     }
 }

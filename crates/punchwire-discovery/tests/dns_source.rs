@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, SOA, SRV};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use punchwire_control::zone::Zone;
 use punchwire_discovery::lookup::{text, Answer, AnswerSource, DnsSource, Lookup};
 use punchwire_wg::PublicKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,10 +26,12 @@ fn zone() -> Name {
     Name::from_ascii("example.test.").unwrap()
 }
 
+fn checked_zone() -> Zone {
+    "example.test".parse().expect("the test zone is a zone")
+}
+
 fn instance() -> Name {
-    DnsSource::new("example.test", TIMEOUT)
-        .unwrap()
-        .instance_name(&key())
+    DnsSource::new(&checked_zone(), TIMEOUT).instance_name(&key())
 }
 
 fn old_target() -> Name {
@@ -150,8 +153,7 @@ fn found(addr: &str) -> Lookup {
 }
 
 async fn lookup(server: &Server) -> Lookup {
-    DnsSource::new("example.test", TIMEOUT)
-        .unwrap()
+    DnsSource::new(&checked_zone(), TIMEOUT)
         .lookup(server.addr, key())
         .await
 }
@@ -321,7 +323,7 @@ async fn the_soa_serial_is_read_from_the_zone_apex() {
         Reply::Answer(m)
     })
     .await;
-    let source = DnsSource::new("example.test.", TIMEOUT).unwrap();
+    let source = DnsSource::new(&checked_zone(), TIMEOUT);
     assert_eq!(source.soa_serial(server.addr).await.unwrap(), 2026112401);
 
     let refused = Server::start(|q, _| Reply::Answer(reply(q, ResponseCode::Refused))).await;

@@ -1,6 +1,6 @@
 //! A NAT traversal lab in Linux network namespaces, for end-to-end tests and the demo.
 //!
-//! [`Lab::builder`] builds the topology of `natlab.md`:
+//! [`Lab::builder`] builds the topology described in `docs/lab.md`:
 //!
 //! ```text
 //!   registry 192.0.2.10 ── inet ── 198.51.100.10 nat-a 192.168.1.1 ── alice 192.168.1.2

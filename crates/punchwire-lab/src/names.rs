@@ -38,18 +38,37 @@ impl LabName {
         fs::create_dir_all(STATE_ROOT)
             .map_err(|e| LabError::io(format!("creating {STATE_ROOT}"), e))?;
         let owner = Owner::me()?;
+        // The directory appears under the lab's name with its owner record already in
+        // it: another lab's cleanup, running at the same moment, takes a named directory
+        // without an owner for a crashed lab's leftover and deletes it. So the record is
+        // written under a name cleanup never looks at, then renamed into place.
+        let staging = Path::new(STATE_ROOT).join(format!(".claim-{}", std::process::id()));
         for _ in 0..16 {
             let name = format!("{PREFIX}{}", random_tag());
             let dir = Path::new(STATE_ROOT).join(&name);
-            match fs::create_dir(&dir) {
-                Ok(()) => {
-                    let file = dir.join(OWNER_FILE);
-                    fs::write(&file, owner.to_string())
-                        .map_err(|e| LabError::io(format!("writing {}", file.display()), e))?;
-                    return Ok(Self { name });
+            let staged = staging.with_extension(&name);
+            fs::create_dir(&staged)
+                .map_err(|e| LabError::io(format!("creating {}", staged.display()), e))?;
+            let file = staged.join(OWNER_FILE);
+            if let Err(e) = fs::write(&file, owner.to_string()) {
+                let _ = fs::remove_dir_all(&staged);
+                return Err(LabError::io(format!("writing {}", file.display()), e));
+            }
+            if dir.exists() {
+                let _ = fs::remove_dir_all(&staged);
+                continue;
+            }
+            match fs::rename(&staged, &dir) {
+                Ok(()) => return Ok(Self { name }),
+                // Taken at the same moment by another lab: pick another tag.
+                Err(_) if dir.exists() => {
+                    let _ = fs::remove_dir_all(&staged);
+                    continue;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(LabError::io(format!("creating {}", dir.display()), e)),
+                Err(e) => {
+                    let _ = fs::remove_dir_all(&staged);
+                    return Err(LabError::io(format!("creating {}", dir.display()), e));
+                }
             }
         }
         Err(LabError::Usage(format!(

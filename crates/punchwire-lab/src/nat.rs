@@ -8,7 +8,7 @@ pub enum NatBehaviour {
     /// FORWARD. Hole punching works.
     #[default]
     EndpointIndependent,
-    /// The same mapping with no firewall. Documents a real race (natlab.md): the peer's
+    /// The same mapping with no firewall. Documents a real race (docs/lab.md): the peer's
     /// first packet can reach the NAT before the local flow exists, conntrack then maps
     /// the outgoing flow to another port, and punching fails.
     EndpointIndependentOpen,

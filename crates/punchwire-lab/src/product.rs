@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use punchwire_control::defaults;
+
 use crate::error::{LabError, Result};
 use crate::lab::{Lab, Spawned};
 use crate::topology::Host;
@@ -47,9 +49,9 @@ pub struct ServiceOptions {
 impl Default for ServiceOptions {
     fn default() -> Self {
         Self {
-            handshake_threshold: Duration::from_secs(150),
-            interval: Duration::from_secs(30),
-            poll: Duration::from_secs(1),
+            handshake_threshold: defaults::DEFAULT_HANDSHAKE_THRESHOLD.get(),
+            interval: defaults::DEFAULT_INTERVAL.get(),
+            poll: defaults::DEFAULT_POLL.get(),
             paused: false,
             socket: None,
             group: None,

@@ -1,4 +1,4 @@
-//! The shape of the lab: who lives where, with which addresses (see natlab.md).
+//! The shape of the lab: who lives where, with which addresses (see docs/lab.md).
 //!
 //! ```text
 //!   registry 192.0.2.10 ── inet ── 198.51.100.10 nat-a 192.168.1.1 ── alice 192.168.1.2

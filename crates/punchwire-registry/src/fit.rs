@@ -1,10 +1,10 @@
 //! How much of an answer fits in one message of a given size.
 //!
-//! hickory-server truncates by itself when a message overflows, but it leaves the bytes of
-//! the record that did not fit behind the end of the message ("extra bytes at end" in dig,
-//! see shared/dnsperf.md). So the registry decides what goes in before handing the
-//! records over, and hickory never reaches its own limit: answers are cut with TC set
-//! (RFC 2181 §9), additional groups are left out whole without TC (RFC 6763 §12).
+//! hickory's encoder stops where a message overflows, leaving the bytes of the record that
+//! did not fit behind the end of the message ("extra bytes at end" in dig). So the registry
+//! decides what goes in before encoding, and the encoder never reaches its own limit:
+//! answers are cut with TC set (RFC 2181 §9), additional groups are left out whole without
+//! TC (RFC 6763 §12).
 
 use hickory_proto::op::Header;
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, EncodedSize};
@@ -53,7 +53,7 @@ pub fn fit(answer: &Answer<'_>, question: &[u8], edns: bool, limit: usize) -> Fi
     trial(answer, question, limit.saturating_sub(opt))
 }
 
-/// Encodes the message the way hickory-server will (same encoder, same order, same
+/// Encodes the message the way `respond` will (same encoder, same order, same
 /// compression), noting where it stops fitting.
 fn trial(answer: &Answer<'_>, question: &[u8], limit: usize) -> Fit {
     let mut fit = Fit {
@@ -72,8 +72,8 @@ fn trial(answer: &Answer<'_>, question: &[u8], limit: usize) -> Fit {
     if encoder.emit_vec(question).is_err() {
         return fit;
     }
-    // hickory-server registers the question as a compression candidate; do the same so
-    // that the candidate table (limited in size) fills up identically.
+    // `respond` registers the question as a compression candidate; do the same so that
+    // the candidate table (limited in size) fills up identically.
     if !question.is_empty() {
         encoder.store_label_pointer(start, start + question.len());
     }

@@ -6,39 +6,37 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_server::Server;
 use ipnet::IpNet;
 use punchwire_wg::{Backend, BackendError};
-use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::iface::tunnel_addresses;
+use crate::listen;
 use crate::live::Live;
+use crate::open_files;
+use crate::rate::{RateLimiter, ResponseRate, DEFAULT_RESPONSE_RATE};
 use crate::refresh::{self, unix_serial};
 use crate::respond::Responder;
-use crate::server::Handler;
 use crate::snapshot::{SelfRecord, Snapshot, SnapshotConfig};
 use crate::stats::RegistryStats;
+use crate::tcp::{self, TcpLimits, TcpShared};
 use crate::udp;
-use crate::zone::{Zone, ZoneError};
+use crate::zone::ZoneNames;
+use punchwire_control::defaults;
+use punchwire_control::zone::Zone;
 
 /// The DNS port a registry listens on when no `--listen` is given.
-pub const DNS_PORT: u16 = 53;
-pub const DEFAULT_REFRESH: Duration = Duration::from_secs(1);
-pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(60);
-
-/// How long an idle TCP connection is kept.
-const TCP_IDLE: Duration = Duration::from_secs(10);
-/// Responses queued per TCP connection.
-const TCP_QUEUE: usize = 32;
+pub const DNS_PORT: u16 = defaults::DNS_PORT;
+pub const DEFAULT_REFRESH: Duration = defaults::DEFAULT_REFRESH.get();
+pub const DEFAULT_STALE_AFTER: Duration = defaults::DEFAULT_STALE_AFTER.get();
 
 /// Everything a registry needs to know. Build it with [`RegistryConfig::new`] and set
 /// the fields that differ from the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryConfig {
-    /// The zone served, e.g. `example.com` (the final dot is optional).
-    pub zone: String,
+    /// The zone served.
+    pub zone: Zone,
     /// The WireGuard interface whose peers are published.
     pub device: String,
     /// Where to listen (UDP and TCP on each). Empty: every address of the device itself,
@@ -53,18 +51,24 @@ pub struct RegistryConfig {
     /// How long the last snapshot is served while the device cannot be read; SERVFAIL
     /// after that.
     pub stale_after: Duration,
+    /// UDP responses each source gets; `None`: as many as it asks for (a benchmark).
+    pub response_rate: Option<ResponseRate>,
+    /// What TCP clients may hold.
+    pub tcp: TcpLimits,
 }
 
 impl RegistryConfig {
-    pub fn new(zone: impl Into<String>, device: impl Into<String>) -> Self {
+    pub fn new(zone: Zone, device: impl Into<String>) -> Self {
         Self {
-            zone: zone.into(),
+            zone,
             device: device.into(),
             listen: Vec::new(),
             self_record: None,
             allow: Vec::new(),
             refresh: DEFAULT_REFRESH,
             stale_after: DEFAULT_STALE_AFTER,
+            response_rate: Some(DEFAULT_RESPONSE_RATE),
+            tcp: TcpLimits::default(),
         }
     }
 }
@@ -73,9 +77,6 @@ impl RegistryConfig {
 /// separate error source), so it reads whole however it is printed.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error(transparent)]
-    BadZone(#[from] ZoneError),
-
     #[error("cannot read WireGuard device {device:?}: {reason}")]
     Device {
         device: String,
@@ -132,7 +133,7 @@ impl Registry {
                 what: "the stale bound",
             });
         }
-        let zone = Arc::new(Zone::parse(&config.zone)?);
+        let zone = Arc::new(ZoneNames::new(&config.zone));
         let first_read = std::time::Instant::now();
         let device =
             backend
@@ -143,7 +144,7 @@ impl Registry {
                     reason,
                 })?;
 
-        let listen = if config.listen.is_empty() {
+        let (listen, device_ips) = if config.listen.is_empty() {
             let ips = tunnel_addresses(&config.device).map_err(|reason| {
                 RegistryError::InterfaceAddresses {
                     device: config.device.clone(),
@@ -155,11 +156,19 @@ impl Registry {
                     device: config.device.clone(),
                 });
             }
-            ips.into_iter()
-                .map(|ip| SocketAddr::new(ip, DNS_PORT))
-                .collect()
+            let listen = ips
+                .iter()
+                .map(|ip| SocketAddr::new(*ip, DNS_PORT))
+                .collect();
+            (listen, ips)
         } else {
-            config.listen.clone()
+            // A listen address that is one of the device's own is listened on through the
+            // device alone (see `listen`); if they cannot be listed, the ACL alone guards it.
+            let ips = tunnel_addresses(&config.device).unwrap_or_else(|error| {
+                warn!(device = %config.device, %error, "cannot list the device's addresses; queries to them are not checked for the interface they came in on");
+                Vec::new()
+            });
+            (config.listen.clone(), ips)
         };
         if config
             .self_record
@@ -181,27 +190,44 @@ impl Registry {
         let first_read = first_read.elapsed();
         let live = Arc::new(Live::new(snapshot, config.stale_after));
 
-        let mut servers = Vec::with_capacity(listen.len());
-        let mut udp_tasks = Vec::with_capacity(listen.len());
-        let mut local_addrs = Vec::with_capacity(listen.len());
+        let limiter = config
+            .response_rate
+            .map(|rate| Arc::new(RateLimiter::new(rate)));
+        let open_files = open_files::soft_limit();
+        let tcp_limits = TcpLimits {
+            max_connections: open_files::tcp_cap(config.tcp.max_connections, open_files),
+            ..config.tcp
+        };
+        let tcp_shared = TcpShared::new(tcp_limits);
+        // Every address bound before any is served: a failure leaves nothing running.
+        let mut bound = Vec::with_capacity(listen.len());
         for addr in &listen {
-            let (udp, tcp) = bind(*addr).await?;
-            let local = udp.local_addr().map_err(|reason| RegistryError::Listen {
-                addr: *addr,
-                proto: "UDP",
-                reason,
-            })?;
+            let own = device_ips.contains(&addr.ip().to_canonical());
+            let device = own.then_some(config.device.as_str());
+            bound.push((listen::bind(*addr, device)?, device.is_some()));
+        }
+        let mut tasks = Vec::with_capacity(2 * listen.len());
+        let mut local_addrs = Vec::with_capacity(listen.len());
+        for (addr, (sockets, tied)) in listen.iter().zip(bound) {
+            let local = sockets
+                .udp
+                .local_addr()
+                .map_err(|reason| RegistryError::Listen {
+                    addr: *addr,
+                    proto: "UDP",
+                    reason,
+                })?;
             let arrival = local.ip().to_canonical();
-            udp_tasks.push(tokio::spawn(udp::serve(
-                udp,
-                Responder::new(Arc::clone(&live), arrival),
+            let responder = Responder::new(Arc::clone(&live), arrival, limiter.clone());
+            tasks.push(tokio::spawn(udp::serve(sockets.udp, responder.clone())));
+            tasks.push(tokio::spawn(tcp::serve(
+                sockets.tcp,
+                responder,
+                Arc::clone(&tcp_shared),
             )));
-            let mut server = Server::new(Handler {
-                live: Arc::clone(&live),
-                arrival,
-            });
-            server.register_listener(tcp, TCP_IDLE, TCP_QUEUE);
-            servers.push(server);
+            if tied {
+                info!(%local, device = %config.device, "listening through the device only");
+            }
             local_addrs.push(local);
         }
 
@@ -219,12 +245,13 @@ impl Registry {
             listen = ?local_addrs,
             peers = snapshot.listing().len(),
             serial = snapshot.serial(),
+            tcp_connections = tcp_limits.max_connections,
+            open_files = ?open_files,
             "registry serving"
         );
         Ok(RunningRegistry {
             live,
-            servers,
-            udp_tasks,
+            tasks,
             refresh,
             local_addrs,
             zone,
@@ -244,49 +271,15 @@ fn specific_ips(listen: &[SocketAddr]) -> Vec<IpAddr> {
     ips
 }
 
-/// Binds UDP then TCP on the same port. With port 0 the UDP socket picks the port; if TCP
-/// cannot have the same one, another port is tried.
-async fn bind(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), RegistryError> {
-    let attempts = if addr.port() == 0 { 20 } else { 1 };
-    let mut last_err = None;
-    for _ in 0..attempts {
-        let udp = UdpSocket::bind(addr)
-            .await
-            .map_err(|reason| RegistryError::Listen {
-                addr,
-                proto: "UDP",
-                reason,
-            })?;
-        let port = udp
-            .local_addr()
-            .map_err(|reason| RegistryError::Listen {
-                addr,
-                proto: "UDP",
-                reason,
-            })?
-            .port();
-        match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
-            Ok(tcp) => return Ok((udp, tcp)),
-            Err(reason) => last_err = Some(reason),
-        }
-    }
-    Err(RegistryError::Listen {
-        addr,
-        proto: "TCP",
-        reason: last_err.unwrap_or_else(|| io::Error::other("no port could be bound")),
-    })
-}
-
 /// A registry that is serving. Dropping it stops it too; [`RunningRegistry::shutdown`]
 /// waits for the sockets to close.
 pub struct RunningRegistry {
     live: Arc<Live>,
-    /// TCP, through hickory-server.
-    servers: Vec<Server<Handler>>,
-    udp_tasks: Vec<JoinHandle<()>>,
+    /// Every listener's UDP loop and TCP accept loop (which owns its connections).
+    tasks: Vec<JoinHandle<()>>,
     refresh: JoinHandle<()>,
     local_addrs: Vec<SocketAddr>,
-    zone: Arc<Zone>,
+    zone: Arc<ZoneNames>,
 }
 
 impl RunningRegistry {
@@ -318,15 +311,11 @@ impl RunningRegistry {
     /// Stops reading the device and closes every socket.
     pub async fn shutdown(mut self) {
         self.refresh.abort();
-        for task in self.udp_tasks.drain(..) {
+        for task in self.tasks.drain(..) {
             task.abort();
-            // Waiting for the aborted task drops its socket: the port is free on return.
+            // Waiting for the aborted task drops its sockets (and a TCP listener's
+            // connections): the port is free on return.
             let _ = task.await;
-        }
-        for server in &mut self.servers {
-            if let Err(error) = server.shutdown_gracefully().await {
-                tracing::debug!(%error, "a listener ended with an error while shutting down");
-            }
         }
     }
 }
@@ -334,11 +323,8 @@ impl RunningRegistry {
 impl Drop for RunningRegistry {
     fn drop(&mut self) {
         self.refresh.abort();
-        for task in &self.udp_tasks {
+        for task in &self.tasks {
             task.abort();
-        }
-        for server in &self.servers {
-            server.shutdown_token().cancel();
         }
     }
 }

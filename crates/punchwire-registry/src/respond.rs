@@ -1,13 +1,15 @@
-//! One UDP datagram in, one response out (or none): who is asking, what they asked, the
-//! answer from the snapshot, and its bytes.
+//! One DNS message in, one response out (or none), for UDP and TCP alike: who is asking,
+//! whether they may have another response yet, what they asked, the answer from the
+//! snapshot, and its bytes.
 //!
 //! The questions peers ask all day (SRV, A/AAAA and TXT of one instance) are answered from
 //! bytes prepared once per instance (see `prepared`), patched with the query's ID, flags and
 //! question. Everything else goes through `answer` and `fit` and is encoded here with
-//! hickory's record encoder, as the TCP side does through hickory-server.
+//! hickory's record encoder.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, LowerName, Name, RecordType};
@@ -17,6 +19,7 @@ use tracing::{debug, warn};
 use crate::answer::{answer, Answer};
 use crate::fit::{fit, Fit, OPT_LEN};
 use crate::live::Live;
+use crate::rate::{RateLimiter, Verdict};
 use crate::snapshot::Snapshot;
 use crate::stats::Counters;
 use crate::wire::{self, Echo, Incoming, Query, HEADER_LEN};
@@ -29,6 +32,19 @@ pub const MAX_UDP_PAYLOAD: u16 = 1232;
 /// Without EDNS a UDP message holds at most 512 bytes (RFC 1035 §4.2.1).
 pub const PLAIN_UDP_PAYLOAD: u16 = 512;
 
+/// A message over TCP holds at most 65,535 bytes (its length prefix is 16 bits).
+const TCP_LIMIT: usize = u16::MAX as usize;
+
+/// How a message came, which sets how big its response may be and whether the source
+/// could be forged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// Up to what the client offers, within [`MAX_UDP_PAYLOAD`]; rate-limited per source.
+    Udp,
+    /// Up to [`TCP_LIMIT`]; the handshake proved the source, so no rate limit.
+    Tcp,
+}
+
 /// How many bytes a UDP response may have: what the client offers, within bounds.
 fn udp_limit(offered: Option<u16>) -> u16 {
     offered.map_or(PLAIN_UDP_PAYLOAD, |o| {
@@ -36,12 +52,14 @@ fn udp_limit(offered: Option<u16>) -> u16 {
     })
 }
 
-/// Whether `source` may ask at all: inside a peer's AllowedIPs or `--allow`. A refusal
-/// is logged here, for UDP and TCP alike.
-pub(crate) fn admits(snapshot: &Snapshot, source: IpAddr) -> bool {
+/// Whether `source` may ask at all: inside a peer's AllowedIPs or `--allow`. A stranger
+/// is counted and logged (at debug level: anyone can make these) here, for UDP and TCP
+/// alike; it gets no answer, so that it cannot bounce traffic off the registry.
+pub(crate) fn admits(live: &Live, snapshot: &Snapshot, source: IpAddr) -> bool {
     let admitted = snapshot.allows(source);
     if !admitted {
-        debug!(%source, "refused: the source is not inside any peer's AllowedIPs nor --allow");
+        Counters::bump(&live.counters.strangers_dropped);
+        debug!(%source, "dropped: the source is not inside any peer's AllowedIPs nor --allow");
     }
     admitted
 }
@@ -62,21 +80,39 @@ pub(crate) fn answer_from<'s>(
     decided
 }
 
-/// Answers the datagrams arriving on one listening address.
+/// Answers the messages arriving on one listening address.
+#[derive(Clone)]
 pub(crate) struct Responder {
     live: Arc<Live>,
     /// The address the socket is bound to: the "address the query arrived on" of the
     /// registry's own record.
     arrival: IpAddr,
+    /// Shared by every listening address: a source's rate is its rate at the registry.
+    limiter: Option<Arc<RateLimiter>>,
 }
 
 impl Responder {
-    pub fn new(live: Arc<Live>, arrival: IpAddr) -> Self {
-        Self { live, arrival }
+    pub fn new(live: Arc<Live>, arrival: IpAddr, limiter: Option<Arc<RateLimiter>>) -> Self {
+        Self {
+            live,
+            arrival,
+            limiter,
+        }
     }
 
-    /// Writes the response to `packet` from `source` into `out`. False: send nothing.
-    pub fn respond(&self, packet: &[u8], source: SocketAddr, out: &mut Vec<u8>) -> bool {
+    pub fn live(&self) -> &Live {
+        &self.live
+    }
+
+    /// Writes the response to `packet` from `source` into `out`. False: send nothing (a
+    /// response, a stranger, a source over its rate).
+    pub fn respond(
+        &self,
+        packet: &[u8],
+        source: SocketAddr,
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> bool {
         let Some(incoming) = wire::read(packet) else {
             return false;
         };
@@ -85,17 +121,28 @@ impl Responder {
         let (snapshot, fresh) = self.live.current();
         let source = source.ip();
 
-        if !admits(&snapshot, source) {
-            counters.count(ResponseCode::Refused);
-            match incoming {
-                Incoming::Query(query) => {
-                    encode(out, &query, &Answer::refused(), limit_of(&query));
+        if !admits(&self.live, &snapshot, source) {
+            return false;
+        }
+        if let (Transport::Udp, Some(limiter)) = (transport, &self.limiter) {
+            match limiter.check(source, Instant::now()) {
+                Verdict::Send => {}
+                Verdict::Drop => {
+                    Counters::bump(&counters.rate_limited);
+                    return false;
                 }
-                Incoming::Reject { echo, .. } => {
-                    write_header_only(out, echo, ResponseCode::Refused, false);
+                Verdict::Slip => {
+                    Counters::bump(&counters.rate_limited);
+                    let Incoming::Query(query) = incoming else {
+                        return false;
+                    };
+                    let empty = Answer::with_rcode(ResponseCode::NoError);
+                    let limit = limit_of(&query, transport);
+                    encode(out, &query, &empty, limit);
+                    out[2] |= TC_BIT;
+                    return true;
                 }
             }
-            return true;
         }
         let query = match incoming {
             Incoming::Query(query) => query,
@@ -105,7 +152,7 @@ impl Responder {
                 return true;
             }
         };
-        let limit = limit_of(&query);
+        let limit = limit_of(&query, transport);
         if !fresh {
             counters.count(ResponseCode::ServFail);
             encode(out, &query, &Answer::server_failure(), limit);
@@ -206,8 +253,14 @@ fn write_prepared(out: &mut Vec<u8>, prepared: &[u8], query: &Query<'_>) {
     }
 }
 
-fn limit_of(query: &Query<'_>) -> usize {
-    usize::from(udp_limit(query.opt.map(|o| o.max_payload)))
+/// The TC flag in the third header byte (RFC 1035 §4.1.1).
+const TC_BIT: u8 = 0x02;
+
+fn limit_of(query: &Query<'_>, transport: Transport) -> usize {
+    match transport {
+        Transport::Udp => usize::from(udp_limit(query.opt.map(|o| o.max_payload))),
+        Transport::Tcp => TCP_LIMIT,
+    }
 }
 
 fn opt_len(query: &Query<'_>) -> usize {
@@ -266,8 +319,8 @@ fn encode(out: &mut Vec<u8>, query: &Query<'_>, decided: &Answer<'_>, limit: usi
 }
 
 /// The question and the records `fits` lets in, after the header already in `out`,
-/// exactly as hickory-server writes them (the same encoder and compression), so that
-/// `fit`'s trial matches what is sent.
+/// with the encoder and compression `fit`'s trial uses, so that the trial matches what is
+/// sent.
 fn emit_records(
     out: &mut Vec<u8>,
     question: &[u8],

@@ -18,7 +18,7 @@ use tracing::warn;
 
 use crate::acl::AllowList;
 use crate::prepared::Prepared;
-use crate::zone::Zone;
+use crate::zone::ZoneNames;
 
 /// TTL of every peer record: endpoints move at any moment, so nothing may be cached (as
 /// wgsd does).
@@ -72,7 +72,7 @@ pub struct SelfRecord {
 /// What a snapshot is built from besides the device: fixed for the registry's life.
 #[derive(Debug, Clone)]
 pub struct SnapshotConfig {
-    pub zone: Arc<Zone>,
+    pub zone: Arc<ZoneNames>,
     pub self_record: Option<SelfRecord>,
     /// Sources allowed besides the peers' AllowedIPs.
     pub allow: Vec<IpNet>,
@@ -109,7 +109,7 @@ pub struct Instance {
 
 impl Instance {
     fn build(
-        zone: &Zone,
+        zone: &ZoneNames,
         key: PublicKey,
         address: Address,
         allowed: &[IpNet],
@@ -350,7 +350,7 @@ impl Snapshot {
         self.soa = soa;
     }
 
-    pub fn zone(&self) -> &Zone {
+    pub fn zone(&self) -> &ZoneNames {
         &self.config.zone
     }
 
@@ -398,7 +398,7 @@ fn label_of(key: &PublicKey) -> Label {
 /// Keeps the previous snapshot's instance when it serves the same thing, so a change of
 /// one peer among 100,000 rebuilds one peer's records.
 fn reuse_or_build(
-    zone: &Zone,
+    zone: &ZoneNames,
     previous: Option<&Snapshot>,
     key: PublicKey,
     address: Address,
@@ -449,7 +449,7 @@ fn same_listing(a: &[Arc<Instance>], b: &[Arc<Instance>]) -> bool {
 /// SOA (with wgsd's names and timers), NS, and `ns1` A/AAAA. These names are all valid
 /// ASCII labels, so building them cannot fail; a failure would be a bug here.
 fn apex_records(
-    zone: &Zone,
+    zone: &ZoneNames,
     serial: u32,
     nameserver_ips: &[IpAddr],
 ) -> (SizedRecord, SizedRecord, Vec<SizedRecord>) {

@@ -11,8 +11,8 @@ pub struct RegistryStats {
     pub queries: u64,
     /// Answered NOERROR (with records, or NODATA).
     pub answered: u64,
-    /// Refused: a source outside the allowed ranges, a name outside the zone, a zone
-    /// transfer.
+    /// Refused: a name outside the zone, a zone transfer. (Sources outside the allowed
+    /// ranges get nothing; see `strangers_dropped`.)
     pub refused: u64,
     /// Answered NXDOMAIN.
     pub nxdomain: u64,
@@ -25,6 +25,14 @@ pub struct RegistryStats {
     /// Whether the last successful read is recent enough to answer from (false: every
     /// query gets SERVFAIL).
     pub fresh: bool,
+    /// Queries and TCP connections from sources outside the allowed ranges, dropped
+    /// without an answer (an answer would let them bounce traffic off the registry).
+    pub strangers_dropped: u64,
+    /// UDP responses not sent (or sent cut to TC=1) because their source asked faster than
+    /// the per-source response rate.
+    pub rate_limited: u64,
+    /// TCP connections closed at once because the total or per-source cap was reached.
+    pub tcp_refused: u64,
     /// Serial of the SOA currently served.
     pub serial: u32,
     /// Peers currently served (the registry's own record included).
@@ -41,6 +49,9 @@ pub(crate) struct Counters {
     pub servfail: AtomicU64,
     pub truncated: AtomicU64,
     pub device_reads: AtomicU64,
+    pub strangers_dropped: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub tcp_refused: AtomicU64,
 }
 
 impl Counters {
@@ -71,6 +82,9 @@ impl Counters {
             servfail: get(&self.servfail),
             truncated: get(&self.truncated),
             device_reads: get(&self.device_reads),
+            strangers_dropped: get(&self.strangers_dropped),
+            rate_limited: get(&self.rate_limited),
+            tcp_refused: get(&self.tcp_refused),
             fresh,
             serial,
             peers,

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use tokio::net::UdpSocket;
 use tracing::{debug, error, warn};
 
-use crate::respond::Responder;
+use crate::respond::{Responder, Transport};
 
 /// The largest UDP payload there is, so no query is ever cut short.
 const MAX_DATAGRAM: usize = 65_535;
@@ -41,7 +41,7 @@ pub(crate) async fn serve(socket: UdpSocket, responder: Responder) {
             debug!(%source, "a datagram from an address that cannot be answered");
             continue;
         }
-        if responder.respond(&packet[..len], source, &mut response) {
+        if responder.respond(&packet[..len], source, Transport::Udp, &mut response) {
             if let Err(err) = socket.send_to(&response, source).await {
                 debug!(%source, error = %err, "could not send a response");
             }

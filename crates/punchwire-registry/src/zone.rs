@@ -1,24 +1,15 @@
-//! The zone a registry is authoritative for, and the fixed names the wgsd layout puts in it.
+//! The names a registry answers for in its zone: the fixed names the wgsd layout puts in
+//! it, built once as DNS names from the checked [`Zone`].
 
 use std::fmt;
 
 use hickory_proto::rr::{LowerName, Name};
+use punchwire_control::zone::{Zone, SERVICE_LABELS};
 use punchwire_wg::key::LABEL_LEN;
 
-/// The service label pair of the wgsd layout: `_wireguard._udp.<zone>`.
-pub const SERVICE_LABELS: [&[u8]; 2] = [b"_wireguard", b"_udp"];
-
-/// Why a zone name cannot be served.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad zone {input:?}: {reason}")]
-pub struct ZoneError {
-    pub input: String,
-    pub reason: String,
-}
-
-/// A zone such as `example.com.` with the names the registry answers for in it, built once.
+/// The zone `example.com.` with the names the registry answers for in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Zone {
+pub struct ZoneNames {
     apex: Name,
     apex_lower: LowerName,
     udp: LowerName,
@@ -31,55 +22,19 @@ pub struct Zone {
     mailbox: Name,
 }
 
-impl Zone {
-    /// Parses `example.com` or `example.com.`; names are kept in lower case.
-    pub fn parse(input: &str) -> Result<Self, ZoneError> {
-        let err = |reason: &str| ZoneError {
-            input: input.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let trimmed = input.trim();
-        if trimmed.is_empty() || trimmed == "." {
-            return Err(err(
-                "the root zone cannot be served; give a domain such as example.com",
-            ));
-        }
-        let bare = trimmed.strip_suffix('.').unwrap_or(trimmed);
-        for label in bare.split('.') {
-            if label.is_empty() {
-                return Err(err("has an empty label (two dots in a row?)"));
-            }
-            if label.len() > 63 {
-                return Err(err(&format!(
-                    "label {label:?} is longer than 63 characters"
-                )));
-            }
-            if !label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                return Err(err(&format!(
-                    "label {label:?} has a character other than letters, digits, '-' and '_'"
-                )));
-            }
-        }
-        let mut apex = Name::from_ascii(trimmed).map_err(|e| err(&e.to_string()))?;
-        apex.set_fqdn(true);
-        let apex = apex.to_lowercase();
-        // The longest name served is <56-char label>._wireguard._udp.<zone>: it must stay
-        // within the 255-octet limit of a DNS name.
-        let instance_overhead = 1 + 56 + 1 + 10 + 1 + 4;
-        if apex.len() + instance_overhead > 254 {
-            return Err(err(
-                "too long to hold the 56-character peer labels below it",
-            ));
-        }
-        Self::from_apex(apex).map_err(|e| err(&e.to_string()))
+impl ZoneNames {
+    /// The names of `zone`. A checked zone always makes valid names (its length leaves
+    /// room for the longest, a peer's); this is where hickory's `Name` comes in.
+    pub fn new(zone: &Zone) -> Self {
+        Name::from_ascii(zone.as_str())
+            .and_then(Self::from_apex)
+            .expect("a checked zone makes valid DNS names")
     }
 
     fn from_apex(apex: Name) -> Result<Self, hickory_proto::ProtoError> {
-        let udp = Name::from_labels([SERVICE_LABELS[1]])?.append_domain(&apex)?;
-        let service = Name::from_labels(SERVICE_LABELS)?.append_domain(&apex)?;
+        let apex = apex.to_lowercase();
+        let udp = Name::from_labels([SERVICE_LABELS[1].as_bytes()])?.append_domain(&apex)?;
+        let service = Name::from_labels(SERVICE_LABELS.map(str::as_bytes))?.append_domain(&apex)?;
         let nameserver = Name::from_labels([&b"ns1"[..]])?.append_domain(&apex)?;
         let mailbox = Name::from_labels([&b"postmaster"[..]])?.append_domain(&apex)?;
         let service_wire = service
@@ -161,7 +116,7 @@ impl Zone {
     }
 }
 
-impl fmt::Display for Zone {
+impl fmt::Display for ZoneNames {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.apex.fmt(f)
     }
@@ -194,28 +149,30 @@ mod tests {
         LowerName::new(&Name::from_labels(labels.iter().copied()).unwrap())
     }
 
-    #[test]
-    fn parses_with_or_without_the_final_dot_in_lower_case() {
-        let zone = Zone::parse("Example.COM").unwrap();
-        assert_eq!(zone.to_string(), "example.com.");
-        assert_eq!(Zone::parse("example.com.").unwrap(), zone);
-        assert_eq!(zone.service().to_string(), "_wireguard._udp.example.com.");
+    fn names(zone: &str) -> ZoneNames {
+        ZoneNames::new(&Zone::parse(zone).unwrap())
     }
 
     #[test]
-    fn rejects_what_cannot_be_a_zone() {
-        for bad in ["", ".", "exa mple.com", "a..b"] {
-            let err = Zone::parse(bad).unwrap_err().to_string();
-            assert!(err.contains("bad zone"), "{bad:?}: {err}");
-        }
-        let long = vec!["abcdefghij"; 18].join(".");
-        let err = Zone::parse(&long).unwrap_err().to_string();
-        assert!(err.contains("too long"), "{err}");
+    fn names_are_built_in_lower_case_under_the_zone() {
+        let zone = names("Example.COM");
+        assert_eq!(zone.to_string(), "example.com.");
+        assert_eq!(zone.service().to_string(), "_wireguard._udp.example.com.");
+        assert_eq!(zone.nameserver().to_string(), "ns1.example.com.");
+    }
+
+    #[test]
+    fn the_longest_zone_still_holds_every_peer_s_name() {
+        let mut longest = vec!["a".repeat(60); 4].join(".");
+        longest.truncate(punchwire_control::zone::MAX_ZONE_LEN);
+        let zone = names(&longest);
+        let label = [b'a'; LABEL_LEN];
+        assert!(zone.instance(&label).is_ok());
     }
 
     #[test]
     fn locates_names_including_labels_ending_in_equals() {
-        let zone = Zone::parse("example.com").unwrap();
+        let zone = names("example.com");
         let label = b"tl5glqumg5vatrrtyg57hydce55wnfhx7wadwwzhmno4njly4a7q====";
         let instance = lower(&[label, b"_wireguard", b"_udp", b"example", b"com"]);
         assert_eq!(zone.locate(&instance), Place::Instance(label));

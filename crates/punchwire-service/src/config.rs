@@ -4,15 +4,21 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use ipnet::IpNet;
+use punchwire_control::interface::InterfaceName;
+use punchwire_control::timing::Timing;
+use punchwire_control::zone::Zone;
+use punchwire_control::{config_file, defaults};
 use punchwire_wg::Endpoint;
 use serde::{Deserialize, Serialize};
 
 pub use punchwire_control::defaults::DEFAULT_CONFIG_PATH as DEFAULT_PATH;
 
 pub use punchwire_control::defaults::{DEFAULT_GROUP, DEFAULT_SOCKET};
+
+/// A names file larger than this is not a wg-quick file: it is not read.
+pub const MAX_NAMES_FILE: u64 = 1 << 20;
 
 /// A checked configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,20 +64,20 @@ fn default_group() -> String {
 #[serde(deny_unknown_fields)]
 pub struct InterfaceConfig {
     /// The WireGuard interface, e.g. `wg0`.
-    pub name: String,
+    pub name: InterfaceName,
     /// The DNS-SD zone the registries serve, e.g. `example.com.`.
-    pub zone: String,
+    pub zone: Zone,
     /// Registries to ask, as `ip:port` reachable through the tunnel.
     pub registries: Vec<SocketAddr>,
     /// A full resolution of every peer at least this often.
-    #[serde(default = "default_interval", with = "humantime_serde")]
-    pub interval: Duration,
+    #[serde(default = "default_interval")]
+    pub interval: Timing,
     /// How often the zone's SOA serial is polled for changes.
-    #[serde(default = "default_poll", with = "humantime_serde")]
-    pub poll: Duration,
+    #[serde(default = "default_poll")]
+    pub poll: Timing,
     /// A handshake younger than this keeps the current endpoint.
-    #[serde(default = "default_threshold", with = "humantime_serde")]
-    pub handshake_threshold: Duration,
+    #[serde(default = "default_threshold")]
+    pub handshake_threshold: Timing,
     /// Whether discovery starts paused.
     #[serde(default)]
     pub paused: bool,
@@ -86,18 +92,18 @@ impl InterfaceConfig {
     pub fn names_path(&self) -> PathBuf {
         self.names_from
             .clone()
-            .unwrap_or_else(|| crate::peer_names::default_path(&self.name))
+            .unwrap_or_else(|| crate::peer_names::default_path(self.name.as_str()))
     }
 }
 
-fn default_interval() -> Duration {
-    Duration::from_secs(30)
+fn default_interval() -> Timing {
+    defaults::DEFAULT_INTERVAL
 }
-fn default_poll() -> Duration {
-    Duration::from_secs(1)
+fn default_poll() -> Timing {
+    defaults::DEFAULT_POLL
 }
-fn default_threshold() -> Duration {
-    Duration::from_secs(150)
+fn default_threshold() -> Timing {
+    defaults::DEFAULT_HANDSHAKE_THRESHOLD
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,8 +111,8 @@ fn default_threshold() -> Duration {
 pub struct RegistryConfig {
     #[serde(default = "default_true")]
     pub enabled: bool,
-    pub zone: String,
-    pub device: String,
+    pub zone: Zone,
+    pub device: InterfaceName,
     /// Empty: the device's own tunnel addresses, port 53.
     #[serde(default)]
     pub listen: Vec<SocketAddr>,
@@ -121,15 +127,23 @@ pub struct RegistryConfig {
     /// Sources allowed to query besides the device's peers.
     #[serde(default)]
     pub allow: Vec<IpNet>,
-    #[serde(default = "default_refresh", with = "humantime_serde")]
-    pub refresh: Duration,
+    #[serde(default = "default_refresh")]
+    pub refresh: Timing,
 }
 
 fn default_true() -> bool {
     true
 }
-fn default_refresh() -> Duration {
-    Duration::from_secs(1)
+fn default_refresh() -> Timing {
+    defaults::DEFAULT_REFRESH
+}
+
+/// A configuration as its file held it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    /// [`config_file::revision`] of the bytes it was read from.
+    pub revision: String,
 }
 
 /// What is wrong with a configuration, and where.
@@ -173,19 +187,40 @@ impl ConfigError {
 impl Config {
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::read(path).map(|loaded| loaded.config)
+    }
+
+    /// Reads and checks `path`, and says which revision of the file it was.
+    pub fn read(path: &Path) -> Result<Loaded, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(path, &text)
+        Ok(Loaded {
+            config: Self::parse(path, &text)?,
+            revision: config_file::revision(text.as_bytes()),
+        })
     }
 
     /// Parses and checks `text`; `path` only names the source in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        let syntax = |e: toml::de::Error| ConfigError::Syntax {
             path: path.to_owned(),
-            // toml's message already names the key, line and column.
+            // toml's message names the line and column, and shows them.
             message: e.to_string().trim_end().to_owned(),
+        };
+        let document = toml::Deserializer::parse(text).map_err(syntax)?;
+        let config: Config = serde_path_to_error::deserialize(document).map_err(|e| {
+            keyed(path, e, |e| {
+                let line = e.span().map(|span| {
+                    let before = text.get(..span.start).unwrap_or_default();
+                    before.matches('\n').count() + 1
+                });
+                match line {
+                    Some(line) => format!("{} (line {line})", e.message().trim_end()),
+                    None => e.message().trim_end().to_owned(),
+                }
+            })
         })?;
         config.check(path)?;
         Ok(config)
@@ -194,23 +229,8 @@ impl Config {
     /// Reads a configuration sent as JSON (the control socket's `set-config`), in the
     /// same keys as the file, and checks it; `path` names the file it is meant for.
     pub fn from_json(path: &Path, value: serde_json::Value) -> Result<Self, ConfigError> {
-        let config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
-            // serde names the key when it can ("interface[0].poll"); "." is the top.
-            let key = e.path().to_string();
-            let reason = e.into_inner().to_string();
-            if key == "." {
-                ConfigError::Syntax {
-                    path: path.to_owned(),
-                    message: reason,
-                }
-            } else {
-                ConfigError::Invalid {
-                    path: path.to_owned(),
-                    key,
-                    reason,
-                }
-            }
-        })?;
+        let config: Config = serde_path_to_error::deserialize(value)
+            .map_err(|e| keyed(path, e, |e| e.to_string()))?;
         config.check(path)?;
         Ok(config)
     }
@@ -246,14 +266,12 @@ impl Config {
         let mut names = HashSet::new();
         for (i, iface) in self.interfaces.iter().enumerate() {
             let key = |field: &str| format!("interface[{i}].{field}");
-            check_iface_name(&iface.name).map_err(|r| invalid(key("name"), r))?;
             if !names.insert(iface.name.as_str()) {
                 return Err(invalid(
                     key("name"),
-                    format!("{:?} is configured twice", iface.name),
+                    format!("{:?} is configured twice", iface.name.as_str()),
                 ));
             }
-            check_zone(&iface.zone).map_err(|r| invalid(key("zone"), r))?;
             if iface.registries.is_empty() {
                 return Err(invalid(
                     key("registries"),
@@ -268,31 +286,20 @@ impl Config {
                     ));
                 }
             }
-            check_positive(iface.poll).map_err(|r| invalid(key("poll"), r))?;
-            check_positive(iface.interval).map_err(|r| invalid(key("interval"), r))?;
             if iface.poll > iface.interval {
                 return Err(invalid(
                     key("poll"),
                     format!(
                         "{} is longer than interval ({}): the SOA poll would never run",
-                        humantime::format_duration(iface.poll),
-                        humantime::format_duration(iface.interval)
+                        iface.poll, iface.interval
                     ),
                 ));
             }
-            check_positive(iface.handshake_threshold)
-                .map_err(|r| invalid(key("handshake_threshold"), r))?;
-            if let Some(names) = iface.names_from.as_ref().filter(|p| !p.is_absolute()) {
-                return Err(invalid(
-                    key("names_from"),
-                    format!("{names:?} must be an absolute path"),
-                ));
+            if let Some(names) = &iface.names_from {
+                check_names_file(names).map_err(|r| invalid(key("names_from"), r))?;
             }
         }
         if let Some(registry) = &self.registry {
-            check_iface_name(&registry.device).map_err(|r| invalid("registry.device".into(), r))?;
-            check_zone(&registry.zone).map_err(|r| invalid("registry.zone".into(), r))?;
-            check_positive(registry.refresh).map_err(|r| invalid("registry.refresh".into(), r))?;
             if (registry.self_endpoint.is_some() || !registry.self_allowed.is_empty())
                 && !registry.serve_self
             {
@@ -306,58 +313,55 @@ impl Config {
     }
 }
 
-fn check_iface_name(name: &str) -> Result<(), String> {
-    // Linux limits interface names to 15 bytes (IFNAMSIZ - 1) and forbids '/' and
-    // whitespace; the UAPI socket is named after the interface too.
-    if name.is_empty() || name.len() > 15 {
-        return Err(format!("{name:?} must be 1 to 15 characters"));
-    }
-    if name
-        .chars()
-        .any(|c| c == '/' || c.is_whitespace() || c == ':')
-    {
-        return Err(format!("{name:?} contains '/', ':' or whitespace"));
-    }
-    Ok(())
-}
-
-fn check_zone(zone: &str) -> Result<(), String> {
-    let trimmed = zone.trim_end_matches('.');
-    if trimmed.is_empty() {
-        return Err("the zone must be a domain name such as \"example.com.\"".into());
-    }
-    if zone.len() > 253 {
-        return Err(format!("{zone:?} is longer than a domain name can be"));
-    }
-    for label in trimmed.split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return Err(format!(
-                "{zone:?} has an empty or over-long label (labels are 1 to 63 characters)"
-            ));
+/// Reads what went wrong at a key out of `e`: serde names the key when it can
+/// (`interface[0].poll`); `.` is the whole document, which has no key to name.
+fn keyed<E>(
+    path: &Path,
+    e: serde_path_to_error::Error<E>,
+    reason: impl Fn(&E) -> String,
+) -> ConfigError {
+    let key = e.path().to_string();
+    let reason = reason(e.inner());
+    if key == "." {
+        ConfigError::Syntax {
+            path: path.to_owned(),
+            message: reason,
         }
-        if !label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(format!(
-                "{zone:?}: label {label:?} may only hold letters, digits, '-' and '_'"
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn check_positive(d: Duration) -> Result<(), String> {
-    if d.is_zero() {
-        Err("must be longer than zero".into())
     } else {
-        Ok(())
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            reason,
+        }
+    }
+}
+
+/// A names file must be named absolutely, and where it exists be a regular file of a
+/// size a wg-quick file can have: a FIFO would block its reader, a device or a huge
+/// file would make every `status` read without end.
+fn check_names_file(path: &Path) -> Result<(), String> {
+    if !path.is_absolute() {
+        return Err(format!("{path:?} must be an absolute path"));
+    }
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => Err(format!(
+            "{} is not a regular file (a FIFO, a device or a directory cannot hold peer names)",
+            path.display()
+        )),
+        Ok(meta) if meta.len() > MAX_NAMES_FILE => Err(format!(
+            "{} is {} bytes, more than a wg-quick file has (at most {MAX_NAMES_FILE})",
+            path.display(),
+            meta.len()
+        )),
+        // A file that does not exist yet names nobody, which is not an error.
+        _ => Ok(()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     const GOOD: &str = r#"
 [control]
@@ -390,8 +394,8 @@ refresh = "1s"
     #[test]
     fn the_documented_example_parses() {
         let config = parse(GOOD).unwrap();
-        assert_eq!(config.interfaces[0].name, "wg0");
-        assert_eq!(config.interfaces[0].poll, Duration::from_secs(1));
+        assert_eq!(config.interfaces[0].name.as_str(), "wg0");
+        assert_eq!(config.interfaces[0].poll.get(), Duration::from_secs(1));
         let registry = config.registry.unwrap();
         assert!(registry.enabled);
         assert_eq!(
@@ -437,11 +441,7 @@ refresh = "1s"
             "{}",
             e.detail()
         );
-        assert!(
-            e.detail().contains("empty or over-long label"),
-            "{}",
-            e.detail()
-        );
+        assert!(e.detail().contains("empty label"), "{}", e.detail());
 
         let mut bad_duration = good.clone();
         bad_duration["interface"][0]["poll"] = "soon".into();
@@ -474,8 +474,9 @@ refresh = "1s"
         .unwrap();
         assert_eq!(config.control, ControlConfig::default());
         let iface = &config.interfaces[0];
-        assert_eq!(iface.interval, Duration::from_secs(30));
-        assert_eq!(iface.handshake_threshold, Duration::from_secs(150));
+        assert_eq!(iface.interval, defaults::DEFAULT_INTERVAL);
+        assert_eq!(iface.interval.get(), Duration::from_secs(30));
+        assert_eq!(iface.handshake_threshold.get(), Duration::from_secs(150));
         assert!(!iface.paused);
     }
 
@@ -606,6 +607,54 @@ refresh = "1s"
             "typo",
             "unknown field",
         );
+    }
+
+    #[test]
+    fn a_zone_too_long_for_a_peer_s_name_below_it_is_refused_at_its_key() {
+        let zone = vec!["a".repeat(49); 4].join(".");
+        assert_eq!(zone.len(), 199);
+        let zone = format!("{zone}a");
+        let text = GOOD.replacen("zone = \"example.com.\"", &format!("zone = {zone:?}"), 1);
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.key(), Some("interface[0].zone"), "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains("200 characters long") && message.contains("56-character key label"),
+            "says why: {message}"
+        );
+        assert!(message.contains("(line 8)"), "says where: {message}");
+
+        let mut json = serde_json::to_value(parse(GOOD).unwrap()).unwrap();
+        json["interface"][0]["zone"] = zone.into();
+        let err = Config::from_json(Path::new("/etc/punchwire/config.toml"), json).unwrap_err();
+        assert_eq!(err.key(), Some("interface[0].zone"), "{err}");
+    }
+
+    #[test]
+    fn a_names_file_that_is_not_a_small_regular_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("names.fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let huge = dir.path().join("huge.conf");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(MAX_NAMES_FILE + 1)
+            .unwrap();
+        for (path, says) in [
+            (fifo.as_path(), "not a regular file"),
+            (Path::new("/dev/zero"), "not a regular file"),
+            (huge.as_path(), "more than a wg-quick file has"),
+            (Path::new("names.conf"), "absolute path"),
+        ] {
+            let text = GOOD.replacen(
+                "handshake_threshold = \"150s\"",
+                &format!("handshake_threshold = \"150s\"\nnames_from = {path:?}"),
+                1,
+            );
+            let err = parse(&text).unwrap_err();
+            assert_eq!(err.key(), Some("interface[0].names_from"), "{err}");
+            assert!(err.to_string().contains(says), "{path:?}: {err}");
+        }
     }
 
     #[test]

@@ -36,17 +36,17 @@ pub async fn run_until(
     backend: Backend,
     stop: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
-    let config = Config::load(config_path)?;
+    let loaded = Config::read(config_path)?;
     // Handlers first: once the socket exists, supervisors and scripts take the service
     // for started, and a SIGHUP or SIGTERM arriving before them would kill it outright
     // (and leave the socket behind).
     let mut signals = Signals::install().map_err(DaemonError::Signals)?;
-    let policy = AccessPolicy::for_group(&config.control.group);
-    let listener =
-        ControlListener::bind(&config.control.socket, &policy).map_err(DaemonError::Control)?;
+    let policy = AccessPolicy::for_group(&loaded.config.control.group);
+    let listener = ControlListener::bind(&loaded.config.control.socket, &policy)
+        .map_err(DaemonError::Control)?;
     let socket: PathBuf = listener.path().to_owned();
 
-    let service = Service::start(config_path, config, backend).await;
+    let service = Service::start(config_path, loaded, backend).await;
     tracing::info!(
         "punchwire service running (config {}, control socket {})",
         config_path.display(),

@@ -3,9 +3,9 @@
 //! a local control socket.
 //!
 //! Reading order: [`config`] (what to do), [`service`] (doing it: engines, registry),
-//! [`notes`] and [`report`] (what it learned, as [`status`]), [`control`] (how clients
+//! [`notes`] and [`report`] (what it learned, as `status`), [`control`] (how clients
 //! ask), [`daemon`] (the process's life), [`signals`] (stop and reload requests of each
-//! platform) and on Windows [`scm`] (running as a Windows service).
+//! platform) and on Windows `scm` (running as a Windows service).
 
 pub mod config;
 pub mod control;

@@ -1,29 +1,19 @@
-//! What the service has learned from the discovery engines' events, kept so that a
-//! `status` can say where an endpoint came from and why a peer is not direct.
+//! What the service has learned about each interface's registries (from the engines'
+//! events and its own probes), kept for `status`; and engine events in the protocol's
+//! shape. Peers' health is not here: the engine publishes it (see
+//! `punchwire_discovery::InterfaceView`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use punchwire_discovery::Event;
-use punchwire_wg::PublicKey;
 use serde_json::Value;
 
-/// Per-peer notes, keyed by (interface, key).
+/// Per-registry notes, keyed by (interface, registry).
 #[derive(Debug, Default)]
 pub struct Notes {
-    peers: HashMap<(String, PublicKey), PeerNotes>,
     links: HashMap<(String, SocketAddr), LinkNotes>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PeerNotes {
-    /// The endpoint Punchwire last set, and when.
-    pub set_by_us: Option<(SocketAddr, SystemTime)>,
-    /// The engine's latest decision, as its reason text.
-    pub last_decision: Option<String>,
-    /// Set when the engine reported the peer not direct; cleared when it goes direct.
-    pub not_direct: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -36,13 +26,6 @@ pub struct LinkNotes {
 }
 
 impl Notes {
-    pub fn peer(&self, iface: &str, key: &PublicKey) -> PeerNotes {
-        self.peers
-            .get(&(iface.to_owned(), *key))
-            .cloned()
-            .unwrap_or_default()
-    }
-
     pub fn link(&self, iface: &str, registry: SocketAddr) -> LinkNotes {
         self.links
             .get(&(iface.to_owned(), registry))
@@ -52,7 +35,6 @@ impl Notes {
 
     /// Forgets everything about an interface (it was removed from the config).
     pub fn forget(&mut self, iface: &str) {
-        self.peers.retain(|(i, _), _| i != iface);
         self.links.retain(|(i, _), _| i != iface);
     }
 
@@ -82,31 +64,11 @@ impl Notes {
 
     /// Takes in one engine event. `iface` is the engine's interface (registry events do
     /// not name it).
-    pub fn record(&mut self, iface: &str, event: &Event, now: SystemTime) {
+    pub fn record(&mut self, iface: &str, event: &Event) {
         match event {
-            Event::EndpointChanged { peer, new, .. } => {
-                let notes = self.peers.entry((iface.to_owned(), *peer)).or_default();
-                notes.set_by_us = Some((new.addr(), now));
-                notes.not_direct = None;
-            }
-            Event::PeerDirect { peer, .. } => {
-                self.peers
-                    .entry((iface.to_owned(), *peer))
-                    .or_default()
-                    .not_direct = None;
-            }
-            Event::PeerStale { peer, reason, .. } => {
-                self.peers
-                    .entry((iface.to_owned(), *peer))
-                    .or_default()
-                    .not_direct = Some(reason.clone());
-            }
-            Event::Decision { peer, reason, .. } => {
-                self.peers
-                    .entry((iface.to_owned(), *peer))
-                    .or_default()
-                    .last_decision = Some(reason.to_string());
-            }
+            Event::EndpointChanged { .. }
+            | Event::PeerHealthChanged { .. }
+            | Event::Decision { .. } => {}
             Event::RegistryReachable { registry } => {
                 let link = self.links.entry((iface.to_owned(), *registry)).or_default();
                 link.reachable = Some(true);
@@ -123,8 +85,9 @@ impl Notes {
 }
 
 /// An engine event as the control protocol carries it: a `type` in kebab-case (the
-/// protocol's convention) and the event's own fields, plus the interface.
-pub fn event_json(iface: &str, event: &Event) -> Value {
+/// protocol's convention) and the event's own fields, plus the interface, and the
+/// peer's `name` where one is known.
+pub fn event_json(iface: &str, event: &Event, name: Option<&str>) -> Value {
     let mut value = serde_json::to_value(event).expect("events are plain data");
     if let Value::Object(fields) = &mut value {
         if let Some(Value::String(kind)) = fields.remove("event") {
@@ -133,6 +96,9 @@ pub fn event_json(iface: &str, event: &Event) -> Value {
         fields
             .entry("iface")
             .or_insert_with(|| Value::String(iface.to_owned()));
+        if let Some(name) = name {
+            fields.insert("name".into(), Value::String(name.to_owned()));
+        }
     }
     value
 }
@@ -147,46 +113,124 @@ mod tests {
             registry: "10.99.0.1:53".parse().unwrap(),
             reason: "timed out".into(),
         };
-        let json = event_json("wg0", &event);
+        let json = event_json("wg0", &event, None);
         assert_eq!(json["type"], "registry-unreachable");
         assert_eq!(json["iface"], "wg0");
         assert_eq!(json["reason"], "timed out");
         assert!(json.get("event").is_none());
     }
 
+    /// The discovery events as the repository's golden fixture (tests/fixtures/events.json)
+    /// has them: exactly what the service sends, so the window's and the tray's tests
+    /// that read the fixture see the real thing.
     #[test]
-    fn an_endpoint_we_set_is_remembered_and_clears_not_direct() {
-        let mut notes = Notes::default();
-        let key = PublicKey::from_bytes([3; 32]);
-        let now = SystemTime::now();
-        notes.record(
-            "wg0",
-            &Event::PeerStale {
-                iface: "wg0".into(),
-                peer: key,
-                reason: "not direct: no handshake".into(),
-            },
-            now,
+    fn discovery_events_are_sent_as_the_fixture_shows_them() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/events.json"
         );
-        assert!(notes.peer("wg0", &key).not_direct.is_some());
-        notes.record(
-            "wg0",
-            &Event::EndpointChanged {
-                iface: "wg0".into(),
-                peer: key,
-                old: None,
-                new: "198.51.100.10:4000".parse().unwrap(),
-                registry: "10.99.0.1:53".parse().unwrap(),
-            },
-            now,
-        );
-        let peer = notes.peer("wg0", &key);
+        let fixture: Vec<Value> =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("events.json")).unwrap();
+        let of_type = |kind: &str| {
+            fixture
+                .iter()
+                .find(|e| e["type"] == kind)
+                .unwrap_or_else(|| panic!("no {kind} in {path}"))
+                .clone()
+        };
+        use punchwire_control::status::{HealthReason, HealthState};
+        let bob =
+            punchwire_wg::PublicKey::from_base64("TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=")
+                .unwrap();
+        let iface = || "wg0".to_owned();
+        let not_direct = HealthReason::NoHandshakeAfterSet {
+            endpoint: "203.0.113.9:40000".parse().unwrap(),
+        };
+        // Each with the name the interface's file gives the peer, where the fixture has one.
+        let sent = [
+            (
+                Event::EndpointChanged {
+                    iface: iface(),
+                    peer: bob,
+                    old: Some("203.0.113.9:40000".parse().unwrap()),
+                    new: "203.0.113.9:51820".parse().unwrap(),
+                    registry: "10.99.0.1:53".parse().unwrap(),
+                },
+                Some("bob"),
+            ),
+            (
+                Event::PeerHealthChanged {
+                    iface: iface(),
+                    peer: bob,
+                    from: HealthState::Pending,
+                    to: HealthState::NotDirect,
+                    text: not_direct.to_string(),
+                    reason: not_direct,
+                },
+                Some("bob"),
+            ),
+            (
+                Event::RegistryReachable {
+                    registry: "10.99.0.1:53".parse().unwrap(),
+                },
+                None,
+            ),
+            (
+                Event::RegistryUnreachable {
+                    registry: "10.98.0.1:53".parse().unwrap(),
+                    reason: "timed out".into(),
+                },
+                None,
+            ),
+            (
+                Event::Decision {
+                    iface: iface(),
+                    peer: bob,
+                    reason: punchwire_discovery::policy::Reason::Rejected(
+                        "port 0 is not a reachable port".into(),
+                    ),
+                    endpoint: None,
+                },
+                None,
+            ),
+        ];
+        for (event, name) in &sent {
+            let json = event_json("wg0", event, *name);
+            let kind = json["type"].as_str().expect("a type").to_owned();
+            assert_eq!(json, of_type(&kind), "{kind}");
+        }
+    }
+
+    #[test]
+    fn a_health_change_reads_as_the_contract_types_it_with_the_peer_s_name() {
+        use punchwire_control::events::ServiceEvent;
+        use punchwire_control::status::{HealthReason, HealthState};
+        let peer = punchwire_wg::PublicKey::from_bytes([3; 32]);
+        let reason = HealthReason::NoHandshakeAfterSet {
+            endpoint: "198.51.100.10:4000".parse().unwrap(),
+        };
+        let event = Event::PeerHealthChanged {
+            iface: "wg0".into(),
+            peer,
+            from: HealthState::Pending,
+            to: HealthState::NotDirect,
+            text: reason.to_string(),
+            reason: reason.clone(),
+        };
+        let json = event_json("wg0", &event, Some("bob"));
+        assert_eq!(json["type"], "peer-health-changed");
+        assert_eq!(json["reason"]["kind"], "no-handshake-after-set");
         assert_eq!(
-            peer.set_by_us,
-            Some(("198.51.100.10:4000".parse().unwrap(), now))
+            serde_json::from_value::<ServiceEvent>(json).unwrap(),
+            ServiceEvent::PeerHealthChanged {
+                iface: "wg0".into(),
+                peer: peer.to_base64(),
+                name: Some("bob".into()),
+                from: HealthState::Pending,
+                to: HealthState::NotDirect,
+                text: reason.to_string(),
+                reason,
+            }
         );
-        assert_eq!(peer.not_direct, None);
-        notes.forget("wg0");
-        assert_eq!(notes.peer("wg0", &key), PeerNotes::default());
     }
 }

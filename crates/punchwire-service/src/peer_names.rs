@@ -13,11 +13,15 @@
 //! file that cannot be read just means keys are shown instead.
 
 use std::collections::HashMap;
+use std::io::{ErrorKind, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
 use punchwire_wg::PublicKey;
+
+use crate::config::MAX_NAMES_FILE;
 
 /// Where wg-quick keeps `<iface>.conf`.
 pub const WG_QUICK_DIR: &str = "/etc/wireguard";
@@ -91,28 +95,83 @@ pub struct PeerNames {
     cache: Mutex<HashMap<PathBuf, (Option<SystemTime>, Names)>>,
 }
 
+/// Why a names file was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum NamesFileError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a regular file (a FIFO, a device or a directory cannot hold peer names)", path.display())]
+    NotAFile { path: PathBuf },
+    #[error("{} is larger than a wg-quick file can be (over {MAX_NAMES_FILE} bytes)", path.display())]
+    TooLarge { path: PathBuf },
+}
+
 impl PeerNames {
-    /// The names `path` gives; none when it cannot be read.
+    /// The names `path` gives; none when it cannot be read, or is not a regular file
+    /// of a wg-quick file's size (said once in the log, each time the file changes).
     pub fn get(&self, path: &Path) -> Names {
         let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((seen, names)) = cache.get(path) {
+        if let Some((seen, names)) = self.cached().get(path) {
             if *seen == modified {
                 return names.clone();
             }
         }
-        let names = match std::fs::read_to_string(path) {
+        // Read without the cache's lock: two status requests may both read a changed
+        // file, but neither waits on the other's disk.
+        let names = match read_names_file(path) {
             Ok(text) => parse(&text),
+            Err(NamesFileError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
+                Names::new()
+            }
             Err(e) => {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::debug!("peer names: cannot read {}: {e}", path.display());
-                }
-                HashMap::new()
+                tracing::warn!("peer names: {e}; peers are shown by key");
+                Names::new()
             }
         };
-        cache.insert(path.to_owned(), (modified, names.clone()));
+        self.cached()
+            .insert(path.to_owned(), (modified, names.clone()));
         names
     }
+
+    fn cached(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (Option<SystemTime>, Names)>> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Reads `path` if it is a regular file of at most [`MAX_NAMES_FILE`] bytes. Opened
+/// without blocking, so that a FIFO put in its place cannot stall the reader, and
+/// checked on the open file, so that what is checked is what is read.
+pub fn read_names_file(path: &Path) -> Result<String, NamesFileError> {
+    let io = |source| NamesFileError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(NamesFileError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    let mut text = String::new();
+    // One byte more than allowed tells a file that grew after the check.
+    file.take(MAX_NAMES_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > MAX_NAMES_FILE {
+        return Err(NamesFileError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -157,6 +216,31 @@ mod tests {
              [Peer]\nPublicKey = {BOB}\n# bob, after the key\n"
         );
         assert!(parse(&text).is_empty(), "{:?}", parse(&text));
+    }
+
+    #[test]
+    fn only_a_regular_file_of_bounded_size_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("wg0.conf");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        // A FIFO with no writer would block a plain open forever.
+        let err = read_names_file(&fifo).unwrap_err();
+        assert!(matches!(err, NamesFileError::NotAFile { .. }), "{err}");
+        assert!(PeerNames::default().get(&fifo).is_empty());
+
+        let err = read_names_file(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+
+        let huge = dir.path().join("huge.conf");
+        let mut text = format!("[Peer]\n# Name = far\nPublicKey = {ALICE}\n");
+        text.push_str(&"#\n".repeat(MAX_NAMES_FILE as usize / 2));
+        std::fs::write(&huge, text).unwrap();
+        let err = read_names_file(&huge).unwrap_err();
+        assert!(
+            err.to_string().contains("larger than a wg-quick file"),
+            "{err}"
+        );
+        assert!(PeerNames::default().get(&huge).is_empty());
     }
 
     #[test]

@@ -1,102 +1,67 @@
-//! Turns a device reading and the service's notes into the status a user sees: for each
-//! peer, where its endpoint came from and whether its tunnel is direct, and why not.
+//! Turns a device reading and the engine's view into the status a user sees: for each
+//! peer, where its endpoint came from and its health (judged by discovery's reducer at
+//! the moment of asking, never re-derived here), and the one-glance summary of it all.
 
-use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
+use punchwire_control::status::{HealthState, InterfaceStatus, PeerStatus, Summary, SummaryState};
+use punchwire_discovery::InterfaceView;
 use punchwire_wg::{Device, Peer};
 
-use crate::notes::PeerNotes;
-use punchwire_control::status::{EndpointSource, Health, HealthState, PeerStatus, LIVE_HANDSHAKE};
-
-/// How long after Punchwire sets an endpoint a missing handshake is still "pending".
-pub const PENDING_FOR: Duration = Duration::from_secs(20);
-
-/// One peer's status. `name` is what the user calls it, where a file says; `registries`
-/// are the DNS addresses this interface asks: a peer whose AllowedIPs hold one of them
-/// is the registry peer.
+/// One peer's status. `name` is what the user calls it, where a file says; `view` is
+/// what the interface's engine published.
 pub fn peer_status(
     peer: &Peer,
     name: Option<String>,
-    notes: &PeerNotes,
-    registries: &[SocketAddr],
+    view: &InterfaceView,
     now: SystemTime,
 ) -> PeerStatus {
-    let age = peer.handshake_age(now);
     PeerStatus {
         public_key: peer.public_key.to_base64(),
         name,
         tunnel_ips: peer.allowed_ips.clone(),
         endpoint: peer.endpoint,
-        endpoint_source: endpoint_source(peer, notes),
-        latest_handshake_age_secs: age.map(|a| a.as_secs()),
+        endpoint_source: view.endpoint_source(peer),
+        latest_handshake_age_secs: peer.handshake_age(now).map(|a| a.as_secs()),
         rx_bytes: peer.rx_bytes,
         tx_bytes: peer.tx_bytes,
-        health: health(peer, notes, registries, now),
-        last_decision: notes.last_decision.clone(),
+        health: view.health(peer, now),
+        last_decision: view
+            .last_decision(&peer.public_key)
+            .map(ToString::to_string),
     }
 }
 
-fn endpoint_source(peer: &Peer, notes: &PeerNotes) -> EndpointSource {
-    match (peer.endpoint, notes.set_by_us) {
-        (None, _) => EndpointSource::None,
-        (Some(now), Some((ours, _))) if now == ours => EndpointSource::Registry,
-        (Some(_), Some(_)) => EndpointSource::Roaming,
-        (Some(_), None) => EndpointSource::Static,
-    }
-}
-
-fn health(peer: &Peer, notes: &PeerNotes, registries: &[SocketAddr], now: SystemTime) -> Health {
-    let is_registry = registries
+/// What the tray icon and the window's header say: the whole mesh in one state and
+/// one sentence. The registry peer does not count: it is reached by its public address.
+pub fn summary(interfaces: &[InterfaceStatus]) -> Summary {
+    let mesh: Vec<&PeerStatus> = interfaces
         .iter()
-        .any(|r| peer.allowed_ips.iter().any(|net| net.contains(&r.ip())));
-    if is_registry {
-        return Health {
-            state: HealthState::Registry,
-            reason: None,
+        .flat_map(|i| &i.peers)
+        .filter(|p| p.health.state != HealthState::Registry)
+        .collect();
+    let direct = mesh
+        .iter()
+        .filter(|p| p.health.state == HealthState::Direct)
+        .count();
+    let (state, text) = if !interfaces.is_empty() && interfaces.iter().all(|i| i.paused) {
+        (SummaryState::Paused, "Discovery paused".to_owned())
+    } else if mesh.is_empty() {
+        (SummaryState::NoPeers, "No peers yet".to_owned())
+    } else if direct == mesh.len() {
+        let text = match mesh.len() {
+            1 => "The peer is direct".to_owned(),
+            n => format!("All {n} peers direct"),
         };
-    }
-    let age = peer.handshake_age(now);
-    if matches!(age, Some(a) if a <= LIVE_HANDSHAKE) {
-        return Health {
-            state: HealthState::Direct,
-            reason: None,
+        (SummaryState::AllDirect, text)
+    } else {
+        let text = match mesh.len() {
+            1 => "The peer is not direct".to_owned(),
+            n => format!("{direct} of {n} peers direct"),
         };
-    }
-    if let Some(reason) = &notes.not_direct {
-        return Health {
-            state: HealthState::NotDirect,
-            reason: Some(reason.clone()),
-        };
-    }
-    if let Some((endpoint, when)) = notes.set_by_us {
-        let since = now.duration_since(when).unwrap_or_default();
-        if since <= PENDING_FOR && Some(endpoint) == peer.endpoint {
-            return Health {
-                state: HealthState::Pending,
-                reason: Some(format!(
-                    "endpoint {endpoint} set {} s ago, waiting for a handshake",
-                    since.as_secs()
-                )),
-            };
-        }
-    }
-    if let Some(age) = age {
-        return Health {
-            state: HealthState::Stale,
-            reason: Some(format!("no handshake for {} s", age.as_secs())),
-        };
-    }
-    let reason = match (&peer.endpoint, &notes.last_decision) {
-        (None, Some(decision)) => format!("no endpoint yet ({decision})"),
-        (None, None) => "no endpoint yet".to_owned(),
-        (Some(_), Some(decision)) => format!("no handshake yet ({decision})"),
-        (Some(_), None) => "no handshake yet".to_owned(),
+        (SummaryState::SomeNotDirect, text)
     };
-    Health {
-        state: HealthState::NotDirect,
-        reason: Some(reason),
-    }
+    Summary { state, text }
 }
 
 /// How many peers of a device would be published by a registry: those with an endpoint.
@@ -107,6 +72,10 @@ pub fn peers_with_endpoint(device: &Device) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    use punchwire_control::status::{EndpointSource, Health, HealthReason, ServiceStatus};
+    use punchwire_discovery::Thresholds;
     use punchwire_wg::PublicKey;
 
     fn peer(
@@ -127,96 +96,127 @@ mod tests {
         }
     }
 
-    const REGISTRY: &str = "10.99.0.1:53";
-
-    fn status(p: &Peer, notes: &PeerNotes, now: SystemTime) -> PeerStatus {
-        peer_status(p, None, notes, &[REGISTRY.parse().unwrap()], now)
+    fn view() -> InterfaceView {
+        InterfaceView::new(&["10.99.0.1:53".parse().unwrap()], Thresholds::default())
     }
 
     #[test]
     fn the_registry_peer_is_labelled_as_such() {
         let now = SystemTime::now();
         let p = peer("10.99.0.1/32", Some("192.0.2.10:51820"), Some(3), now);
-        let s = status(&p, &PeerNotes::default(), now);
-        assert_eq!(s.health.state, HealthState::Registry);
+        let s = peer_status(&p, None, &view(), now);
+        assert_eq!(s.health, Health::new(HealthReason::RegistryPeer));
         assert_eq!(s.endpoint_source, EndpointSource::Static);
     }
 
     #[test]
-    fn a_fresh_handshake_on_an_endpoint_we_set_is_direct_from_registry() {
+    fn the_status_judges_the_engine_s_view_at_the_moment_of_asking() {
         let now = SystemTime::now();
-        let p = peer("10.99.0.3/32", Some("203.0.113.10:51820"), Some(10), now);
-        let notes = PeerNotes {
-            set_by_us: Some((
-                "203.0.113.10:51820".parse().unwrap(),
-                now - Duration::from_secs(30),
-            )),
-            ..Default::default()
-        };
-        let s = status(&p, &notes, now);
+        let p = peer("10.99.0.3/32", Some("203.0.113.10:51820"), Some(149), now);
+        let s = peer_status(&p, Some("bob".into()), &view(), now);
+        assert_eq!(s.health.state, HealthState::Direct);
+        assert_eq!(s.latest_handshake_age_secs, Some(149));
+        // A second later, with no pass in between: stale, from the same threshold the
+        // engine uses (no window where one says stale and the other direct).
+        let later = now + Duration::from_secs(1);
+        let s = peer_status(&p, None, &view(), later);
         assert_eq!(
             s.health,
-            Health {
-                state: HealthState::Direct,
-                reason: None
-            }
+            Health::new(HealthReason::HandshakeOld { age_secs: 150 })
         );
-        assert_eq!(s.endpoint_source, EndpointSource::Registry);
-        assert_eq!(s.latest_handshake_age_secs, Some(10));
+        assert_eq!(s.health.text, "latest handshake 150 s ago");
+    }
+
+    /// The shared fixture (also read by the tray's and the window's tests): the
+    /// service's summary of its peers is the one the fixture carries, and each peer's
+    /// text is its typed reason in words.
+    #[test]
+    fn the_shared_fixture_is_what_the_service_would_say() {
+        let read = |name: &str| -> serde_json::Value {
+            let path = format!(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/{}"),
+                name
+            );
+            let text =
+                std::fs::read_to_string(&path).expect("the shared fixtures are in tests/fixtures");
+            serde_json::from_str(&text).expect("the fixture is JSON")
+        };
+        let fixture: serde_json::Value =
+            serde_json::json!({"status": read("status.json"), "events": read("events.json")});
+        let status: ServiceStatus = serde_json::from_value(fixture["status"].clone()).unwrap();
+        assert_eq!(summary(&status.interfaces), status.summary);
+        let mut states = Vec::new();
+        for p in status.interfaces.iter().flat_map(|i| &i.peers) {
+            assert_eq!(
+                p.health,
+                Health::new(p.health.reason.clone()),
+                "{}",
+                p.public_key
+            );
+            states.push(p.health.state);
+        }
+        for state in [
+            HealthState::Direct,
+            HealthState::Pending,
+            HealthState::NotDirect,
+            HealthState::Stale,
+            HealthState::Registry,
+        ] {
+            assert!(states.contains(&state), "the fixture covers {state:?}");
+        }
+    }
+
+    fn iface(states: &[HealthState], paused: bool) -> InterfaceStatus {
+        let now = SystemTime::now();
+        let peers = states
+            .iter()
+            .map(|state| {
+                let mut s = peer_status(&peer("10.99.0.3/32", None, None, now), None, &view(), now);
+                s.health.state = *state;
+                s
+            })
+            .collect();
+        InterfaceStatus {
+            name: "wg0".into(),
+            zone: "example.com.".into(),
+            paused,
+            error: None,
+            peers,
+            registries: vec![],
+        }
     }
 
     #[test]
-    fn an_endpoint_that_moved_after_we_set_it_has_roamed() {
-        let now = SystemTime::now();
-        let p = peer("10.99.0.3/32", Some("203.0.113.10:40000"), Some(10), now);
-        let notes = PeerNotes {
-            set_by_us: Some(("203.0.113.10:51820".parse().unwrap(), now)),
-            ..Default::default()
+    fn the_summary_has_one_wording_for_one_peer() {
+        use HealthState::*;
+        let say = |ifaces: &[InterfaceStatus]| {
+            let s = summary(ifaces);
+            (s.state, s.text)
         };
         assert_eq!(
-            status(&p, &notes, now).endpoint_source,
-            EndpointSource::Roaming
+            say(&[iface(&[Registry, Direct], false)]),
+            (SummaryState::AllDirect, "The peer is direct".into())
         );
-    }
-
-    #[test]
-    fn just_set_without_handshake_is_pending_then_not_direct_with_the_engine_reason() {
-        let now = SystemTime::now();
-        let p = peer("10.99.0.3/32", Some("203.0.113.10:51820"), None, now);
-        let mut notes = PeerNotes {
-            set_by_us: Some((
-                "203.0.113.10:51820".parse().unwrap(),
-                now - Duration::from_secs(2),
-            )),
-            last_decision: Some("set".into()),
-            ..Default::default()
-        };
-        assert_eq!(status(&p, &notes, now).health.state, HealthState::Pending);
-        notes.not_direct = Some("not direct: no handshake after setting 203.0.113.10:51820 (symmetric NAT on either side?)".into());
-        let s = status(&p, &notes, now);
-        assert_eq!(s.health.state, HealthState::NotDirect);
-        assert!(s.health.reason.unwrap().contains("symmetric NAT"));
-    }
-
-    #[test]
-    fn an_old_handshake_is_stale_and_no_endpoint_says_why() {
-        let now = SystemTime::now();
-        let p = peer("10.99.0.3/32", Some("203.0.113.10:51820"), Some(600), now);
-        let s = status(&p, &PeerNotes::default(), now);
-        assert_eq!(s.health.state, HealthState::Stale);
-        assert_eq!(s.health.reason.as_deref(), Some("no handshake for 600 s"));
-
-        let p = peer("10.99.0.3/32", None, None, now);
-        let notes = PeerNotes {
-            last_decision: Some("no-record".into()),
-            ..Default::default()
-        };
-        let s = status(&p, &notes, now);
-        assert_eq!(s.health.state, HealthState::NotDirect);
         assert_eq!(
-            s.health.reason.as_deref(),
-            Some("no endpoint yet (no-record)")
+            say(&[iface(&[Direct, Direct], false)]),
+            (SummaryState::AllDirect, "All 2 peers direct".into())
         );
-        assert_eq!(s.endpoint_source, EndpointSource::None);
+        assert_eq!(
+            say(&[iface(&[Direct, Pending, Stale], false)]),
+            (SummaryState::SomeNotDirect, "1 of 3 peers direct".into())
+        );
+        assert_eq!(
+            say(&[iface(&[NotDirect], false)]),
+            (SummaryState::SomeNotDirect, "The peer is not direct".into())
+        );
+        assert_eq!(
+            say(&[iface(&[Registry], false)]),
+            (SummaryState::NoPeers, "No peers yet".into())
+        );
+        assert_eq!(
+            say(&[iface(&[Direct], true)]),
+            (SummaryState::Paused, "Discovery paused".into())
+        );
+        assert_eq!(say(&[]), (SummaryState::NoPeers, "No peers yet".into()));
     }
 }

@@ -6,21 +6,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
-use punchwire_discovery::{AnswerSource, Config as EngineConfig, DnsSource, Engine};
+use punchwire_discovery::{AnswerSource, Config as EngineConfig, DnsSource, Engine, InterfaceView};
 use punchwire_registry::{Registry, RegistryConfig as RunConfig, RunningRegistry, SelfRecord};
 use punchwire_wg::Backend;
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, ConfigError, InterfaceConfig, RegistryConfig};
-use punchwire_control::config_file;
-use crate::control::protocol::{Command, ErrorBody, ErrorCode};
+use crate::config::{Config, ConfigError, InterfaceConfig, Loaded, RegistryConfig};
+use crate::control::protocol::{Command, ErrorBody, ErrorCode, Hello};
 use crate::control::server::ControlHandler;
 use crate::notes::{event_json, Notes};
 use crate::peer_names::PeerNames;
-use crate::report::peer_status;
+use crate::report::{peer_status, summary};
 use punchwire_control::status::{InterfaceStatus, RegistryLink, RegistryModeStatus, ServiceStatus};
+use punchwire_control::{config_file, defaults};
 
 /// How many control events a slow subscriber may fall behind.
 const EVENTS_CAPACITY: usize = 1024;
@@ -34,12 +34,15 @@ pub struct Service {
     backend: Backend,
     events: broadcast::Sender<Value>,
     notes: Arc<Mutex<Notes>>,
-    peer_names: PeerNames,
+    peer_names: Arc<PeerNames>,
     state: tokio::sync::Mutex<State>,
 }
 
 struct State {
     config: Config,
+    /// The revision of the file `config` was read from or written as: a `set-config`
+    /// based on any other is refused.
+    revision: String,
     interfaces: BTreeMap<String, InterfaceTask>,
     registry: RegistryMode,
 }
@@ -58,6 +61,8 @@ struct RegistryMode {
 struct InterfaceTask {
     config: InterfaceConfig,
     engine: Option<Engine<DnsSource>>,
+    /// What the engine published last: the peers' health memory, judged at `status`.
+    view: watch::Receiver<InterfaceView>,
     running: Option<(oneshot::Sender<()>, JoinHandle<Engine<DnsSource>>)>,
     helpers: Vec<JoinHandle<()>>,
 }
@@ -66,16 +71,18 @@ impl Service {
     /// Starts everything `config` asks for. The config has been checked already; what
     /// can still fail here (a registry port in use) is reported in the status, not
     /// fatal, so that discovery runs even when the registry cannot.
-    pub async fn start(config_path: &Path, config: Config, backend: Backend) -> Arc<Self> {
+    pub async fn start(config_path: &Path, loaded: Loaded, backend: Backend) -> Arc<Self> {
+        let Loaded { config, revision } = loaded;
         let (events, _) = broadcast::channel(EVENTS_CAPACITY);
         let service = Arc::new(Self {
             config_path: config_path.to_owned(),
             backend,
             events,
             notes: Arc::default(),
-            peer_names: PeerNames::default(),
+            peer_names: Arc::default(),
             state: tokio::sync::Mutex::new(State {
                 config: config.clone(),
+                revision,
                 interfaces: BTreeMap::new(),
                 registry: RegistryMode::default(),
             }),
@@ -85,12 +92,8 @@ impl Service {
             .apply_registry(&mut state, config.registry.as_ref())
             .await;
         for iface in &config.interfaces {
-            match service.start_interface(iface.clone()) {
-                Ok(task) => {
-                    state.interfaces.insert(iface.name.clone(), task);
-                }
-                Err(e) => tracing::error!("{}: {e}", iface.name),
-            }
+            let task = service.start_interface(iface.clone());
+            state.interfaces.insert(iface.name.to_string(), task);
         }
         drop(state);
         service
@@ -109,24 +112,22 @@ impl Service {
         let _ = self.events.send(event);
     }
 
-    fn start_interface(&self, config: InterfaceConfig) -> Result<InterfaceTask, String> {
-        let source = DnsSource::new(
-            &config.zone,
-            punchwire_discovery::lookup::DEFAULT_QUERY_TIMEOUT,
-        )
-        .map_err(|e| format!("zone {:?}: {e}", config.zone))?;
-        let mut engine_config = EngineConfig::new(config.name.clone(), config.registries.clone());
-        engine_config.interval = config.interval;
-        engine_config.poll = config.poll;
-        engine_config.fresh_handshake = config.handshake_threshold;
+    fn start_interface(&self, config: InterfaceConfig) -> InterfaceTask {
+        let source = DnsSource::new(&config.zone, defaults::DEFAULT_QUERY_TIMEOUT.get());
+        let mut engine_config =
+            EngineConfig::new(config.name.to_string(), config.registries.clone());
+        engine_config.interval = config.interval.get();
+        engine_config.poll = config.poll.get();
+        engine_config.fresh_handshake = config.handshake_threshold.get();
         let engine = Engine::new(self.backend.clone(), source.clone(), engine_config);
 
         let helpers = vec![
-            self.forward_events(&config.name, engine.subscribe()),
+            self.forward_events(&config, engine.subscribe()),
             self.probe_registries(&config, source),
         ];
         let mut task = InterfaceTask {
             config,
+            view: engine.view(),
             engine: Some(engine),
             running: None,
             helpers,
@@ -134,28 +135,32 @@ impl Service {
         if !task.config.paused {
             task.resume();
         }
-        Ok(task)
+        task
     }
 
-    /// Copies an engine's events into the service's notes and onto the control socket.
+    /// Copies an engine's events into the service's notes and onto the control socket,
+    /// with the peer's name where the interface's file gives one.
     fn forward_events(
         &self,
-        iface: &str,
+        config: &InterfaceConfig,
         mut rx: broadcast::Receiver<punchwire_discovery::Event>,
     ) -> JoinHandle<()> {
-        let iface = iface.to_owned();
+        let iface = config.name.to_string();
+        let names_path = config.names_path();
+        let peer_names = Arc::clone(&self.peer_names);
         let notes = Arc::clone(&self.notes);
         let events = self.events.clone();
         tokio::spawn(async move {
             loop {
                 match rx.recv().await {
                     Ok(event) => {
-                        notes.lock().unwrap_or_else(|p| p.into_inner()).record(
-                            &iface,
-                            &event,
-                            SystemTime::now(),
-                        );
-                        let _ = events.send(event_json(&iface, &event));
+                        notes
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .record(&iface, &event);
+                        let name = event_peer(&event)
+                            .and_then(|key| peer_names.get(&names_path).get(key).cloned());
+                        let _ = events.send(event_json(&iface, &event, name.as_deref()));
                     }
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(
@@ -170,7 +175,7 @@ impl Service {
 
     /// Measures each registry's round trip and serial for the status.
     fn probe_registries(&self, config: &InterfaceConfig, source: DnsSource) -> JoinHandle<()> {
-        let iface = config.name.clone();
+        let iface = config.name.to_string();
         let registries = config.registries.clone();
         let notes = Arc::clone(&self.notes);
         tokio::spawn(async move {
@@ -206,10 +211,10 @@ impl Service {
         if !wanted.enabled || state.registry.disabled {
             return;
         }
-        let mut config = RunConfig::new(wanted.zone.clone(), wanted.device.clone());
+        let mut config = RunConfig::new(wanted.zone.clone(), wanted.device.to_string());
         config.listen = wanted.listen.clone();
         config.allow = wanted.allow.clone();
-        config.refresh = wanted.refresh;
+        config.refresh = wanted.refresh.get();
         config.self_record = wanted.serve_self.then(|| SelfRecord {
             endpoint: wanted.self_endpoint,
             allowed: wanted.self_allowed.clone(),
@@ -232,43 +237,79 @@ impl Service {
 
     /// Re-reads the configuration file. A bad file changes nothing.
     pub async fn reload(&self) -> Result<(), ConfigError> {
-        let new = Config::load(&self.config_path)?;
+        let Loaded { config, revision } = Config::read(&self.config_path)?;
         let mut state = self.state.lock().await;
-        self.apply(&mut state, new).await;
+        self.apply(&mut state, config).await;
+        state.revision = revision;
         drop(state);
         tracing::info!("configuration reloaded from {}", self.config_path.display());
         self.emit(json!({"type": "reloaded"}));
         Ok(())
     }
 
-    /// The running configuration, in the file's keys, and the file it came from.
+    /// The running configuration, in the file's keys; the file it came from and its
+    /// revision (to hand back with `set-config`); the defaults of the keys left out.
     pub async fn config(&self) -> Value {
         let state = self.state.lock().await;
         json!({
             "path": self.config_path,
             "config": serde_json::to_value(&state.config).expect("plain data"),
+            "revision": state.revision,
+            "defaults": {
+                "interval": defaults::DEFAULT_INTERVAL,
+                "poll": defaults::DEFAULT_POLL,
+                "handshake_threshold": defaults::DEFAULT_HANDSHAKE_THRESHOLD,
+            },
         })
     }
 
     /// Checks `config` (JSON in the file's keys), writes it to the configuration file
-    /// and applies it. A bad configuration, or one that cannot be written, changes
-    /// nothing: what runs always matches the file.
-    pub async fn set_config(&self, config: Value) -> Result<(), SetConfigError> {
+    /// and applies it, provided the file is still at `revision` (the one the client
+    /// read), and gives the file's new revision. A bad configuration, a stale revision,
+    /// or one that cannot be written, changes nothing: what runs always matches the file.
+    pub async fn set_config(
+        &self,
+        config: Value,
+        revision: &str,
+    ) -> Result<String, SetConfigError> {
         let new = Config::from_json(&self.config_path, config)?;
-        // Held across the write, so that two clients' writes and applies cannot cross.
+        // Held from the revision check across the write and the apply, so that two
+        // clients' saves cannot cross.
         let mut state = self.state.lock().await;
+        if revision != state.revision {
+            return Err(SetConfigError::Stale);
+        }
+        let on_disk = std::fs::read(&self.config_path).map_err(|source| SetConfigError::Read {
+            path: self.config_path.clone(),
+            source,
+        })?;
+        if config_file::revision(&on_disk) != state.revision {
+            return Err(SetConfigError::EditedOnDisk {
+                path: self.config_path.clone(),
+            });
+        }
+        if new.control.socket != state.config.control.socket {
+            return Err(SetConfigError::Control {
+                key: "control.socket",
+            });
+        }
+        if new.control.group != state.config.control.group {
+            return Err(SetConfigError::Control {
+                key: "control.group",
+            });
+        }
         let text = format!(
             "# Written by the punchwire service (set-config from the control socket).\n\
-             # The file as it was before is kept as {}.\n\n{}",
+             # The file as it was before the first such change is kept as {}.\n\n{}",
             config_file::backup_path(&self.config_path).display(),
             new.to_toml()
         );
-        config_file::replace(&self.config_path, &text).map_err(|source| {
-            SetConfigError::Write {
-                path: self.config_path.clone(),
-                source,
-            }
+        config_file::replace(&self.config_path, &text).map_err(|source| SetConfigError::Write {
+            path: self.config_path.clone(),
+            source,
         })?;
+        let written = config_file::revision(text.as_bytes());
+        state.revision = written.clone();
         self.apply(&mut state, new).await;
         drop(state);
         tracing::info!(
@@ -276,7 +317,7 @@ impl Service {
             self.config_path.display()
         );
         self.emit(json!({"type": "reloaded"}));
-        Ok(())
+        Ok(written)
     }
 
     /// Moves the running service to `new`: stops what left or changed, starts what is
@@ -289,7 +330,7 @@ impl Service {
         let wanted: BTreeMap<String, InterfaceConfig> = new
             .interfaces
             .iter()
-            .map(|i| (i.name.clone(), i.clone()))
+            .map(|i| (i.name.to_string(), i.clone()))
             .collect();
         let current: Vec<String> = state.interfaces.keys().cloned().collect();
         for name in current {
@@ -306,12 +347,7 @@ impl Service {
         }
         for (name, config) in wanted {
             if let std::collections::btree_map::Entry::Vacant(slot) = state.interfaces.entry(name) {
-                match self.start_interface(config) {
-                    Ok(task) => {
-                        slot.insert(task);
-                    }
-                    Err(e) => tracing::error!("{}: {e}", slot.key()),
-                }
+                slot.insert(self.start_interface(config));
             }
         }
         if new.registry != state.config.registry {
@@ -361,65 +397,92 @@ impl Service {
         }
     }
 
-    /// Everything the service knows, read now.
+    /// Everything the service knows, read now. The service's lock is held only to copy
+    /// what is configured: the devices and the names files are read after it is let go,
+    /// so that a wedged WireGuard daemon or a slow disk holds up this answer alone, never
+    /// pause, resume or set-config for other clients.
     pub async fn status(&self) -> ServiceStatus {
-        let state = self.state.lock().await;
-        let now = SystemTime::now();
-        let mut interfaces = Vec::new();
-        for (name, task) in &state.interfaces {
-            let (peers, error) = match self.backend.device(name).await {
-                Ok(device) => {
-                    let names = self.peer_names.get(&task.config.names_path());
-                    let notes = self.notes();
-                    let peers = device
-                        .peers
-                        .iter()
-                        .map(|p| {
-                            peer_status(
-                                p,
-                                names.get(&p.public_key).cloned(),
-                                &notes.peer(name, &p.public_key),
-                                &task.config.registries,
-                                now,
-                            )
-                        })
-                        .collect();
-                    (peers, None)
-                }
-                Err(e) => (Vec::new(), Some(e.to_string())),
-            };
-            let notes = self.notes();
-            let registries = task
-                .config
-                .registries
-                .iter()
-                .map(|&address| {
-                    let link = notes.link(name, address);
-                    RegistryLink {
-                        address,
-                        reachable: link.reachable,
-                        rtt_ms: link.rtt_ms,
-                        serial: link.serial,
-                        last_sync_age_secs: link.last_answer.map(|t| t.elapsed().as_secs()),
-                        error: link.error,
-                    }
+        let (configured, registry) = {
+            let state = self.state.lock().await;
+            let configured: Vec<(InterfaceConfig, bool, InterfaceView)> = state
+                .interfaces
+                .values()
+                .map(|task| {
+                    let view = task.view.borrow().clone();
+                    (task.config.clone(), task.running.is_none(), view)
                 })
                 .collect();
-            interfaces.push(InterfaceStatus {
-                name: name.clone(),
-                zone: task.config.zone.clone(),
-                paused: task.running.is_none(),
-                error,
-                peers,
-                registries,
-            });
+            (configured, self.registry_status(&state))
+        };
+        let now = SystemTime::now();
+        let mut interfaces = Vec::new();
+        for (config, paused, view) in configured {
+            interfaces.push(self.interface_status(&config, paused, &view, now).await);
         }
-        let registry = state.config.registry.as_ref().map(|config| {
+        ServiceStatus {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            config_path: self.config_path.display().to_string(),
+            summary: summary(&interfaces),
+            interfaces,
+            registry,
+        }
+    }
+
+    /// One interface as the device, the names file and the notes show it now.
+    async fn interface_status(
+        &self,
+        config: &InterfaceConfig,
+        paused: bool,
+        view: &InterfaceView,
+        now: SystemTime,
+    ) -> InterfaceStatus {
+        let name = config.name.as_str();
+        let (peers, error) = match self.backend.device(name).await {
+            Ok(device) => {
+                let names = self.peer_names.get(&config.names_path());
+                let peers = device
+                    .peers
+                    .iter()
+                    .map(|p| peer_status(p, names.get(&p.public_key).cloned(), view, now))
+                    .collect();
+                (peers, None)
+            }
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
+        let notes = self.notes();
+        let registries = config
+            .registries
+            .iter()
+            .map(|&address| {
+                let link = notes.link(name, address);
+                RegistryLink {
+                    address,
+                    reachable: link.reachable,
+                    rtt_ms: link.rtt_ms,
+                    serial: link.serial,
+                    last_sync_age_secs: link.last_answer.map(|t| t.elapsed().as_secs()),
+                    error: link.error,
+                }
+            })
+            .collect();
+        InterfaceStatus {
+            name: name.to_owned(),
+            zone: config.zone.to_string(),
+            paused,
+            error,
+            peers,
+            registries,
+        }
+    }
+
+    /// Registry mode as configured and running: counters only, nothing read from a device.
+    fn registry_status(&self, state: &State) -> Option<RegistryModeStatus> {
+        state.config.registry.as_ref().map(|config| {
             let stats = state.registry.running.as_ref().map(|r| r.stats());
             RegistryModeStatus {
                 enabled: state.registry.running.is_some(),
-                zone: config.zone.clone(),
-                device: config.device.clone(),
+                zone: config.zone.to_string(),
+                device: config.device.to_string(),
                 listen: state
                     .registry
                     .running
@@ -429,19 +492,16 @@ impl Service {
                 peers_served: stats.as_ref().map_or(0, |s| s.peers),
                 queries: stats.as_ref().map_or(0, |s| s.queries),
                 refusals: stats.as_ref().map_or(0, |s| s.refused),
+                strangers_dropped: stats.as_ref().map_or(0, |s| s.strangers_dropped),
+                rate_limited: stats.as_ref().map_or(0, |s| s.rate_limited),
+                tcp_refused: stats.as_ref().map_or(0, |s| s.tcp_refused),
                 error: state.registry.error.clone().or_else(|| {
                     stats
                         .filter(|s| !s.fresh)
                         .map(|_| format!("cannot read {}: answering SERVFAIL", config.device))
                 }),
             }
-        });
-        ServiceStatus {
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            config_path: self.config_path.display().to_string(),
-            interfaces,
-            registry,
-        }
+        })
     }
 
     /// Stops every engine and the registry. Endpoints stay as they are: stopping the
@@ -454,6 +514,17 @@ impl Service {
         if let Some(running) = state.registry.running.take() {
             running.shutdown().await;
         }
+    }
+}
+
+/// The peer an engine event is about, if it is about one.
+fn event_peer(event: &punchwire_discovery::Event) -> Option<&punchwire_wg::PublicKey> {
+    use punchwire_discovery::Event;
+    match event {
+        Event::EndpointChanged { peer, .. }
+        | Event::PeerHealthChanged { peer, .. }
+        | Event::Decision { peer, .. } => Some(peer),
+        Event::RegistryReachable { .. } | Event::RegistryUnreachable { .. } => None,
     }
 }
 
@@ -501,6 +572,17 @@ impl InterfaceTask {
 pub enum SetConfigError {
     #[error(transparent)]
     Invalid(#[from] ConfigError),
+    #[error("the settings were saved by someone else since you read them: read them again, then make your change")]
+    Stale,
+    #[error("{} was edited since the service read it: run `punchwire reload` to take the edit up, then read the settings again", path.display())]
+    EditedOnDisk { path: PathBuf },
+    #[error("{key}: cannot be changed through the control socket, which it describes: edit the configuration file and restart the service")]
+    Control { key: &'static str },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -516,7 +598,17 @@ impl From<SetConfigError> for ErrorBody {
                 message: e.detail(),
                 key: e.key().map(str::to_owned),
             },
-            write => ErrorBody::new(ErrorCode::Failed, write.to_string()),
+            SetConfigError::Control { key } => ErrorBody {
+                code: ErrorCode::InvalidConfig,
+                message: e.to_string(),
+                key: Some(key.to_owned()),
+            },
+            SetConfigError::Stale | SetConfigError::EditedOnDisk { .. } => {
+                ErrorBody::new(ErrorCode::Conflict, e.to_string())
+            }
+            SetConfigError::Read { .. } | SetConfigError::Write { .. } => {
+                ErrorBody::new(ErrorCode::Failed, e.to_string())
+            }
         }
     }
 }
@@ -526,6 +618,10 @@ impl ControlHandler for Service {
         let failed = |e: String| ErrorBody::new(ErrorCode::Failed, e);
         match command {
             Command::Status => Ok(serde_json::to_value(self.status().await).expect("plain data")),
+            Command::Hello => {
+                let hello = Hello::from_service(env!("CARGO_PKG_VERSION"));
+                Ok(serde_json::to_value(hello).expect("plain data"))
+            }
             Command::Pause { interface } => self
                 .set_paused(interface.as_deref(), true)
                 .await
@@ -552,10 +648,10 @@ impl ControlHandler for Service {
                 .map(|()| Value::Null)
                 .map_err(failed),
             Command::GetConfig => Ok(self.config().await),
-            Command::SetConfig { config } => self
-                .set_config(config)
+            Command::SetConfig { config, revision } => self
+                .set_config(config, &revision)
                 .await
-                .map(|()| Value::Null)
+                .map(|revision| json!({ "revision": revision }))
                 .map_err(ErrorBody::from),
             // Answered by the connection itself; here only for completeness.
             Command::Subscribe => Ok(Value::Null),

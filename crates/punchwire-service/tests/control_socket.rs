@@ -9,7 +9,7 @@ use std::time::Duration;
 use punchwire_control::client::{ClientError, ControlClient};
 use punchwire_control::protocol::{Command, ErrorBody, ErrorCode};
 use punchwire_service::control::auth::AccessPolicy;
-use punchwire_service::control::server::{serve, ControlHandler};
+use punchwire_service::control::server::{serve_with_limits, ControlHandler, Limits};
 use punchwire_service::control::unix::ControlListener;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -64,6 +64,10 @@ impl Running {
 }
 
 async fn start() -> Running {
+    start_with(Limits::default()).await
+}
+
+async fn start_with(limits: Limits) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run/control.sock");
     let policy = AccessPolicy::for_group("root");
@@ -74,9 +78,15 @@ async fn start() -> Running {
         pauses: AtomicUsize::new(0),
     });
     let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(serve(listener, policy, Arc::clone(&fake), async {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(serve_with_limits(
+        listener,
+        policy,
+        Arc::clone(&fake),
+        limits,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     Running {
         _dir: dir,
         path,
@@ -135,6 +145,7 @@ async fn the_socket_is_group_readable_and_answers_commands() {
         Err(ClientError::Refused {
             code: ErrorCode::Failed,
             message,
+            ..
         }) => {
             assert!(message.contains("interface[0].zone"), "{message}")
         }
@@ -210,6 +221,7 @@ async fn subscribers_receive_events_and_laggards_are_told() {
         Err(ClientError::Refused {
             code: ErrorCode::Lagged,
             message,
+            ..
         }) => {
             assert!(message.contains("re-read status"), "{message}")
         }
@@ -247,4 +259,147 @@ async fn a_missing_service_is_reported_with_what_to_do() {
         message.contains("not running") && message.contains("systemctl start punchwire"),
         "{message}"
     );
+}
+
+/// Every command, reading the configuration included, is for root and the control
+/// group: the configuration names the registries and the mesh's zone.
+#[tokio::test]
+async fn someone_outside_the_group_may_not_even_read() {
+    use punchwire_service::control::auth::PeerIdentity;
+    use punchwire_service::control::server::serve_connection;
+
+    let (events, _) = broadcast::channel(4);
+    let fake = Fake {
+        events,
+        pauses: AtomicUsize::new(0),
+    };
+    let policy = AccessPolicy::for_group("punchwire-no-such-group");
+    let outsider = PeerIdentity {
+        uid: 4242,
+        gid: 4242,
+        pid: None,
+    };
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    let serving = serve_connection(server, outsider, &policy, &fake);
+    let asking = async {
+        let (read, mut write) = tokio::io::split(client);
+        let mut lines = BufReader::new(read).lines();
+        let mut codes = Vec::new();
+        for cmd in ["get-config", "status", "subscribe", "pause"] {
+            let line = format!("{{\"v\":1,\"id\":1,\"cmd\":\"{cmd}\"}}\n");
+            write.write_all(line.as_bytes()).await.unwrap();
+            let answer: Value =
+                serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+            codes.push((cmd, answer["error"]["code"].clone()));
+        }
+        drop(write);
+        codes
+    };
+    let (codes, ()) = tokio::join!(asking, serving);
+    for (cmd, code) in codes {
+        assert_eq!(code, "permission-denied", "{cmd}");
+    }
+    assert_eq!(fake.pauses.load(Ordering::SeqCst), 0);
+}
+
+/// Reads one line, or `None` at the end of the stream; fails the test after 5 s.
+async fn read_line(reader: &mut BufReader<UnixStream>) -> Option<Value> {
+    let mut line = String::new();
+    let n = tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line))
+        .await
+        .expect("the service answers or closes within 5 s")
+        .unwrap();
+    (n > 0).then(|| serde_json::from_str(&line).unwrap())
+}
+
+#[tokio::test]
+async fn a_connection_over_the_limit_is_told_and_closed_and_a_freed_slot_is_reused() {
+    let running = start_with(Limits {
+        max_connections: 3,
+        ..Limits::default()
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut client = ControlClient::connect(&running.path).await.unwrap();
+        client.request(Command::Status).await.unwrap();
+        held.push(client);
+    }
+    let mut extra = BufReader::new(UnixStream::connect(&running.path).await.unwrap());
+    let refusal = read_line(&mut extra).await.expect("a refusal line");
+    assert_eq!(refusal["ok"], false);
+    let message = refusal["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("already serves 3 control connections"),
+        "{message}"
+    );
+    assert_eq!(
+        read_line(&mut extra).await,
+        None,
+        "then the connection closes"
+    );
+
+    // Once a client leaves, its slot serves the next one.
+    drop(held.pop());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut client = ControlClient::connect(&running.path).await.unwrap();
+        match client.request(Command::Status).await {
+            Ok(_) => break,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                assert!(e.to_string().contains("already serves"), "{e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("the freed slot was never reused: {e}"),
+        }
+    }
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn an_unfinished_line_is_cut_off_but_a_quiet_subscriber_is_not() {
+    let deadline = Duration::from_millis(200);
+    let running = start_with(Limits {
+        line_deadline: deadline,
+        ..Limits::default()
+    })
+    .await;
+    let mut subscriber = ControlClient::connect(&running.path).await.unwrap();
+    subscriber.subscribe().await.unwrap();
+
+    let started = std::time::Instant::now();
+    let mut stalled = UnixStream::connect(&running.path).await.unwrap();
+    stalled.write_all(br#"{"v":1,"id":1,"cm"#).await.unwrap();
+    let mut stalled = BufReader::new(stalled);
+    let answer = read_line(&mut stalled)
+        .await
+        .expect("a reason before closing");
+    assert_eq!(answer["error"]["code"], "bad-request", "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not finished within"),
+        "{answer}"
+    );
+    assert!(started.elapsed() >= deadline);
+    assert_eq!(
+        read_line(&mut stalled).await,
+        None,
+        "then the connection closes"
+    );
+
+    // The subscriber has been silent for longer than the deadline and still gets
+    // events: the deadline applies to unfinished lines only.
+    running
+        .fake
+        .events
+        .send(json!({"type": "endpoint-changed"}))
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(5), subscriber.next_event())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(event["type"], "endpoint-changed");
+    running.stop().await;
 }

@@ -320,3 +320,146 @@ fn a_stale_macos_name_file_is_ignored() {
     std::fs::write(dir.path().join("wg2.name"), "utun9\n").unwrap();
     assert!(!uapi.has_interface("wg2"));
 }
+
+/// A fake boringtun that keeps its peers: `get=1` lists them, `set=1` removes or adds
+/// one, and the set requests numbered in `refuse` (1 for the first set) are answered
+/// with errno=22 and change nothing. Modifying a peer that exists is refused too, as
+/// boringtun 0.7.1 panics on it. Serves `connections` connections, then returns every
+/// request it read.
+fn fake_boringtun(
+    dir: &Path,
+    iface: &str,
+    mut peers: Vec<(String, String)>,
+    refuse: &'static [usize],
+    connections: usize,
+) -> JoinHandle<Vec<String>> {
+    let listener = UnixListener::bind(dir.join(format!("{iface}.sock"))).unwrap();
+    std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        let mut sets = 0;
+        for stream in listener.incoming().take(connections) {
+            let stream = stream.unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut request = String::new();
+            for line in BufReader::new(&stream).lines() {
+                let line = line.unwrap();
+                if line.is_empty() {
+                    break;
+                }
+                request.push_str(&line);
+                request.push('\n');
+            }
+            let answer = if request.starts_with("get=1") {
+                let mut answer = format!("own_public_key={}\nlisten_port=51820\n", "11".repeat(32));
+                for (key, lines) in &peers {
+                    answer.push_str(&format!("public_key={key}\n{lines}"));
+                }
+                answer + "errno=0\n\n"
+            } else {
+                sets += 1;
+                let mut lines = request.lines().skip(1);
+                let key = lines.next().unwrap().strip_prefix("public_key=").unwrap();
+                let rest: String = lines.map(|l| format!("{l}\n")).collect();
+                let exists = peers.iter().any(|(k, _)| k == key);
+                if refuse.contains(&sets) || (exists && rest != "remove=true\n") {
+                    "errno=22\n\n".to_owned()
+                } else {
+                    peers.retain(|(k, _)| k != key);
+                    if rest != "remove=true\n" {
+                        peers.push((key.to_owned(), rest));
+                    }
+                    "errno=0\n\n".to_owned()
+                }
+            };
+            (&stream).write_all(answer.as_bytes()).unwrap();
+            requests.push(request);
+        }
+        requests
+    })
+}
+
+/// The peer of [`boringtun_answer`], as the fake boringtun holds it.
+fn boringtun_peer() -> (String, String) {
+    (
+        PEER_HEX.to_owned(),
+        format!(
+            "preshared_key={psk}\nendpoint=192.0.2.2:51820\npersistent_keepalive_interval=25\n\
+             allowed_ip=10.98.0.0/16\nallowed_ip=10.99.0.2/32\n",
+            psk = "22".repeat(32)
+        ),
+    )
+}
+
+#[test]
+fn boringtun_peer_is_restored_when_adding_it_back_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    // get, remove, the add (refused: the second set), the restore, and a get to look.
+    let daemon = fake_boringtun(dir.path(), "pwbt3", vec![boringtun_peer()], &[2], 5);
+    let uapi = backend(&dir);
+    let peer = PublicKey::from_bytes(hex32(PEER_HEX));
+    let err = uapi
+        .set_endpoint("pwbt3", &peer, "203.0.113.5:4500".parse().unwrap())
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, BackendError::EndpointNotChanged { .. })
+            && message.contains("restored as it was")
+            && message.contains("errno=22"),
+        "{message}"
+    );
+
+    let device = uapi.device("pwbt3").unwrap();
+    let requests = daemon.join().unwrap();
+    // The restore is the peer exactly as it was: its old endpoint, preshared key,
+    // keepalive and allowed IPs.
+    assert_eq!(
+        requests[3],
+        format!(
+            "set=1\npublic_key={PEER_HEX}\npreshared_key={psk}\nendpoint=192.0.2.2:51820\n\
+             persistent_keepalive_interval=25\nallowed_ip=10.98.0.0/16\nallowed_ip=10.99.0.2/32\n",
+            psk = "22".repeat(32)
+        )
+    );
+    // And the daemon holds it again, as a user reading the device would see.
+    assert_eq!(device.peers.len(), 1, "{device:?}");
+    let restored = &device.peers[0];
+    assert_eq!(restored.public_key, peer);
+    assert!(restored.has_preshared_key);
+    assert_eq!(restored.endpoint, Some("192.0.2.2:51820".parse().unwrap()));
+    assert_eq!(restored.persistent_keepalive, Some(25));
+    assert_eq!(
+        restored.allowed_ips,
+        [
+            "10.98.0.0/16".parse().unwrap(),
+            "10.99.0.2/32".parse().unwrap()
+        ]
+    );
+}
+
+#[test]
+fn boringtun_peer_lost_reports_both_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    // The add and the restore are both refused; a last get shows the peer is gone.
+    let daemon = fake_boringtun(dir.path(), "pwbt4", vec![boringtun_peer()], &[2, 3], 5);
+    let uapi = backend(&dir);
+    let peer = PublicKey::from_bytes(hex32(PEER_HEX));
+    let err = uapi
+        .set_endpoint("pwbt4", &peer, "203.0.113.5:4500".parse().unwrap())
+        .unwrap_err();
+    let message = err.to_string();
+    match &err {
+        BackendError::PeerLost { add, restore, .. } => {
+            assert!(add.to_string().contains("errno=22"), "{add}");
+            assert!(restore.to_string().contains("errno=22"), "{restore}");
+        }
+        other => panic!("expected PeerLost, got {other:?}"),
+    }
+    assert!(
+        message.contains("is missing from pwbt4") && message.contains("restoring it failed"),
+        "{message}"
+    );
+    assert!(uapi.device("pwbt4").unwrap().peers.is_empty());
+    assert_eq!(daemon.join().unwrap().len(), 5);
+}

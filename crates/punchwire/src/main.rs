@@ -97,7 +97,11 @@ fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("punchwire: {e:#}");
+            // Errors quote the service, daemons and registries.
+            eprintln!(
+                "punchwire: {}",
+                punchwire_control::escape::display_safe(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }

@@ -13,11 +13,11 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use punchwire_control::client::ControlClient;
+use punchwire_control::protocol::Command as ControlCommand;
 use punchwire_lab::{
     wait_for, wait_until, Host, Lab, NatBehaviour, Node, Service, ServiceOptions, ZONE,
 };
-use punchwire_control::client::ControlClient;
-use punchwire_control::protocol::Command as ControlCommand;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_punchwire");
@@ -117,7 +117,7 @@ fn key(lab: &Lab, host: Host) -> String {
 }
 
 #[test]
-fn the_registry_answers_dig_over_the_tunnel_and_refuses_outsiders() {
+fn the_registry_answers_dig_over_the_tunnel_and_ignores_outsiders() {
     if !punchwire_lab::can_run("registry over the tunnel") {
         return;
     }
@@ -125,7 +125,7 @@ fn the_registry_answers_dig_over_the_tunnel_and_refuses_outsiders() {
     lab.with_diagnostics_on_panic(|lab| {
         lab.wait_registry_handshakes(STEP).unwrap();
         // Also on its public address, to prove that a source outside every peer's
-        // AllowedIPs gets REFUSED there.
+        // AllowedIPs gets no answer there (an answer would make it a reflector).
         let _registry = lab.start_registry(bin(), &["192.0.2.10:5353"]).unwrap();
 
         // As the seed article does it: list, then resolve one instance.
@@ -170,7 +170,7 @@ fn the_registry_answers_dig_over_the_tunnel_and_refuses_outsiders() {
             .unwrap();
         assert_eq!(decoded.trim(), bob.to_base64());
 
-        // From the simulated internet: not a tunnel peer, refused.
+        // From the simulated internet: not a tunnel peer, no answer.
         let outside = lab
             .try_exec(
                 Node::Inet,
@@ -187,7 +187,10 @@ fn the_registry_answers_dig_over_the_tunnel_and_refuses_outsiders() {
             )
             .unwrap();
         let text = String::from_utf8_lossy(&outside.stdout);
-        assert!(text.contains("status: REFUSED"), "{text}");
+        assert!(
+            text.contains("timed out") && !text.contains("status:"),
+            "{text}"
+        );
     });
 }
 
@@ -259,7 +262,10 @@ fn discovery_makes_a_direct_tunnel_and_keeps_it() {
 
         // The events tell the story in order: the endpoint changed, then direct.
         wait_until(STEP, "alice's service reports bob direct", || {
-            !events.matching("peer-direct", &bob_key).is_empty()
+            events
+                .matching("peer-health-changed", &bob_key)
+                .iter()
+                .any(|e| e["to"] == "direct")
         })
         .unwrap();
         let changed = events.matching("endpoint-changed", &bob_key);
@@ -309,9 +315,13 @@ fn registry_outage(lab: &Lab, registry: &punchwire_lab::Spawned, alice: &Service
     }
     let link = &control(&alice.socket, ControlCommand::Status)["interfaces"][0]["registries"][0];
     assert_eq!(link["reachable"], false, "{link}");
-    assert_eq!(
-        peer_status(&alice.socket, bob_key)["health"]["state"],
-        "direct"
+    // Never "not direct" for want of a registry. With this test's 10 s handshake
+    // threshold (the one threshold for both the policy and health), a working tunnel
+    // reads "stale" between WireGuard's two-minute rekeys, so either is right here.
+    let health = &peer_status(&alice.socket, bob_key)["health"];
+    assert!(
+        health["state"] == "direct" || health["state"] == "stale",
+        "{health}"
     );
 
     let _registry = lab.start_registry(bin(), &[]).unwrap();
@@ -404,19 +414,25 @@ fn symmetric_nat_ends_in_a_clear_reason_not_a_loop() {
         let (reason, took) = wait_for(STEP, "alice's service reports bob not direct", || {
             let status = peer_status(&alice.socket, &bob_key);
             // Until the engine has tried, the reason is only "no endpoint yet".
-            let reason = status["health"]["reason"].as_str().unwrap_or("");
-            Ok(
-                (status["health"]["state"] == "not-direct" && reason.starts_with("not direct"))
-                    .then(|| reason.to_owned()),
-            )
+            let health = &status["health"];
+            Ok((health["reason"]["kind"] == "no-handshake-after-set")
+                .then(|| health["text"].as_str().unwrap_or_default().to_owned()))
         })
         .unwrap();
         let bob_seen = lab.endpoint_of(Host::Registry, Host::Bob).unwrap().unwrap();
-        assert!(
-            reason.contains(&format!("no handshake after setting {bob_seen}"))
-                && reason.contains("symmetric NAT"),
-            "{reason}"
+        assert_eq!(
+            reason,
+            format!("no handshake followed endpoint {bob_seen} (symmetric NAT on either side?)")
         );
+        // The event says so too, with the same words: the engine looks again at the end of
+        // the pending window, within a poll of the status saying it.
+        wait_until(STEP, "alice's service tells bob went not direct", || {
+            events
+                .matching("peer-health-changed", &bob_key)
+                .iter()
+                .any(|e| e["to"] == "not-direct" && e["text"] == reason.as_str())
+        })
+        .unwrap();
         assert!(
             !ping(lab, Host::Alice, Host::Bob),
             "no direct path is possible here"

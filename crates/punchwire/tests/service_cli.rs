@@ -127,6 +127,16 @@ fn a_bad_config_is_refused_naming_file_key_and_reason_and_nothing_starts() {
             &["interface[0].zone", "may only hold letters"],
         ),
         (
+            "zone too long for a peer's name below it",
+            "zone = \"example.com.\"\nregistries",
+            &format!("zone = \"{}\"\nregistries", zone_of_200()),
+            &[
+                "interface[0].zone",
+                "200 characters long",
+                "56-character key label",
+            ],
+        ),
+        (
             "no registries",
             "registries = [\"127.0.0.1:9\"]",
             "registries = []",
@@ -157,7 +167,11 @@ fn a_bad_config_is_refused_naming_file_key_and_reason_and_nothing_starts() {
             "interval not a duration",
             "interval = \"30s\"",
             "interval = \"soon\"",
-            &["interval = \"soon\"", "expected a duration", "line 9"],
+            &[
+                "interface[0].interval",
+                "\"soon\" is not a duration",
+                "line 9",
+            ],
         ),
         (
             "poll longer than interval",
@@ -184,7 +198,7 @@ fn a_bad_config_is_refused_naming_file_key_and_reason_and_nothing_starts() {
             "registry zone",
             "zone = \"example.com.\"\ndevice",
             "zone = \".\"\ndevice",
-            &["registry.zone", "must be a domain name"],
+            &["registry.zone", "root zone cannot be served"],
         ),
         (
             "registry self_endpoint",
@@ -228,6 +242,37 @@ fn a_bad_config_is_refused_naming_file_key_and_reason_and_nothing_starts() {
     run(&["service", "--config", missing])
         .assert_refused("missing file", &[missing, "cannot read"]);
     assert!(!socket_dir.exists(), "a missing config started something");
+}
+
+/// A zone of 200 characters in labels a zone can have: too long for a peer's name
+/// (`<56 characters>._wireguard._udp.<zone>`) to fit in a DNS name below it.
+fn zone_of_200() -> String {
+    let zone = vec!["a".repeat(50); 5].join(".");
+    zone[..200].to_owned()
+}
+
+/// The same zone on the command line is refused there, naming the flag, before any
+/// device is touched.
+#[test]
+fn a_zone_too_long_for_peer_names_is_refused_at_the_flag() {
+    let zone = zone_of_200();
+    for args in [
+        &[
+            "client",
+            "--device",
+            "wg0",
+            "--dns",
+            "127.0.0.1:9",
+            "--zone",
+            &zone,
+        ][..],
+        &["registry", "--device", "wg0", "--zone", &zone][..],
+    ] {
+        run(args).assert_refused(
+            args[0],
+            &["--zone", "200 characters long", "56-character key label"],
+        );
+    }
 }
 
 #[test]
@@ -332,11 +377,13 @@ fn set_config_checks_writes_and_applies_and_a_bad_one_changes_nothing() {
     assert_eq!(got["ok"], true, "{got:#}");
     assert_eq!(got["result"]["path"], config.to_str().expect("utf-8 path"));
     let mut document = got["result"]["config"].clone();
+    let revision = got["result"]["revision"].clone();
+    assert!(revision.is_string(), "get-config gives a revision: {got:#}");
     assert_eq!(document["interface"][0]["zone"], "one.example.", "{got:#}");
 
     // A bad zone: refused with the key the window marks, and nothing changes.
     document["interface"][0]["zone"] = "exa mple.".into();
-    let request = serde_json::json!({"v": 1, "id": 2, "cmd": "set-config", "config": document});
+    let request = serde_json::json!({"v": 1, "id": 2, "cmd": "set-config", "config": document, "revision": revision});
     let refused = client.send(request.to_string().as_bytes());
     assert_eq!(refused["ok"], false, "{refused:#}");
     assert_eq!(refused["error"]["code"], "invalid-config", "{refused:#}");
@@ -353,7 +400,7 @@ fn set_config_checks_writes_and_applies_and_a_bad_one_changes_nothing() {
     // A good one: applied, written to the file, the old file kept beside it.
     document["interface"][0]["zone"] = "two.example.".into();
     document["interface"][0]["interval"] = "45s".into();
-    let request = serde_json::json!({"v": 1, "id": 3, "cmd": "set-config", "config": document});
+    let request = serde_json::json!({"v": 1, "id": 3, "cmd": "set-config", "config": document, "revision": revision});
     let accepted = client.send(request.to_string().as_bytes());
     assert_eq!(accepted["ok"], true, "{accepted:#}");
     assert_eq!(interfaces(&status(&socket)), pairs(&[(&a, "two.example.")]));
@@ -364,6 +411,14 @@ fn set_config_checks_writes_and_applies_and_a_bad_one_changes_nothing() {
     );
     let backup = scratch.path("config.toml.bak");
     assert_eq!(std::fs::read_to_string(&backup).unwrap(), original);
+
+    // The same revision again is stale now: refused, and the file stays as saved.
+    document["interface"][0]["zone"] = "three.example.".into();
+    let request = serde_json::json!({"v": 1, "id": 5, "cmd": "set-config", "config": document, "revision": revision});
+    let stale = client.send(request.to_string().as_bytes());
+    assert_eq!(stale["error"]["code"], "conflict", "{stale:#}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), written);
+    document["interface"][0]["zone"] = "two.example.".into();
 
     // The written file is what a restart would read: a reload of it changes nothing.
     let socket_arg = socket.to_str().expect("utf-8 path");
@@ -573,6 +628,47 @@ impl RawClient {
 }
 
 #[test]
+fn hello_names_the_versions_and_every_command_the_service_takes() {
+    if !have_root("hello_names_the_versions_and_every_command_the_service_takes") {
+        return;
+    }
+    let tag = unique_tag();
+    let scratch = Scratch::new(&tag);
+    let socket = scratch.path("control.sock");
+    let iface = format!("pwt{tag}a");
+    let config = scratch.one_interface_config(&socket, &iface, true);
+    let _service = ServiceProcess::start(&config, &socket);
+
+    let mut client = RawClient::connect(&socket);
+    let answer = client.send(br#"{"v":1,"id":1,"cmd":"hello"}"#);
+    assert_eq!(answer["ok"], true, "{answer}");
+    let hello = &answer["result"];
+    assert_eq!(hello["protocol"], 1, "{hello}");
+    assert_eq!(hello["service"], env!("CARGO_PKG_VERSION"), "{hello}");
+    let commands = hello["commands"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no command list in {hello}"));
+    for expected in ["status", "hello", "pause", "get-config", "set-config"] {
+        assert!(
+            commands.iter().any(|c| c == expected),
+            "{expected} missing: {hello}"
+        );
+    }
+    // Every command listed is one the service takes: none is answered "unknown".
+    for (id, name) in commands.iter().enumerate() {
+        if name == "subscribe" || name == "set-config" {
+            continue; // would change the connection or the configuration file
+        }
+        let line = format!(r#"{{"v":1,"id":{},"cmd":{name}}}"#, id + 2);
+        let answer = client.send(line.as_bytes());
+        assert_ne!(
+            answer["error"]["code"], "bad-request",
+            "{name} is listed but refused as a bad request: {answer}"
+        );
+    }
+}
+
+#[test]
 fn malformed_and_oversized_messages_get_an_answer_and_the_service_keeps_serving() {
     if !have_root("malformed_and_oversized_messages_get_an_answer_and_the_service_keeps_serving") {
         return;
@@ -736,6 +832,116 @@ fn sigterm_stops_the_service_promptly_and_removes_its_socket() {
     assert!(
         !events_exit.success(),
         "`punchwire events` reports the lost service"
+    );
+}
+
+/// Sends `count` pause requests on one connection without waiting between them, then
+/// reads every answer: each pause sends a `paused` event, so this is a burst of events
+/// made the way any client could.
+fn pause_burst(socket: &Path, count: usize) {
+    let stream = UnixStream::connect(socket).expect("connect to the control socket");
+    stream.set_read_timeout(Some(STEP)).expect("read timeout");
+    let mut writer = stream.try_clone().expect("second handle on the socket");
+    // Writes on a thread of its own: the service answers while we still send, and
+    // would stall on a full socket if nobody read the answers meanwhile.
+    let sender = std::thread::spawn(move || {
+        let mut lines = String::new();
+        for id in 1..=count {
+            lines.push_str(&format!("{{\"v\":1,\"id\":{id},\"cmd\":\"pause\"}}\n"));
+        }
+        writer.write_all(lines.as_bytes()).expect("send the burst");
+    });
+    let mut answers = BufReader::new(stream).lines();
+    for id in 1..=count {
+        let line = answers
+            .next()
+            .unwrap_or_else(|| panic!("the connection closed before answer {id}"))
+            .unwrap_or_else(|e| panic!("answer {id}: {e}"));
+        let answer: Value = serde_json::from_str(&line).expect("answers are JSON");
+        assert_eq!(answer["ok"], true, "pause {id} of the burst: {line}");
+    }
+    sender.join().expect("the burst was sent");
+}
+
+#[test]
+fn events_keep_following_after_missing_some() {
+    if !have_root("events_keep_following_after_missing_some") {
+        return;
+    }
+    let tag = unique_tag();
+    let scratch = Scratch::new(&tag);
+    let socket = scratch.path("control.sock");
+    let socket_arg = socket.to_str().expect("utf-8 path");
+    let iface = format!("pwt{tag}a");
+    let config = scratch.one_interface_config(&socket, &iface, false);
+    let _service = ServiceProcess::start(&config, &socket);
+    let mut events = Follower::spawn(&["events", "--json", "--socket", socket_arg]);
+
+    // Subscribed once a pause shows up (the first may come before the subscription).
+    let deadline = Instant::now() + STEP;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "`punchwire events` never showed a pause"
+        );
+        run(&["pause", "--socket", socket_arg]).assert_ok("pause");
+        if events
+            .next_line(Duration::from_millis(200))
+            .is_some_and(|l| l.contains("\"paused\""))
+        {
+            break;
+        }
+    }
+    while events.next_line(Duration::from_millis(100)).is_some() {}
+
+    // A follower that falls behind: stopped, as a busy or swapped-out one would be,
+    // while far more events than the service keeps for it go by.
+    let follower = events.pid().to_string();
+    let stop = |signal: &str| {
+        let done = std::process::Command::new("kill")
+            .args([signal, &follower])
+            .status()
+            .expect("run kill");
+        assert!(done.success(), "kill {signal} {follower}");
+    };
+    stop("-STOP");
+    pause_burst(&socket, 20_000);
+    stop("-CONT");
+
+    // It says it missed events, with the status as it is now, and keeps going.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let lagged = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = events
+            .next_line(left)
+            .expect("no `lagged` line after a burst bigger than the service keeps");
+        let line: Value = serde_json::from_str(&line).expect("event lines are JSON");
+        if line["type"] == "lagged" {
+            break line;
+        }
+    };
+    assert!(
+        lagged["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("events were dropped")),
+        "{lagged}"
+    );
+    assert!(paused(&lagged["status"], &iface), "{lagged}");
+
+    run(&["resume", "--socket", socket_arg]).assert_ok("resume");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(line) = events.next_line(left) else {
+            panic!("no `resumed` event after the missed ones");
+        };
+        if line.contains("\"resumed\"") {
+            break;
+        }
+    }
+    assert!(
+        events.try_exit().is_none(),
+        "`punchwire events` is still running"
     );
 }
 

@@ -1,7 +1,9 @@
-// Recent service events in words. Unknown event types are shown as they came.
+// Recent service events in words: the ones the service sends (tests/fixtures/events.json
+// holds one of each). Unknown event types are shown as they came.
 import { h } from "../dom";
 import { shortKey } from "../format";
 import type { ServiceEvent } from "../types";
+import { HEALTH_LABEL } from "./peers";
 
 export interface Logged {
   at: Date;
@@ -16,13 +18,13 @@ function str(v: unknown): string | null {
 export type NameOf = (publicKey: string) => string | null;
 
 function who(e: ServiceEvent, nameOf: NameOf): string {
-  const peer = str(e.peer) ?? str(e.public_key);
-  return str(e.name) ?? (peer ? (nameOf(peer) ?? shortKey(peer)) : "a peer");
+  const peer = str(e.peer);
+  return peer ? (nameOf(peer) ?? shortKey(peer)) : "a peer";
 }
 
 /**
- * Whether an event belongs in the activity list. Every discovery pass reports a decision
- * for every peer; the routine ones ("unchanged", "fresh-handshake", ...) would bury what
+ * Whether an event belongs in the activity list. The service tells a peer's decision when
+ * it changes; the routine ones ("unchanged", "fresh-handshake", ...) would still bury what
  * happened, and "set" is already told by endpoint-changed. Rejected answers stay.
  */
 export function worthShowing(e: ServiceEvent): boolean {
@@ -38,23 +40,26 @@ export function describe(e: ServiceEvent, nameOf: NameOf = () => null): string {
       const from = str(e.old);
       return from ? `${peer}: endpoint ${from} → ${to}` : `${peer}: endpoint set to ${to}`;
     }
-    case "peer-direct":
-      return `${peer} is direct${str(e.endpoint) ? ` at ${e.endpoint}` : ""}`;
-    case "peer-stale":
-      return `${peer}: ${reason ?? "handshake is stale"}`;
-    case "peer-not-direct":
-      return `${peer} is not direct${reason ? `: ${reason}` : ""}`;
-    case "registry-reachable":
-      return `registry ${str(e.registry) ?? str(e.address) ?? ""} reachable`.replace("  ", " ");
-    case "registry-unreachable": {
-      const why = reason ?? str(e.error);
-      return `registry ${str(e.registry) ?? str(e.address) ?? ""} unreachable${why ? `: ${why}` : ""}`;
+    case "peer-health-changed": {
+      // The service's words for why (`text`); the state in the same word the table uses.
+      const to = str(e.to) ?? "?";
+      const text = str(e.text);
+      return `${peer} is ${HEALTH_LABEL[to] ?? to}${text ? `: ${text}` : ""}`;
     }
+    case "registry-reachable":
+      return `registry ${str(e.registry) ?? "?"} reachable`;
+    case "registry-unreachable":
+      return `registry ${str(e.registry) ?? "?"} unreachable${reason ? `: ${reason}` : ""}`;
     case "decision":
       return `${peer}: ${reason ?? "decision"}`;
     case "paused":
     case "resumed":
       return `discovery ${e.type}${str(e.iface) ? ` on ${e.iface}` : ""}`;
+    case "reloaded":
+      return "configuration reloaded";
+    case "registry-enabled":
+    case "registry-disabled":
+      return `registry mode ${e.type === "registry-enabled" ? "enabled" : "disabled"}`;
     default: {
       const { type, ...rest } = e;
       const detail = JSON.stringify(rest);

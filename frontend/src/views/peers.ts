@@ -3,7 +3,7 @@ import { h } from "../dom";
 import { age, bytes, shortKey } from "../format";
 import type { InterfaceStatus, PeerStatus, RegistryLink } from "../types";
 
-const HEALTH_LABEL: Record<string, string> = {
+export const HEALTH_LABEL: Record<string, string> = {
   direct: "direct",
   pending: "pending",
   stale: "stale",
@@ -92,7 +92,7 @@ function peerRow(p: PeerStatus): HTMLElement {
       "td",
       { class: "health" },
       h("span", { class: `badge ${state}` }, HEALTH_LABEL[state] ?? state),
-      notDirect && p.health.reason ? h("div", { class: "reason" }, p.health.reason) : null,
+      notDirect && p.health.text ? h("div", { class: "reason" }, p.health.text) : null,
     ),
   );
 }

@@ -4,15 +4,32 @@ import { api } from "../api";
 import { h, owned, richText } from "../dom";
 import type { AppError, ConfigDocument, InterfaceConfig, ServiceConfig } from "../types";
 
-/** Fields the form edits, per interface; each input carries its dotted key. */
-const FIELDS: { field: keyof InterfaceConfig; label: string; hint: string; kind: "text" | "list" | "readonly" }[] = [
+type Timed = keyof NonNullable<ConfigDocument["defaults"]>;
+
+/**
+ * Fields the form edits, per interface; each input carries its dotted key. The hints of
+ * durations name the service's own default (get_config sends them), never a copy here.
+ */
+const FIELDS: { field: keyof InterfaceConfig; label: string; hint: string; kind: "text" | "list" | "readonly"; timed?: Timed }[] = [
   { field: "name", label: "Interface", hint: "", kind: "readonly" },
   { field: "zone", label: "Zone", hint: "The DNS-SD zone the registries serve, e.g. example.com.", kind: "text" },
   { field: "registries", label: "Registries", hint: "One ip:port per line, reachable through the tunnel.", kind: "list" },
-  { field: "interval", label: "Full resolution every", hint: "e.g. 30s", kind: "text" },
-  { field: "poll", label: "Poll the zone's serial every", hint: "e.g. 1s", kind: "text" },
-  { field: "handshake_threshold", label: "Keep an endpoint while its handshake is younger than", hint: "e.g. 150s", kind: "text" },
+  { field: "interval", label: "Full resolution every", hint: "A duration such as 30s or 2m 30s.", kind: "text", timed: "interval" },
+  { field: "poll", label: "Poll the zone's serial every", hint: "A duration such as 1s or 500ms.", kind: "text", timed: "poll" },
+  {
+    field: "handshake_threshold",
+    label: "Keep an endpoint while its handshake is younger than",
+    hint: "A duration such as 2m 30s.",
+    kind: "text",
+    timed: "handshake_threshold",
+  },
 ];
+
+/** A field's hint, with the service's default for it when the service said. */
+function hintFor(hint: string, timed: Timed | undefined, doc: ConfigDocument): string {
+  const fallback = timed ? doc.defaults?.[timed] : undefined;
+  return fallback ? `${hint} Default: ${fallback}.` : hint;
+}
 
 /**
  * The form field an error key belongs to: `interface[0].registries[1]` belongs to
@@ -47,11 +64,14 @@ async function load(root: HTMLElement) {
     );
     return;
   }
-  root.replaceChildren(form(doc));
+  root.replaceChildren(form(doc, () => void load(root)));
 }
 
-function form(doc: ConfigDocument): HTMLElement {
+/** The form for `doc`; `reload` reads the settings again and redraws it. */
+function form(doc: ConfigDocument, reload: () => void): HTMLElement {
   const config: ServiceConfig = structuredClone(doc.config);
+  // What the file was when these settings were read, or when this form last saved it.
+  let revision = doc.revision;
   const inputs = new Map<string, HTMLInputElement | HTMLTextAreaElement>();
   const errors = new Map<string, HTMLElement>();
   const formError = h("p", { class: "inline-error", role: "alert", "data-error": "form", hidden: true });
@@ -62,7 +82,7 @@ function form(doc: ConfigDocument): HTMLElement {
       "fieldset",
       { "data-interface": iface.name },
       h("legend", null, iface.name),
-      FIELDS.map(({ field, label, hint, kind }) => {
+      FIELDS.map(({ field, label, hint, kind, timed }) => {
         const key = `interface[${i}].${String(field)}`;
         const value = iface[field];
         const input =
@@ -78,7 +98,7 @@ function form(doc: ConfigDocument): HTMLElement {
           { class: "field" },
           h("label", { for: key }, label),
           input,
-          hint ? h("div", { class: "hint muted" }, hint) : null,
+          hint ? h("div", { class: "hint muted" }, hintFor(hint, timed, doc)) : null,
           err,
         );
       }),
@@ -93,6 +113,17 @@ function form(doc: ConfigDocument): HTMLElement {
   };
 
   const showError = (err: AppError) => {
+    if (err.kind === "conflict") {
+      // Someone saved first (or the file was edited): these edits are based on settings
+      // that are gone. Offer to read them again rather than overwrite that change.
+      formError.replaceChildren(
+        ...richText(err.message),
+        " ",
+        h("button", { class: "btn", type: "button", "data-action": "reload-settings", onclick: reload }, "Reload settings"),
+      );
+      formError.hidden = false;
+      return;
+    }
     const field = err.key ? fieldKeyFor(err.key, new Set(inputs.keys())) : null;
     if (field) {
       const slot = errors.get(field)!;
@@ -121,7 +152,8 @@ function form(doc: ConfigDocument): HTMLElement {
       }
     });
     try {
-      await api.setConfig(config);
+      const answer = await api.setConfig(config, revision);
+      revision = answer?.revision ?? revision;
       saved.hidden = false;
     } catch (e) {
       showError(e as AppError);

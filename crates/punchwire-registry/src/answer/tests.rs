@@ -11,7 +11,8 @@ use punchwire_wg::{Device, Peer, PublicKey};
 
 use super::{answer, Answer};
 use crate::snapshot::{SelfRecord, SizedRecord, Snapshot, SnapshotConfig};
-use crate::zone::Zone;
+use crate::zone::ZoneNames;
+use punchwire_control::zone::Zone;
 
 const ZONE: &str = "example.com.";
 const ARRIVAL: &str = "127.0.0.1";
@@ -57,7 +58,7 @@ fn wgsd_device() -> Device {
 
 fn config(self_record: Option<SelfRecord>) -> Arc<SnapshotConfig> {
     Arc::new(SnapshotConfig {
-        zone: Arc::new(Zone::parse(ZONE).unwrap()),
+        zone: Arc::new(ZoneNames::new(&Zone::parse(ZONE).unwrap())),
         self_record,
         allow: Vec::new(),
         nameserver_ips: vec!["10.0.0.99".parse().unwrap()],

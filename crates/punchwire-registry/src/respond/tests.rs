@@ -10,10 +10,12 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
 use punchwire_wg::{Device, Peer, PublicKey};
 
-use super::Responder;
+use super::{Responder, Transport};
 use crate::live::Live;
+use crate::rate::{RateLimiter, ResponseRate};
 use crate::snapshot::{SelfRecord, Snapshot, SnapshotConfig};
-use crate::zone::Zone;
+use crate::zone::ZoneNames;
+use punchwire_control::zone::Zone;
 
 const ZONE: &str = "example.com.";
 
@@ -48,7 +50,7 @@ fn device(peers: Vec<Peer>) -> Device {
 
 fn live(device: &Device, stale_after: Duration) -> Arc<Live> {
     let config = Arc::new(SnapshotConfig {
-        zone: Arc::new(Zone::parse(ZONE).unwrap()),
+        zone: Arc::new(ZoneNames::new(&Zone::parse(ZONE).unwrap())),
         self_record: Some(SelfRecord::default()),
         allow: Vec::new(),
         nameserver_ips: vec!["10.0.0.200".parse().unwrap()],
@@ -76,7 +78,7 @@ impl Asker {
     fn new(device: &Device) -> Self {
         let live = live(device, Duration::from_secs(60));
         Self {
-            responder: Responder::new(Arc::clone(&live), "10.0.0.200".parse().unwrap()),
+            responder: Responder::new(Arc::clone(&live), "10.0.0.200".parse().unwrap(), None),
             live,
             out: Default::default(),
         }
@@ -86,7 +88,7 @@ impl Asker {
         let mut out = self.out.borrow_mut();
         let source: SocketAddr = from.parse().unwrap();
         self.responder
-            .respond(packet, source, &mut out)
+            .respond(packet, source, Transport::Udp, &mut out)
             .then(|| out.clone())
     }
 
@@ -221,23 +223,63 @@ fn the_registry_s_own_record_takes_the_arrival_address() {
 }
 
 #[test]
-fn strangers_are_refused_with_their_question() {
+fn strangers_get_nothing_and_are_counted() {
     let asker = Asker::new(&device(vec![peer(1, "198.51.100.1:4000")]));
-    let (_, refused) = asker.ask_from(
-        &query(&instance(1), RecordType::SRV, 5, None),
-        "192.0.2.9:5353",
-    );
-    assert_eq!(refused.metadata.response_code, ResponseCode::Refused);
-    assert_eq!(refused.queries.len(), 1);
-    assert!(refused.answers.is_empty());
-    assert_eq!(asker.live.counters.read(0, 0, true).refused, 1);
+    let packet = query(&instance(1), RecordType::SRV, 5, None)
+        .to_bytes()
+        .unwrap();
+    assert!(asker.raw(&packet, "192.0.2.9:5353").is_none());
+    let mut notify = query(ZONE, RecordType::SOA, 7, None);
+    notify.metadata.op_code = OpCode::Notify;
+    assert!(asker
+        .raw(&notify.to_bytes().unwrap(), "192.0.2.9:5353")
+        .is_none());
+    let stats = asker.live.counters.read(0, 0, true);
+    assert_eq!((stats.strangers_dropped, stats.refused), (2, 0));
+}
+
+#[test]
+fn a_source_over_its_rate_gets_nothing_or_a_bare_truncated_response() {
+    let dev = device(vec![peer(1, "198.51.100.1:4000")]);
+    let live = live(&dev, Duration::from_secs(60));
+    let rate = ResponseRate {
+        per_second: 1,
+        burst: 2,
+    };
+    let limiter = Some(Arc::new(RateLimiter::new(rate)));
+    let responder = Responder::new(Arc::clone(&live), "10.0.0.200".parse().unwrap(), limiter);
+    let packet = query(&instance(1), RecordType::SRV, 5, None)
+        .to_bytes()
+        .unwrap();
+    let mut out = Vec::new();
+    let udp = |out: &mut Vec<u8>| {
+        responder
+            .respond(&packet, PEER.parse().unwrap(), Transport::Udp, out)
+            .then(|| Message::from_vec(out).unwrap())
+    };
+    // The burst: whole answers.
+    for _ in 0..2 {
+        assert_eq!(udp(&mut out).unwrap().answers.len(), 1);
+    }
+    // Over it: nothing, then TC=1 with the question and no records, then nothing.
+    assert!(udp(&mut out).is_none());
+    let slip = udp(&mut out).expect("every second one over the rate slips");
+    assert!(slip.metadata.truncation);
+    assert_eq!(slip.queries.len(), 1);
+    assert!(slip.answers.is_empty() && slip.additionals.is_empty());
+    assert!(out.len() <= packet.len());
+    assert!(udp(&mut out).is_none());
+    assert_eq!(live.counters.read(0, 0, true).rate_limited, 3);
+    // TCP proves its source: not limited.
+    assert!(responder.respond(&packet, PEER.parse().unwrap(), Transport::Tcp, &mut out));
+    assert_eq!(Message::from_vec(&out).unwrap().answers.len(), 1);
 }
 
 #[test]
 fn a_stale_snapshot_gets_servfail() {
     let dev = device(vec![peer(1, "198.51.100.1:4000")]);
     let live = live(&dev, Duration::from_millis(1));
-    let responder = Responder::new(Arc::clone(&live), "10.0.0.200".parse().unwrap());
+    let responder = Responder::new(Arc::clone(&live), "10.0.0.200".parse().unwrap(), None);
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while live.is_fresh() {
         assert!(std::time::Instant::now() < deadline, "never went stale");
@@ -247,7 +289,7 @@ fn a_stale_snapshot_gets_servfail() {
     let packet = query(&instance(1), RecordType::SRV, 5, None)
         .to_bytes()
         .unwrap();
-    assert!(responder.respond(&packet, PEER.parse().unwrap(), &mut out));
+    assert!(responder.respond(&packet, PEER.parse().unwrap(), Transport::Udp, &mut out));
     let message = Message::from_vec(&out).unwrap();
     assert_eq!(message.metadata.response_code, ResponseCode::ServFail);
 }

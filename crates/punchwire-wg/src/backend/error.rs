@@ -33,6 +33,33 @@ pub enum BackendError {
     #[error("{iface} has no peer {peer}")]
     NoSuchPeer { iface: String, peer: PublicKey },
 
+    /// boringtun only: the peer was removed to change its endpoint, adding it back
+    /// failed, and it was restored as it was.
+    #[error(
+        "could not change the endpoint of {peer} on {iface}: adding it back at the new \
+         endpoint failed ({add}), so it was restored as it was"
+    )]
+    EndpointNotChanged {
+        iface: String,
+        peer: PublicKey,
+        #[source]
+        add: Box<BackendError>,
+    },
+
+    /// boringtun only: the peer was removed to change its endpoint, and neither adding
+    /// it back nor restoring it worked. Both errors are kept.
+    #[error(
+        "peer {peer} is missing from {iface}: it was removed to change its endpoint, adding \
+         it back failed ({add}) and restoring it failed too ({restore})"
+    )]
+    PeerLost {
+        iface: String,
+        peer: PublicKey,
+        add: Box<BackendError>,
+        #[source]
+        restore: Box<BackendError>,
+    },
+
     #[error("{iface}: {detail}")]
     Protocol { iface: String, detail: String },
 

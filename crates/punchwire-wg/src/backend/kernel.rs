@@ -3,10 +3,12 @@
 use std::io;
 use std::time::UNIX_EPOCH;
 
-use wireguard_control::{
-    Backend as WgcBackend, Device as WgcDevice, DeviceUpdate, InterfaceName, Key,
-    PeerConfigBuilder, PeerInfo,
-};
+use netlink_packet_core::{NLM_F_ACK, NLM_F_REQUEST};
+use netlink_packet_generic::GenlMessage;
+use netlink_packet_wireguard::constants::WGPEER_F_UPDATE_ONLY;
+use netlink_packet_wireguard::nlas::{WgDeviceAttrs, WgPeer, WgPeerAttrs};
+use netlink_packet_wireguard::{Wireguard, WireguardCmd};
+use wireguard_control::{Backend as WgcBackend, Device as WgcDevice, InterfaceName, Key, PeerInfo};
 
 use super::{BackendError, WireGuard};
 use crate::device::{Device, Endpoint, Peer};
@@ -73,8 +75,10 @@ impl WireGuard for KernelBackend {
         key: &PublicKey,
         endpoint: Endpoint,
     ) -> Result<(), BackendError> {
-        // Read first: `DeviceUpdate::apply` creates the interface when it is missing
-        // and adds the peer when it is missing, and neither may happen here.
+        // The read only tells "no such peer" apart from success and skips a write that
+        // changes nothing; it guards nothing, as the peer or the interface may go away
+        // before the write. The write itself cannot create either: see
+        // [`EndpointUpdate`].
         let device = self.get(iface)?;
         let existing = device
             .peers
@@ -87,13 +91,48 @@ impl WireGuard for KernelBackend {
         if existing.config.endpoint == Some(endpoint.addr()) {
             return Ok(());
         }
-        // A builder with only the endpoint: no allowed IPs (and no replace flag), no
-        // keepalive, no preshared key, so the kernel keeps the ones it has.
-        let update = PeerConfigBuilder::new(&Key(*key.as_bytes())).set_endpoint(endpoint.addr());
-        DeviceUpdate::new()
-            .add_peer(update)
-            .apply(&interface_name(iface)?, WgcBackend::Kernel)
+        let update = EndpointUpdate::new(&interface_name(iface)?, key, endpoint);
+        netlink_request::netlink_request_genl(update.message, Some(update.flags))
+            .map(drop)
             .map_err(|err| netlink_error(iface, err))
+    }
+}
+
+/// The one netlink request that points an existing peer at a new endpoint.
+///
+/// Built by hand because wireguard-control's `DeviceUpdate::apply` first sends an
+/// RTM_NEWLINK that creates the interface when it is missing, and has no way to ask for
+/// WGPEER_F_UPDATE_ONLY, so it adds the peer when it is missing. Racing `wg-quick down`
+/// or `wg set … remove` would bring either back. This request is a generic-netlink
+/// WG_CMD_SET_DEVICE alone, which the kernel answers with ENODEV for a missing
+/// interface, and its peer carries WGPEER_F_UPDATE_ONLY, with which the kernel skips a
+/// missing peer instead of creating it. It names only the endpoint, so the kernel keeps
+/// the peer's allowed IPs, keepalive and preshared key.
+struct EndpointUpdate {
+    message: GenlMessage<Wireguard>,
+    /// Netlink header flags: a request that wants an acknowledgement (so errors come
+    /// back), without NLM_F_CREATE or NLM_F_EXCL.
+    flags: u16,
+}
+
+impl EndpointUpdate {
+    fn new(iface: &InterfaceName, key: &PublicKey, endpoint: Endpoint) -> Self {
+        let peer = WgPeer(vec![
+            WgPeerAttrs::PublicKey(*key.as_bytes()),
+            WgPeerAttrs::Endpoint(endpoint.addr()),
+            WgPeerAttrs::Flags(WGPEER_F_UPDATE_ONLY),
+        ]);
+        let message = GenlMessage::from_payload(Wireguard {
+            cmd: WireguardCmd::SetDevice,
+            nlas: vec![
+                WgDeviceAttrs::IfName(iface.as_str_lossy().into_owned()),
+                WgDeviceAttrs::Peers(vec![peer]),
+            ],
+        });
+        Self {
+            message,
+            flags: NLM_F_REQUEST | NLM_F_ACK,
+        }
     }
 }
 
@@ -151,5 +190,60 @@ fn netlink_error(iface: &str, err: io::Error) -> BackendError {
             },
             _ => BackendError::from_io(iface, "kernel WireGuard over netlink", err),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_CREATE, NLM_F_EXCL};
+
+    /// The request as the kernel receives it: serialized and parsed back, so the test
+    /// proves what goes on the wire rather than what the builder holds.
+    fn on_the_wire(update: EndpointUpdate) -> NetlinkMessage<GenlMessage<Wireguard>> {
+        let mut message = update.message;
+        // The family id is resolved from the kernel at send time; any will do here.
+        message.set_resolved_family_id(0x1d);
+        let mut request = NetlinkMessage::from(message);
+        request.header.flags = update.flags;
+        request.finalize();
+        let mut bytes = vec![0; request.buffer_len()];
+        request.serialize(&mut bytes);
+        NetlinkMessage::deserialize(&bytes).unwrap()
+    }
+
+    #[test]
+    fn endpoint_write_updates_only_and_never_creates() {
+        let key = PublicKey::from_bytes([7; 32]);
+        let endpoint: Endpoint = "[2001:db8::7]:51820".parse().unwrap();
+        let sent = on_the_wire(EndpointUpdate::new(&"wg0".parse().unwrap(), &key, endpoint));
+
+        // No NLM_F_CREATE/NLM_F_EXCL: nothing in the header asks for creation.
+        assert_eq!(sent.header.flags, NLM_F_REQUEST | NLM_F_ACK);
+        assert_eq!(sent.header.flags & (NLM_F_CREATE | NLM_F_EXCL), 0);
+        let NetlinkPayload::InnerMessage(genl) = sent.payload else {
+            panic!("not a generic netlink message: {sent:?}");
+        };
+        // WG_CMD_SET_DEVICE (never RTM_NEWLINK, the message that creates links), for
+        // exactly one interface and one peer, with no device-wide flags such as
+        // WGDEVICE_F_REPLACE_PEERS.
+        assert_eq!(genl.payload.cmd, WireguardCmd::SetDevice);
+        let [WgDeviceAttrs::IfName(name), WgDeviceAttrs::Peers(peers)] =
+            genl.payload.nlas.as_slice()
+        else {
+            panic!("unexpected device attributes: {:?}", genl.payload.nlas);
+        };
+        assert_eq!(name, "wg0");
+        // The key, the endpoint and WGPEER_F_UPDATE_ONLY alone: no allowed IPs (so
+        // the kernel keeps them), no keepalive, no preshared key, no remove or
+        // replace flags.
+        assert_eq!(
+            peers.as_slice(),
+            [WgPeer(vec![
+                WgPeerAttrs::PublicKey([7; 32]),
+                WgPeerAttrs::Endpoint(endpoint.addr()),
+                WgPeerAttrs::Flags(WGPEER_F_UPDATE_ONLY),
+            ])]
+        );
     }
 }

@@ -3,21 +3,27 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
+use punchwire_control::defaults::{
+    DEFAULT_HANDSHAKE_THRESHOLD, DEFAULT_INTERVAL, DEFAULT_POLL, DEFAULT_QUERY_TIMEOUT, DNS_PORT,
+};
+use punchwire_control::escape::display_safe;
+use punchwire_control::interface::InterfaceName;
+use punchwire_control::timing::Timing;
+use punchwire_control::zone::Zone;
 use punchwire_discovery::engine::{Config, Engine, Pass};
 use punchwire_discovery::DnsSource;
 use punchwire_wg::{Backend, SystemBackend};
 
-#[derive(clap::Args)]
+#[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     punchwire client --device wg0 --dns 10.0.0.1:53 --zone example.com --once\n  \
     punchwire client --device wg0 --dns 10.0.0.1 --dns 10.0.0.2 --zone example.com")]
 pub struct Args {
     /// The WireGuard interface whose peers to keep current.
     #[arg(long, value_name = "IFACE")]
-    device: String,
+    device: InterfaceName,
 
     /// A registry's DNS server, as ADDR or ADDR:PORT (port 53 if left out). Repeat for
     /// several registries: all are asked, the first listed wins a tie.
@@ -26,7 +32,7 @@ pub struct Args {
 
     /// The zone the registry serves, e.g. `example.com`.
     #[arg(long, value_name = "ZONE")]
-    zone: String,
+    zone: Zone,
 
     /// Do one pass, print one line per peer and exit: 0 when every peer was set or left
     /// alone for a stated reason, 1 otherwise.
@@ -34,28 +40,28 @@ pub struct Args {
     once: bool,
 
     /// Resolve every peer at least this often.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
-    interval: Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_INTERVAL)]
+    interval: Timing,
 
     /// How often to ask for the zone's SOA serial; a change triggers a full pass.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
-    poll: Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_POLL)]
+    poll: Timing,
 
     /// A handshake younger than this means the current endpoint works: keep it.
-    #[arg(long, value_name = "DURATION", default_value = "150s", value_parser = parse_duration)]
-    handshake_threshold: Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_HANDSHAKE_THRESHOLD)]
+    handshake_threshold: Timing,
 
     /// How long to wait for each DNS answer.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
-    timeout: Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_QUERY_TIMEOUT)]
+    timeout: Timing,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let source = DnsSource::new(&args.zone, args.timeout)?;
-    let mut config = Config::new(&args.device, args.dns.clone());
-    config.interval = args.interval;
-    config.poll = args.poll;
-    config.fresh_handshake = args.handshake_threshold;
+    let source = DnsSource::new(&args.zone, args.timeout.get());
+    let mut config = Config::new(args.device.as_str(), args.dns.clone());
+    config.interval = args.interval.get();
+    config.poll = args.poll.get();
+    config.fresh_handshake = args.handshake_threshold.get();
     let mut engine = Engine::new(Backend::new(SystemBackend::new()), source, config);
 
     if args.once {
@@ -92,7 +98,8 @@ fn print_pass(pass: &Pass) {
         if let Some(error) = &outcome.error {
             line.push_str(&format!(" (failed: {error})"));
         }
-        println!("{line}");
+        // Reasons quote the registry's answers (SRV targets, instance names).
+        println!("{}", display_safe(&line));
     }
 }
 
@@ -128,25 +135,15 @@ fn parse_server(s: &str) -> Result<SocketAddr, String> {
         return Ok(addr);
     }
     s.parse::<IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 53))
+        .map(|ip| SocketAddr::new(ip, DNS_PORT))
         .map_err(|_| format!("{s:?} is not ADDR or ADDR:PORT (e.g. 10.0.0.1:53, [fd00::1]:53)"))
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s)
-        .map_err(|e| format!("{s:?} is not a duration like 30s or 1m: {e}"))?;
-    if d.is_zero() {
-        return Err("must be more than zero".into());
-    }
-    Ok(d)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use punchwire_discovery::engine::{DEFAULT_INTERVAL, DEFAULT_POLL};
-    use punchwire_discovery::lookup::DEFAULT_QUERY_TIMEOUT;
     use punchwire_discovery::policy::DEFAULT_FRESH_HANDSHAKE;
+    use punchwire_discovery::{engine, lookup};
 
     #[test]
     fn servers_default_to_port_53() {
@@ -169,17 +166,44 @@ mod tests {
             args: Args,
         }
         let cli = Cli::parse_from(["t", "--device", "wg0", "--dns", "10.0.0.1", "--zone", "z"]);
-        assert_eq!(cli.args.interval, DEFAULT_INTERVAL);
-        assert_eq!(cli.args.poll, DEFAULT_POLL);
-        assert_eq!(cli.args.handshake_threshold, DEFAULT_FRESH_HANDSHAKE);
-        assert_eq!(cli.args.timeout, DEFAULT_QUERY_TIMEOUT);
+        assert_eq!(cli.args.interval.get(), engine::DEFAULT_INTERVAL);
+        assert_eq!(cli.args.poll.get(), engine::DEFAULT_POLL);
+        assert_eq!(cli.args.handshake_threshold.get(), DEFAULT_FRESH_HANDSHAKE);
+        assert_eq!(cli.args.timeout.get(), lookup::DEFAULT_QUERY_TIMEOUT);
+    }
+
+    fn parse(flags: &[&str]) -> Result<Args, String> {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        Cli::try_parse_from(["client"].iter().chain(flags))
+            .map(|c| c.args)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
-    fn durations_are_human() {
-        assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("soon").unwrap_err().contains("\"soon\""));
+    fn bad_values_are_refused_at_their_flag_saying_why() {
+        let long_zone = vec!["a".repeat(50); 5].join(".")[..200].to_owned();
+        for (flag, value, says) in [
+            ("--zone", long_zone.as_str(), "56-character key label"),
+            ("--zone", "exa mple.com", "may only hold"),
+            ("--device", "a-very-long-interface-name", "1 to 15"),
+            ("--interval", "soon", "\"soon\" is not a duration"),
+            ("--poll", "0s", "longer than zero"),
+        ] {
+            let mut flags = vec!["--device", "wg0", "--dns", "10.0.0.1", "--zone", "z"];
+            match flags.iter().position(|f| *f == flag) {
+                Some(at) => flags[at + 1] = value,
+                None => flags.extend([flag, value]),
+            }
+            let err = parse(&flags).unwrap_err();
+            assert!(
+                err.contains(flag) && err.contains(says),
+                "{flag} {value}: {err}"
+            );
+        }
     }
 }

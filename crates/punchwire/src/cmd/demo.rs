@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use punchwire_lab::{wait_for, Host, Lab, NatBehaviour, ServiceOptions, WgImpl, ZONE};
 
-/// Where alice's control socket goes, so that `punchwire status` needs no flag.
-const DEFAULT_SOCKET: &str = punchwire_service::config::DEFAULT_SOCKET;
+use punchwire_control::defaults::DEFAULT_SOCKET;
+use punchwire_control::timing::Timing;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -33,8 +33,8 @@ pub struct Args {
     socket: Option<PathBuf>,
 
     /// Give up if a step takes longer than this.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
-    step_timeout: Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = Timing::from_secs(60))]
+    step_timeout: Timing,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -92,7 +92,7 @@ fn demo(args: Args) -> anyhow::Result<ExitCode> {
     }
     let wg = choose_wg(args.wg.as_deref())?;
     let bin = std::env::current_exe().context("cannot find the punchwire binary")?;
-    let timeout = args.step_timeout;
+    let timeout = args.step_timeout.get();
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -133,7 +133,7 @@ fn demo(args: Args) -> anyhow::Result<ExitCode> {
         started.elapsed()
     ));
 
-    let alice_socket_path = args.socket.clone().unwrap_or_else(alice_socket);
+    let alice_socket_path = args.socket.clone().unwrap_or_else(|| alice_socket(&lab));
     let outcome = lab.with_diagnostics_on_panic(|lab| {
         narrate(lab, &bin, timeout, &args, &stop, &alice_socket_path)
     });
@@ -335,11 +335,13 @@ fn narrate(
 
 /// Alice's socket goes where `punchwire status` looks by default, unless a real
 /// service already lives there.
-fn alice_socket() -> PathBuf {
+/// The service's usual socket, or, when a real service holds it, one in the lab's state
+/// directory: the service refuses a directory others can write, such as /tmp.
+fn alice_socket(lab: &Lab) -> PathBuf {
     let default = PathBuf::from(DEFAULT_SOCKET);
     let taken = std::os::unix::net::UnixStream::connect(&default).is_ok();
     if taken {
-        std::env::temp_dir().join(format!("punchwire-demo-{}.sock", std::process::id()))
+        lab.state_dir().join("alice-control.sock")
     } else {
         default
     }

@@ -2,13 +2,19 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use ipnet::IpNet;
-use punchwire_registry::{Registry, RegistryConfig, SelfRecord};
+use punchwire_control::defaults::{DEFAULT_REFRESH, DEFAULT_STALE_AFTER};
+use punchwire_control::interface::InterfaceName;
+use punchwire_control::timing::Timing;
+use punchwire_control::zone::Zone;
+use punchwire_registry::{
+    raise_open_file_limit, Registry, RegistryConfig, ResponseRate, SelfRecord,
+    DEFAULT_RESPONSE_RATE,
+};
 use punchwire_wg::{Backend, Endpoint, SystemBackend};
-use tracing::info;
+use tracing::{info, warn};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -22,11 +28,11 @@ use tracing::info;
 pub struct Args {
     /// The zone to serve, e.g. `example.com`.
     #[arg(long, value_name = "ZONE")]
-    zone: String,
+    zone: Zone,
 
     /// The WireGuard interface whose peers are published.
     #[arg(long, value_name = "IFACE")]
-    device: String,
+    device: InterfaceName,
 
     /// Where to listen, UDP and TCP (repeatable). Default: every address of the device
     /// itself, port 53, so that only the tunnel reaches it.
@@ -47,43 +53,65 @@ pub struct Args {
     allow: Vec<IpNet>,
 
     /// How often the device is read, e.g. `1s`, `500ms`.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
-    refresh: Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_REFRESH)]
+    refresh: Timing,
 
     /// How long the last snapshot is served while the device cannot be read; after
     /// that every query gets SERVFAIL until it can.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
-    stale_after: Duration,
+    #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_STALE_AFTER)]
+    stale_after: Timing,
+
+    /// UDP responses per second one source gets (twice as many at once after a quiet
+    /// spell); beyond it, nothing or an empty truncated answer that sends it to TCP.
+    /// 0: no limit.
+    #[arg(long, value_name = "PER_SECOND", default_value_t = DEFAULT_RESPONSE_RATE.per_second)]
+    rate_limit: u32,
 }
 
 fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
     s.parse::<Endpoint>().map_err(|e| e.to_string())
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 1s, 500ms)"))?;
-    if d.is_zero() {
-        return Err("must be longer than zero".into());
-    }
-    Ok(d)
-}
-
 impl Args {
     fn config(self) -> RegistryConfig {
-        let mut config = RegistryConfig::new(self.zone, self.device);
+        let mut config = RegistryConfig::new(self.zone, self.device.to_string());
         config.listen = self.listen;
         config.self_record = self.self_endpoint.map(|endpoint| SelfRecord {
             endpoint,
             allowed: self.self_allowed,
         });
         config.allow = self.allow;
-        config.refresh = self.refresh;
-        config.stale_after = self.stale_after;
+        config.refresh = self.refresh.get();
+        config.stale_after = self.stale_after.get();
+        config.response_rate = (self.rate_limit > 0).then(|| ResponseRate {
+            per_second: self.rate_limit,
+            burst: self.rate_limit.saturating_mul(2),
+        });
         config
     }
 }
 
+/// Raises the open-file limit to the hard one, before anything is opened: a service
+/// manager's default soft limit (1024 under systemd) is what a flood of TCP connections
+/// would otherwise exhaust. `punchwire registry` and `punchwire service` call it first.
+pub fn raise_open_files() {
+    match raise_open_file_limit() {
+        Ok(limit) if limit.now > limit.before => {
+            info!(
+                from = limit.before,
+                to = limit.now,
+                "raised the open-file limit"
+            );
+        }
+        Ok(_) => {}
+        Err(error) => {
+            warn!(%error, "cannot raise the open-file limit; TCP clients get at most half of it")
+        }
+    }
+}
+
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    raise_open_files();
     let config = args.config();
     let backend = Backend::new(SystemBackend::new());
     let registry = Registry::start(config, backend)
@@ -98,6 +126,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         nxdomain = stats.nxdomain,
         refused = stats.refused,
         servfail = stats.servfail,
+        strangers_dropped = stats.strangers_dropped,
+        rate_limited = stats.rate_limited,
+        tcp_refused = stats.tcp_refused,
         "registry stopped"
     );
     Ok(ExitCode::SUCCESS)
@@ -123,6 +154,8 @@ async fn wait_for_stop() -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use clap::Parser;
 
     use super::*;
@@ -159,10 +192,14 @@ mod tests {
             "192.0.2.0/24",
             "--refresh",
             "500ms",
+            "--rate-limit",
+            "20",
         ])
         .unwrap();
         let config = args.config();
-        assert_eq!(config.zone, "example.com");
+        let rate = config.response_rate.unwrap();
+        assert_eq!((rate.per_second, rate.burst), (20, 40));
+        assert_eq!(config.zone.as_str(), "example.com.");
         assert_eq!(config.device, "wg0");
         assert_eq!(config.listen.len(), 2);
         let me = config.self_record.unwrap();
@@ -182,6 +219,14 @@ mod tests {
     }
 
     #[test]
+    fn responses_are_rate_limited_unless_told_otherwise() {
+        let args = parse(&["--zone", "z", "--device", "wg0"]).unwrap();
+        assert_eq!(args.config().response_rate, Some(DEFAULT_RESPONSE_RATE));
+        let args = parse(&["--zone", "z", "--device", "wg0", "--rate-limit", "0"]).unwrap();
+        assert_eq!(args.config().response_rate, None);
+    }
+
+    #[test]
     fn bad_flags_are_named() {
         let base = ["--zone", "z", "--device", "wg0"];
         for (flag, value) in [
@@ -197,6 +242,13 @@ mod tests {
             let err = parse(&flags).unwrap_err();
             assert!(err.contains(flag), "{flag} {value}: {err}");
         }
+        let err = parse(&["--zone", "exa mple.com", "--device", "wg0"]).unwrap_err();
+        assert!(
+            err.contains("--zone") && err.contains("may only hold"),
+            "{err}"
+        );
+        let err = parse(&["--zone", "z", "--device", "wg/0"]).unwrap_err();
+        assert!(err.contains("--device") && err.contains("'/'"), "{err}");
         let err = parse(&["--device", "wg0"]).unwrap_err();
         assert!(err.contains("--zone"), "{err}");
         let err = parse(&[

@@ -21,6 +21,8 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // Its registry mode serves TCP too.
+    super::registry::raise_open_files();
     let backend = Backend::new(SystemBackend::new());
     daemon::run(&args.config, backend).await?;
     Ok(ExitCode::SUCCESS)

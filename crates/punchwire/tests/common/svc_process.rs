@@ -363,9 +363,18 @@ impl Follower {
         Self { child, lines }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The next line, or `None` when none came within `timeout`.
     pub fn next_line(&self, timeout: Duration) -> Option<String> {
         self.lines.recv_timeout(timeout).ok()
+    }
+
+    /// How it ended, if it has.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("wait for punchwire")
     }
 
     /// Waits for the command to end by itself (its stdout closed and it exited).

@@ -18,7 +18,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use self::config::UapiDevice;
+use self::config::{UapiDevice, UapiPeer};
 use self::socket::Connection;
 use super::{BackendError, WireGuard};
 use crate::device::{Device, Endpoint};
@@ -118,6 +118,32 @@ impl UapiBackend {
     fn set(&self, iface: &str, request: &str) -> Result<(), BackendError> {
         self.connect(iface)?.exchange(request).map(drop)
     }
+
+    /// boringtun's endpoint change: remove the peer, then add it back with everything
+    /// it had at `endpoint`, in two requests, because boringtun panics when one request
+    /// removes and re-adds. When the add fails the peer would be gone, preshared key and
+    /// allowed IPs with it, so a third request restores it exactly as it was.
+    fn re_add(&self, iface: &str, peer: &UapiPeer, endpoint: Endpoint) -> Result<(), BackendError> {
+        let key = peer.peer.public_key;
+        self.set(iface, &request::remove_peer(&key))?;
+        let Err(add) = self.set(iface, &request::add_peer(peer, Some(endpoint.addr()))) else {
+            return Ok(());
+        };
+        tracing::warn!(iface, peer = %key, error = %add, "re-adding a peer failed; restoring it");
+        match self.set(iface, &request::add_peer(peer, peer.peer.endpoint)) {
+            Ok(()) => Err(BackendError::EndpointNotChanged {
+                iface: iface.to_owned(),
+                peer: key,
+                add: Box::new(add),
+            }),
+            Err(restore) => Err(BackendError::PeerLost {
+                iface: iface.to_owned(),
+                peer: key,
+                add: Box::new(add),
+                restore: Box::new(restore),
+            }),
+        }
+    }
 }
 
 impl Default for UapiBackend {
@@ -190,18 +216,7 @@ impl WireGuard for UapiBackend {
         }
         match implementation {
             Implementation::Compliant => self.set(iface, &request::update_endpoint(key, endpoint)),
-            Implementation::Boringtun => {
-                // Two requests: boringtun panics when one request removes and re-adds.
-                self.set(iface, &request::remove_peer(key))?;
-                self.set(iface, &request::add_peer(peer, endpoint))
-                    .map_err(|err| BackendError::Protocol {
-                        iface: iface.to_owned(),
-                        detail: format!(
-                            "peer {key} was removed to change its endpoint, but adding it back \
-                             failed, so it is missing from {iface} now: {err}"
-                        ),
-                    })
-            }
+            Implementation::Boringtun => self.re_add(iface, peer, endpoint),
         }
     }
 }

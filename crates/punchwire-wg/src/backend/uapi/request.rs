@@ -1,6 +1,7 @@
 //! The `set=1` requests Punchwire sends, each ending with the blank line.
 
 use std::fmt::Write;
+use std::net::SocketAddr;
 
 use data_encoding::HEXLOWER;
 
@@ -23,14 +24,17 @@ pub(super) fn remove_peer(peer: &PublicKey) -> String {
     format!("set=1\npublic_key={}\nremove=true\n\n", hex(peer))
 }
 
-/// Adds `peer` back with everything it had, at `endpoint`. Only keys that boringtun
-/// knows: it refuses the whole request on any other.
-pub(super) fn add_peer(peer: &UapiPeer, endpoint: Endpoint) -> String {
+/// Adds `peer` back with everything it had (preshared key, keepalive, allowed IPs), at
+/// `endpoint`, or with no endpoint when `None`. Only keys that boringtun knows: it
+/// refuses the whole request on any other.
+pub(super) fn add_peer(peer: &UapiPeer, endpoint: Option<SocketAddr>) -> String {
     let mut request = format!("set=1\npublic_key={}\n", hex(&peer.peer.public_key));
     if let Some(psk) = &peer.preshared_key {
         let _ = writeln!(request, "preshared_key={}", psk.to_hex());
     }
-    let _ = writeln!(request, "endpoint={endpoint}");
+    if let Some(endpoint) = endpoint {
+        let _ = writeln!(request, "endpoint={endpoint}");
+    }
     if let Some(interval) = peer.peer.persistent_keepalive {
         let _ = writeln!(request, "persistent_keepalive_interval={interval}");
     }
@@ -66,7 +70,7 @@ mod tests {
         let device = parse_get(&answer, SystemTime::now()).unwrap();
         let endpoint: Endpoint = "[2001:db8::7]:51820".parse().unwrap();
         assert_eq!(
-            add_peer(device.peer(&key).unwrap(), endpoint),
+            add_peer(device.peer(&key).unwrap(), Some(endpoint.addr())),
             format!(
                 "set=1\npublic_key={k}\npreshared_key={psk}\nendpoint=[2001:db8::7]:51820\n\
                  persistent_keepalive_interval=5\nallowed_ip=10.99.0.2/32\n\

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::Context;
+use punchwire_control::escape::display_safe;
 use punchwire_wg::{Backend, Device, SystemBackend};
 
 #[derive(clap::Args)]
@@ -38,7 +39,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Err(e) if args.iface.is_some() => return Err(e.into()),
             // One broken daemon must not hide the healthy interfaces next to it.
             Err(e) => {
-                eprintln!("punchwire: {e}");
+                eprintln!("punchwire: {}", display_safe(&e.to_string()));
                 failed = true;
             }
         }

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
+use punchwire_control::escape::display_safe;
 use punchwire_wg::Device;
 
 pub fn render(devices: &[Device], now: SystemTime) -> String {
@@ -17,7 +18,9 @@ pub fn render(devices: &[Device], now: SystemTime) -> String {
 }
 
 fn device_block(out: &mut String, device: &Device, now: SystemTime) {
-    let _ = writeln!(out, "interface: {}", device.name);
+    // A userspace interface's name is a socket's file name, which anyone who can write
+    // the socket directory chooses.
+    let _ = writeln!(out, "interface: {}", display_safe(&device.name));
     match &device.public_key {
         Some(key) => {
             let _ = writeln!(out, "  public key: {key}");

@@ -1,0 +1,75 @@
+//! What the engine knows about one interface's peers, as it publishes it after each
+//! pass: the health memory of every peer and the thresholds to judge it by. The service
+//! reads it to answer `status`, judging it with the current moment and the device's
+//! current reading, so that what the status says never waits for the next pass.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::SystemTime;
+
+use punchwire_control::status::{EndpointSource, Health};
+use punchwire_wg::{Peer, PublicKey};
+
+use crate::peer_health::{Facts, PeerHealth, Thresholds};
+use crate::policy::Reason;
+
+#[derive(Debug, Clone)]
+pub struct InterfaceView {
+    thresholds: Thresholds,
+    /// The registries' DNS addresses: a peer whose AllowedIPs hold one serves a registry.
+    registry_ips: Vec<IpAddr>,
+    peers: HashMap<PublicKey, PeerHealth>,
+}
+
+impl InterfaceView {
+    pub fn new(registries: &[SocketAddr], thresholds: Thresholds) -> Self {
+        Self {
+            thresholds,
+            registry_ips: registries.iter().map(SocketAddr::ip).collect(),
+            peers: HashMap::new(),
+        }
+    }
+
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.thresholds
+    }
+
+    /// What the device says about `peer`, with whether it serves the registry.
+    pub fn facts(&self, peer: &Peer) -> Facts {
+        let is_registry = self
+            .registry_ips
+            .iter()
+            .any(|ip| peer.allowed_ips.iter().any(|net| net.contains(ip)));
+        Facts::of(peer, is_registry)
+    }
+
+    /// The peer's health at `now`, `peer` being the device's reading of it.
+    pub fn health(&self, peer: &Peer, now: SystemTime) -> Health {
+        self.memory(&peer.public_key)
+            .health(&self.facts(peer), now, &self.thresholds)
+    }
+
+    pub fn endpoint_source(&self, peer: &Peer) -> EndpointSource {
+        self.memory(&peer.public_key)
+            .endpoint_source(&self.facts(peer))
+    }
+
+    /// The engine's latest decision about the peer, e.g. "fresh-handshake".
+    pub fn last_decision(&self, key: &PublicKey) -> Option<&Reason> {
+        self.peers.get(key).and_then(PeerHealth::last_decision)
+    }
+
+    fn memory(&self, key: &PublicKey) -> &PeerHealth {
+        static NOTHING_YET: PeerHealth = PeerHealth::new();
+        self.peers.get(key).unwrap_or(&NOTHING_YET)
+    }
+
+    pub(crate) fn peer_mut(&mut self, key: PublicKey) -> &mut PeerHealth {
+        self.peers.entry(key).or_default()
+    }
+
+    /// Forgets peers that are no longer on the device.
+    pub(crate) fn retain(&mut self, keep: impl Fn(&PublicKey) -> bool) {
+        self.peers.retain(|k, _| keep(k));
+    }
+}

@@ -1,0 +1,101 @@
+//! Binding one listen address: UDP and TCP on the same port, tied to the WireGuard device
+//! when the address is the device's own.
+//!
+//! Why tie them (SO_BINDTODEVICE) rather than check each query's ingress interface
+//! (IP_PKTINFO): Linux delivers a packet for a local address arriving on any interface
+//! unless rp_filter is strict, so a host on the registry's LAN could send a query to the
+//! tunnel address with a tunnel peer's source address and be answered. A socket bound to
+//! the device is matched only by packets that came in through the device, for UDP and TCP
+//! alike and before the registry reads a byte, with no unsafe code and no per-query cost.
+//! (Queries the host itself sends to the tunnel address still match: the kernel counts
+//! them as arriving on the device that holds the address.) A wildcard listen address is
+//! not tied: it is meant to be reached from anywhere, and the ACL and rate limit guard it.
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::net::{TcpListener, UdpSocket};
+
+use crate::registry::RegistryError;
+
+/// Pending connections the kernel queues before the accept loop takes them.
+const BACKLOG: i32 = 1024;
+
+/// The sockets of one listen address.
+pub(crate) struct Bound {
+    pub udp: UdpSocket,
+    pub tcp: TcpListener,
+}
+
+/// Binds UDP then TCP on the same port, both tied to `device` when given. With port 0 the
+/// UDP socket picks the port; if TCP cannot have the same one, another port is tried.
+pub(crate) fn bind(addr: SocketAddr, device: Option<&str>) -> Result<Bound, RegistryError> {
+    let attempts = if addr.port() == 0 { 20 } else { 1 };
+    let mut last_err = None;
+    for _ in 0..attempts {
+        let udp = udp(addr, device).map_err(|reason| RegistryError::Listen {
+            addr,
+            proto: "UDP",
+            reason,
+        })?;
+        let port = udp
+            .local_addr()
+            .map_err(|reason| RegistryError::Listen {
+                addr,
+                proto: "UDP",
+                reason,
+            })?
+            .port();
+        match tcp(SocketAddr::new(addr.ip(), port), device) {
+            Ok(tcp) => return Ok(Bound { udp, tcp }),
+            Err(reason) => last_err = Some(reason),
+        }
+    }
+    Err(RegistryError::Listen {
+        addr,
+        proto: "TCP",
+        reason: last_err.unwrap_or_else(|| io::Error::other("no port could be bound")),
+    })
+}
+
+fn udp(addr: SocketAddr, device: Option<&str>) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    tie(&socket, device)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SockAddr::from(addr))?;
+    UdpSocket::from_std(socket.into())
+}
+
+fn tcp(addr: SocketAddr, device: Option<&str>) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // As std and tokio do: a restarted registry can bind while old connections linger.
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    tie(&socket, device)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SockAddr::from(addr))?;
+    socket.listen(BACKLOG)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// Ties `socket` to `device`, before it is bound so that no packet from elsewhere is ever
+/// queued on it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn tie(socket: &Socket, device: Option<&str>) -> io::Result<()> {
+    match device {
+        Some(device) => socket.bind_device(Some(device.as_bytes())).map_err(|err| {
+            io::Error::new(
+                err.kind(),
+                format!("cannot tie the socket to interface {device:?}: {err}"),
+            )
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Elsewhere there is no SO_BINDTODEVICE; the ACL alone guards the socket.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn tie(_socket: &Socket, _device: Option<&str>) -> io::Result<()> {
+    Ok(())
+}
