@@ -1,6 +1,7 @@
 //! UapiBackend against fake daemons on sockets in a temporary directory: the failures
 //! a user must see named (wedged daemon, stale socket, refusal, missing interface)
 //! and boringtun's answers read right. Needs no root.
+#![cfg(unix)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixListener;
