@@ -17,6 +17,7 @@ mod fit;
 mod iface;
 mod listen;
 mod live;
+mod negative;
 mod open_files;
 mod prepared;
 mod rate;
