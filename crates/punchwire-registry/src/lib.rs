@@ -13,6 +13,7 @@
 
 mod acl;
 mod answer;
+mod enumeration;
 mod fit;
 mod iface;
 mod listen;
