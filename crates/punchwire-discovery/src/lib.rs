@@ -13,6 +13,7 @@
 pub mod engine;
 pub mod events;
 pub mod exchange;
+pub mod find;
 pub mod health;
 pub mod lookup;
 pub mod memory;
