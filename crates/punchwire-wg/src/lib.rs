@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod device;
 pub mod key;
+pub mod local;
 
 #[cfg(target_os = "linux")]
 pub use backend::KernelBackend;
@@ -12,3 +13,4 @@ pub use backend::{Backend, BackendError, MemoryBackend, SystemBackend, WireGuard
 pub use backend::{Implementation, UapiBackend};
 pub use device::{Device, Endpoint, EndpointError, Peer};
 pub use key::{KeyError, PublicKey};
+pub use local::{local_addresses, LocalAddresses};
