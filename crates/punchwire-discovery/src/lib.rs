@@ -9,7 +9,7 @@
 //! direct, stale) and holds the policy back while endpoints we set lead to no
 //! handshake; [`engine`] runs all of it against a device, emits [`Event`]s and
 //! publishes each interface's [`InterfaceView`]; [`health`] paces the registries that
-//! fail.
+//! fail; [`registry_route`] checks that the registries are asked through the tunnel.
 
 pub mod address_class;
 pub mod engine;
@@ -22,6 +22,7 @@ pub mod nudge;
 pub mod peer_health;
 pub mod policy;
 pub mod prefer;
+pub mod registry_route;
 pub mod view;
 
 pub use engine::{Config, Engine, Outcome, Pass};
@@ -31,4 +32,5 @@ pub use lookup::{Answer, AnswerSource, DnsSource, Lookup};
 pub use memory::MemorySource;
 pub use peer_health::{Facts, PeerHealth, Thresholds};
 pub use policy::{decide, Action, Decision, PolicyContext, Reason};
+pub use registry_route::{registry_outside_tunnel, OutsideTunnel};
 pub use view::InterfaceView;
