@@ -3,7 +3,7 @@
 //! tag, so that a client can tell the classes apart without reading the words.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,10 @@ pub enum Rejection {
     /// The record is for another of this device's peers than the one asked about.
     OtherPeer { asked: String, record: String },
     /// Port 0: nothing can be sent to it.
-    PortZero,
+    PortZero {
+        #[cfg_attr(test, ts(type = "string"))]
+        addr: SocketAddr,
+    },
     /// 0.0.0.0/8 or `::`: "this host", never another one.
     Unspecified {
         #[cfg_attr(test, ts(type = "string"))]
@@ -81,7 +84,7 @@ impl fmt::Display for Rejection {
             Rejection::OtherPeer { asked, record } => {
                 write!(f, "asked for {asked} but the record is for {record}")
             }
-            Rejection::PortZero => f.write_str("port 0 is not a reachable port"),
+            Rejection::PortZero { addr } => write!(f, "{addr}: port 0 is not a reachable port"),
             Rejection::Unspecified { ip } => {
                 write!(f, "{ip} is an unspecified address (0.0.0.0/8 or ::)")
             }
@@ -112,9 +115,12 @@ mod tests {
             serde_json::to_value(&r).unwrap(),
             serde_json::json!({"kind": "inside-tunnel", "ip": "10.99.0.3", "range": "10.99.0.0/24"})
         );
+        let port_zero = Rejection::PortZero {
+            addr: "198.51.100.2:0".parse().unwrap(),
+        };
         assert_eq!(
-            serde_json::to_value(Rejection::PortZero).unwrap(),
-            serde_json::json!({"kind": "port-zero"})
+            serde_json::to_value(port_zero).unwrap(),
+            serde_json::json!({"kind": "port-zero", "addr": "198.51.100.2:0"})
         );
         let back: Rejection = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
         assert_eq!(back, r);

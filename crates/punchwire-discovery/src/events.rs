@@ -100,13 +100,21 @@ mod tests {
         let event = Event::decision(
             "wg0".into(),
             peer,
-            Reason::Rejected(Rejection::PortZero),
+            Reason::Rejected(Rejection::PortZero {
+                addr: "198.51.100.2:0".parse().unwrap(),
+            }),
             None,
         );
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["event"], "decision");
-        assert_eq!(json["reason"], "rejected: port 0 is not a reachable port");
-        assert_eq!(json["rejection"], serde_json::json!({"kind": "port-zero"}));
+        assert_eq!(
+            json["reason"],
+            "rejected: 198.51.100.2:0: port 0 is not a reachable port"
+        );
+        assert_eq!(
+            json["rejection"],
+            serde_json::json!({"kind": "port-zero", "addr": "198.51.100.2:0"})
+        );
         let json =
             serde_json::to_value(Event::decision("wg0".into(), peer, Reason::Unchanged, None))
                 .unwrap();

@@ -247,7 +247,7 @@ fn check(peer: &Peer, answer: &Answer, ctx: &PolicyContext) -> Result<Endpoint, 
         });
     }
     if answer.addr.port() == 0 {
-        return Err(Rejection::PortZero);
+        return Err(Rejection::PortZero { addr: answer.addr });
     }
     // `::ffff:127.0.0.1` is 127.0.0.1 on the wire: judged as the IPv4 address it is.
     let ip = answer.addr.ip().to_canonical();
@@ -440,8 +440,10 @@ mod tests {
             (
                 "port zero",
                 "198.51.100.2:0",
-                Rejection::PortZero,
-                "port 0 is not a reachable port",
+                Rejection::PortZero {
+                    addr: "198.51.100.2:0".parse().unwrap(),
+                },
+                "198.51.100.2:0: port 0 is not a reachable port",
             ),
             (
                 "unspecified v4",
@@ -742,7 +744,7 @@ mod tests {
     fn only_an_unreachable_registry_leaves_a_peer_unsettled() {
         assert!(!Reason::RegistryUnreachable.is_settled());
         assert!(Reason::NoRecord.is_settled());
-        assert!(Reason::Rejected(Rejection::PortZero).is_settled());
+        assert!(Reason::Rejected(Rejection::UnusableAnswer { why: "x".into() }).is_settled());
     }
 
     #[test]

@@ -187,7 +187,9 @@ mod tests {
                     iface(),
                     bob,
                     punchwire_discovery::policy::Reason::Rejected(
-                        punchwire_control::rejection::Rejection::PortZero,
+                        punchwire_control::rejection::Rejection::PortZero {
+                            addr: "198.51.100.2:0".parse().unwrap(),
+                        },
                     ),
                     None,
                 ),

@@ -56,7 +56,7 @@ last_rejection?: Rejection, };
  * One reason an answer was not used. Addresses are the ones the answer named, IPv4
  * ones already unwrapped from their IPv4-mapped IPv6 form.
  */
-export type Rejection = { "kind": "unusable-answer", why: string, } | { "kind": "not-our-peer", key: string, } | { "kind": "other-peer", asked: string, record: string, } | { "kind": "port-zero" } | { "kind": "unspecified", ip: string, } | { "kind": "loopback", ip: string, } | { "kind": "link-local", ip: string, } | { "kind": "multicast", ip: string, } | { "kind": "broadcast", ip: string, } | { "kind": "reserved", ip: string, } | { "kind": "own-address", ip: string, } | { "kind": "inside-tunnel", ip: string, range: string, };
+export type Rejection = { "kind": "unusable-answer", why: string, } | { "kind": "not-our-peer", key: string, } | { "kind": "other-peer", asked: string, record: string, } | { "kind": "port-zero", addr: string, } | { "kind": "unspecified", ip: string, } | { "kind": "loopback", ip: string, } | { "kind": "link-local", ip: string, } | { "kind": "multicast", ip: string, } | { "kind": "broadcast", ip: string, } | { "kind": "reserved", ip: string, } | { "kind": "own-address", ip: string, } | { "kind": "inside-tunnel", ip: string, range: string, };
 
 /**
  * Where a peer's current endpoint came from.

@@ -13,7 +13,7 @@ use punchwire_control::interface::InterfaceName;
 use punchwire_control::timing::Timing;
 use punchwire_control::zone::Zone;
 use punchwire_discovery::engine::{Config, Engine, Pass};
-use punchwire_discovery::DnsSource;
+use punchwire_discovery::{registry_outside_tunnel, DnsSource};
 use punchwire_wg::{Backend, SystemBackend};
 
 #[derive(Debug, clap::Args)]
@@ -54,6 +54,11 @@ pub struct Args {
     /// How long to wait for each DNS answer.
     #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_QUERY_TIMEOUT)]
     timeout: Timing,
+
+    /// Ask a registry that no peer's AllowedIPs contain, outside the tunnel, where DNS is
+    /// unauthenticated and anyone on the path can answer. Refused without this flag.
+    #[arg(long)]
+    allow_registry_outside_tunnel: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -62,7 +67,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     config.interval = args.interval.get();
     config.poll = args.poll.get();
     config.fresh_handshake = args.handshake_threshold.get();
-    let mut engine = Engine::new(Backend::new(SystemBackend::new()), source, config);
+    let backend = Backend::new(SystemBackend::new());
+    if !args.allow_registry_outside_tunnel {
+        let device = backend
+            .device(args.device.as_str())
+            .await
+            .with_context(|| format!("cannot read the peers of {}", args.device))?;
+        registry_outside_tunnel(&args.dns, &device).map_err(|outside| {
+            anyhow::anyhow!(
+                "{outside}; or, to ask it outside the tunnel anyway, give \
+                 --allow-registry-outside-tunnel"
+            )
+        })?;
+    }
+    let mut engine = Engine::new(backend, source, config);
 
     if args.once {
         let pass = engine
