@@ -14,6 +14,9 @@
 mod acl;
 mod answer;
 mod fit;
+/// For the fuzz targets in `fuzz/` only.
+#[doc(hidden)]
+pub mod fuzzing;
 mod iface;
 mod listen;
 mod live;

@@ -3,6 +3,10 @@
 
 pub mod backend;
 pub mod device;
+/// For the fuzz targets in `fuzz/` only.
+#[cfg(unix)]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod key;
 pub mod local;
 
