@@ -15,6 +15,9 @@ mod acl;
 mod answer;
 mod enumeration;
 mod fit;
+/// For the fuzz targets in `fuzz/` only.
+#[doc(hidden)]
+pub mod fuzzing;
 mod iface;
 mod listen;
 mod live;

@@ -11,6 +11,7 @@ use crate::control::auth::AccessPolicy;
 use crate::control::server::serve;
 use crate::control::unix::ControlListener;
 use crate::service::Service;
+use crate::tunnel_check::check_registries_in_tunnel;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -26,6 +27,7 @@ pub enum DaemonError {
 /// starts. SIGHUP reloads.
 pub async fn run(config_path: &Path, backend: Backend) -> Result<(), DaemonError> {
     let loaded = Config::read(config_path)?;
+    check_registries_in_tunnel(&loaded.config, &backend, config_path).await?;
     // Handlers first: once the socket exists, supervisors and scripts take the service
     // for started, and a SIGHUP or SIGTERM arriving before them would kill it outright
     // (and leave the socket behind).

@@ -2,7 +2,8 @@
 //! current through discovery, serves as registry where enabled, and reports all of it on
 //! a local control socket.
 //!
-//! Reading order: [`config`] (what to do), [`service`] (doing it: engines, registry),
+//! Reading order: [`config`] (what to do), [`tunnel_check`] (the check of it that needs
+//! the devices), [`service`] (doing it: engines, registry),
 //! [`notes`] and [`report`] (what it learned, as `status`), [`control`] (how clients
 //! ask), [`daemon`] (signals and the process's life).
 
@@ -13,3 +14,4 @@ pub mod notes;
 pub mod peer_names;
 pub mod report;
 pub mod service;
+pub mod tunnel_check;

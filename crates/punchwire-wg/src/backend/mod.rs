@@ -19,6 +19,8 @@ pub use kernel::KernelBackend;
 pub use memory::MemoryBackend;
 pub use system::SystemBackend;
 #[cfg(unix)]
+pub(crate) use uapi::read_get_answer;
+#[cfg(unix)]
 pub use uapi::{Implementation, UapiBackend};
 
 use std::sync::Arc;

@@ -14,7 +14,7 @@ use punchwire_control::timing::Timing;
 use punchwire_control::zone::Zone;
 use punchwire_discovery::engine::{Config, Engine, Pass};
 use punchwire_discovery::find;
-use punchwire_discovery::DnsSource;
+use punchwire_discovery::{registry_outside_tunnel, DnsSource};
 use punchwire_wg::{Backend, SystemBackend};
 
 #[derive(Debug, clap::Args)]
@@ -59,10 +59,28 @@ pub struct Args {
     /// How long to wait for each DNS answer.
     #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_QUERY_TIMEOUT)]
     timeout: Timing,
+
+    /// Ask a registry that no peer's AllowedIPs contain, outside the tunnel, where DNS is
+    /// unauthenticated and anyone on the path can answer. Refused without this flag.
+    #[arg(long)]
+    allow_registry_outside_tunnel: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let backend = Backend::new(SystemBackend::new());
+    // Before anything is asked: a registry given outside the tunnel is refused unasked.
+    if !args.dns.is_empty() && !args.allow_registry_outside_tunnel {
+        let device = backend
+            .device(args.device.as_str())
+            .await
+            .with_context(|| format!("cannot read the peers of {}", args.device))?;
+        registry_outside_tunnel(&args.dns, &device).map_err(|outside| {
+            anyhow::anyhow!(
+                "{outside}; or, to ask it outside the tunnel anyway, give \
+                 --allow-registry-outside-tunnel"
+            )
+        })?;
+    }
     let (dns, zone) = registries(&args, &backend).await?;
     let source = DnsSource::new(&zone, args.timeout.get());
     let mut config = Config::new(args.device.as_str(), dns.clone());
