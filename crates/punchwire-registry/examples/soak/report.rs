@@ -1,0 +1,293 @@
+//! What the soak prints: a line every 10 s while it runs, and the verdicts at the end.
+
+use std::time::Duration;
+
+use crate::load::{Bucket, BUCKET};
+
+/// Buckets in one printed period (10 s).
+const PERIOD: usize = 100;
+/// After the flood, qps counts as back to normal from the first second (ten 100 ms
+/// buckets, sliding) that answers at least this share of the pre-flood rate and in which
+/// no query sent fails.
+const BACK_TO_NORMAL: f64 = 0.9;
+const RSS_TARGET_PERCENT: f64 = 5.0;
+const RECOVERY_TARGET: Duration = Duration::from_secs(1);
+
+/// The flood as scheduled and as it happened (ms since the load's start).
+#[derive(Debug, Default)]
+pub struct Flood {
+    pub at: Duration,
+    pub hold: Duration,
+    /// When the first round was up: connections opened, and still held a second later.
+    pub opened: Option<(u64, u64, u64)>,
+    /// When all were closed: connects in all, attempts that failed.
+    pub closed: Option<(u64, u64, u64)>,
+}
+
+/// Datagrams dropped so far at a full receive buffer.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Drops {
+    pub registry: u64,
+    pub load: u64,
+}
+
+/// What is read of the registry's process at the end of each period.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Sample {
+    /// VmRSS, KiB.
+    pub rss_kb: u64,
+    pub drops: Drops,
+}
+
+/// Everything the load child reported, in order.
+pub struct Report {
+    buckets: Vec<Bucket>,
+    /// Queries that failed, by the bucket they were sent in.
+    failed_by_send: Vec<u64>,
+    pub flood: Flood,
+    /// Read at the end of each printed period.
+    samples: Vec<Sample>,
+    rss_ready: u64,
+}
+
+impl Report {
+    pub fn new(flood: Flood, rss_ready: u64) -> Self {
+        println!(
+            "{:>5} | {:>9} {:>9} | {:>6} {:>9} {:>6} | {:>9} {:>9} | {:>7} | {:>9} | {:>15} |",
+            "s",
+            "sent qps",
+            "answ qps",
+            "errors",
+            "servfail",
+            "late",
+            "malformed",
+            "answered",
+            "max ms",
+            "RSS KiB",
+            "drops reg/load"
+        );
+        Self {
+            buckets: Vec::new(),
+            failed_by_send: Vec::new(),
+            flood,
+            samples: Vec::new(),
+            rss_ready,
+        }
+    }
+
+    /// Takes the bucket `index`; at the end of each 10 s period, prints it with what
+    /// `sample` reads of the registry then.
+    pub fn add(&mut self, index: u64, bucket: Bucket, sample: impl FnOnce() -> Sample) {
+        let index = index as usize;
+        if self.buckets.len() <= index {
+            self.buckets.resize(index + 1, Bucket::default());
+        }
+        self.buckets[index] = bucket;
+        if (index + 1).is_multiple_of(PERIOD) {
+            let sample = sample();
+            let before = self.samples.last().map(|s| s.drops).unwrap_or_default();
+            self.samples.push(sample);
+            self.print_period(index + 1 - PERIOD, index + 1, sample, before);
+        }
+    }
+
+    /// `count` queries sent in bucket `index` failed.
+    pub fn failed_at_send(&mut self, index: usize, count: u64) {
+        if self.failed_by_send.len() <= index {
+            self.failed_by_send.resize(index + 1, 0);
+        }
+        self.failed_by_send[index] += count;
+    }
+
+    fn failed_in(&self, from: usize, to: usize) -> u64 {
+        let to = to.min(self.failed_by_send.len());
+        self.failed_by_send
+            .get(from..to)
+            .map_or(0, |f| f.iter().sum())
+    }
+
+    fn print_period(&self, from: usize, to: usize, sample: Sample, before: Drops) {
+        let sum = self.sum(from, to);
+        let seconds = (to - from) as f64 * BUCKET.as_secs_f64();
+        let flooding = self.flood_overlaps(from, to);
+        println!(
+            "{:>5} | {:>9.0} {:>9.0} | {:>6} {:>9} {:>6} | {:>9} {:>9} | {:>7.1} | {:>9} | {:>15} |{}",
+            (to as f64 * BUCKET.as_secs_f64()) as u64,
+            sum.sent as f64 / seconds,
+            sum.answered as f64 / seconds,
+            sum.errors(),
+            sum.servfail,
+            sum.unanswered,
+            sum.malformed_sent,
+            sum.malformed_answered,
+            sum.max_latency_us as f64 / 1000.0,
+            sample.rss_kb,
+            format!(
+                "{}/{}",
+                sample.drops.registry.saturating_sub(before.registry),
+                sample.drops.load.saturating_sub(before.load)
+            ),
+            if flooding { " TCP flood" } else { "" }
+        );
+    }
+
+    fn sum(&self, from: usize, to: usize) -> Bucket {
+        let mut sum = Bucket::default();
+        for bucket in self
+            .buckets
+            .get(from..to.min(self.buckets.len()))
+            .unwrap_or(&[])
+        {
+            sum.add(bucket);
+        }
+        sum
+    }
+
+    fn flood_overlaps(&self, from: usize, to: usize) -> bool {
+        let start = self.bucket_of(self.flood.at);
+        let end = self.bucket_of(self.flood.at + self.flood.hold);
+        from < end && start < to
+    }
+
+    fn bucket_of(&self, at: Duration) -> usize {
+        (at.as_millis() / BUCKET.as_millis()) as usize
+    }
+
+    /// The verdicts.
+    pub fn finish(&self, rate: u64, seconds: u64, reopen: bool) {
+        let total = self.sum(0, self.buckets.len());
+        println!();
+        println!(
+            "valid queries: {} sent (target {rate} qps for {seconds} s: {:.0} qps), {} answered, \
+             {} errors: {} SERVFAIL, {} not answered within 2 s, {} wrong answers; {} sends failed",
+            total.sent,
+            total.sent as f64 / seconds as f64,
+            total.answered,
+            total.errors(),
+            total.servfail,
+            total.unanswered,
+            total.wrong,
+            total.send_failed
+        );
+        println!(
+            "malformed packets: {} sent, {} answered (they may go unanswered)",
+            total.malformed_sent, total.malformed_answered
+        );
+        println!(
+            "errors for admitted queries: {} (target 0): {}",
+            total.errors(),
+            verdict(total.errors() == 0)
+        );
+
+        if let (Some(first), Some(last)) = (self.samples.first(), self.samples.last()) {
+            println!(
+                "datagrams dropped at a full receive buffer: {} at the registry's socket, {} at \
+                 the load generator's (the registry's socket has the default buffer; the load's \
+                 have 4 MiB)",
+                last.drops.registry, last.drops.load
+            );
+            let (first, last) = (first.rss_kb, last.rss_kb);
+            let change = 100.0 * (last as f64 - first as f64) / first as f64;
+            println!(
+                "registry RSS: {} KiB when ready, {first} KiB after the first 10 s of load, \
+                 {last} KiB at the end: {change:+.1}% (target within {RSS_TARGET_PERCENT}%): {}",
+                self.rss_ready,
+                verdict(change.abs() <= RSS_TARGET_PERCENT)
+            );
+        }
+        self.finish_flood(reopen);
+    }
+
+    fn finish_flood(&self, reopen: bool) {
+        let Some((closed_ms, connects, failed)) = self.flood.closed else {
+            println!("the TCP flood did not report its end");
+            return;
+        };
+        if let Some((ms, opened, held)) = self.flood.opened {
+            println!(
+                "TCP flood from 127.0.0.2: {opened} connections opened, of which the registry \
+                 still held {held} a second later ({:.1} s); {connects} connects in all over {} s{}, \
+                 {failed} attempts failed; all closed at {:.1} s",
+                ms as f64 / 1000.0,
+                self.flood.hold.as_secs(),
+                if reopen {
+                    " (closed ones reopened every second)"
+                } else {
+                    ""
+                },
+                closed_ms as f64 / 1000.0
+            );
+        }
+        let flood_start = self.bucket_of(self.flood.at);
+        let before = flood_start.saturating_sub(PERIOD);
+        let pre = self.sum(before, flood_start).answered as f64 / (flood_start - before) as f64;
+        let during = self
+            .buckets
+            .get(flood_start..self.bucket_of(Duration::from_millis(closed_ms)))
+            .unwrap_or(&[]);
+        let low = during.iter().map(|b| b.answered).min().unwrap_or(0);
+        println!(
+            "answered per 100 ms: {pre:.0} in the 10 s before the flood, lowest {low} ({:.0}%) during it",
+            100.0 * low as f64 / pre
+        );
+
+        let end = (closed_ms / BUCKET.as_millis() as u64) as usize;
+        println!(
+            "queries failed by when they were sent: {} in the 10 s before the flood, {} during it, \
+             {} in the 10 s after it",
+            self.failed_in(before, flood_start),
+            self.failed_in(flood_start, end),
+            self.failed_in(end, end + PERIOD)
+        );
+        let window = (Duration::from_secs(1).as_millis() / BUCKET.as_millis()) as usize;
+        let normal = |k: usize| {
+            let answered = self.sum(k, k + window).answered as f64 / window as f64;
+            answered >= BACK_TO_NORMAL * pre && self.failed_in(k, k + window) == 0
+        };
+        let back = (end..self.buckets.len().saturating_sub(window)).find(|&k| normal(k));
+        let around = |from: usize, to: usize| -> String {
+            let to = to.min(self.buckets.len());
+            self.buckets
+                .get(from..to)
+                .unwrap_or(&[])
+                .iter()
+                .map(|b| b.answered.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        println!(
+            "answered per 100 ms around the flood's end (|): {} | {}",
+            around(end.saturating_sub(10), end),
+            around(end, end + 20)
+        );
+        match back {
+            Some(k) => {
+                let after = Duration::from_millis(
+                    ((k * BUCKET.as_millis() as usize) as u64).saturating_sub(closed_ms),
+                );
+                println!(
+                    "qps back to normal (a second with ≥ {:.0}% of the pre-flood rate answered and \
+                     no query sent in it failed) {} ms after the flood ended (target ≤ {} ms; 100 ms \
+                     buckets): {}",
+                    BACK_TO_NORMAL * 100.0,
+                    after.as_millis(),
+                    RECOVERY_TARGET.as_millis(),
+                    verdict(after <= RECOVERY_TARGET)
+                );
+            }
+            None => println!(
+                "qps never came back to normal after the flood (a second with ≥ {:.0}% of the \
+                 pre-flood rate answered and no query sent in it failed): MISSED",
+                BACK_TO_NORMAL * 100.0
+            ),
+        }
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
