@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use common::{Result, Scene, LOAD_CPU, WIREGUARD_GO_MAX_PEERS};
 use load::Bucket;
-use report::{Drops, Flood, Report, Sample};
+use report::{Drops, Flood, Report};
 
 const DEFAULT_MINUTES: f64 = 10.0;
 const DEFAULT_PEERS: usize = 1000;
@@ -247,10 +247,8 @@ fn soak(options: &Options) -> Result<()> {
             break;
         }
         if let Some((index, bucket)) = Bucket::parse(&line) {
-            report.add(index, bucket, || Sample {
-                rss_kb: rss_kb(registry_pid).unwrap_or(0),
-                drops: udp_drops(&scene).unwrap_or_default(),
-            });
+            let rss = rss_kb(registry_pid).unwrap_or(0);
+            report.add(index, bucket, rss, || udp_drops(&scene).unwrap_or_default());
         } else if let Some(opened) = numbers(&line, "flood opened ") {
             report.flood.opened = Some(opened);
         } else if let Some(closed) = numbers(&line, "flood closed ") {
@@ -312,14 +310,18 @@ fn udp_drops(scene: &Scene) -> Result<Drops> {
     let mut at_registry = false;
     for line in text.lines() {
         if let Some(skmem) = line.trim().strip_prefix("skmem:(") {
-            let dropped: u64 = skmem
-                .trim_end_matches(')')
-                .split(',')
-                .find_map(|f| f.strip_prefix('d'))
-                .and_then(|d| d.parse().ok())
-                .unwrap_or(0);
+            let field = |name: &str| -> u64 {
+                skmem
+                    .trim_end_matches(')')
+                    .split(',')
+                    .find_map(|f| f.strip_prefix(name))
+                    .and_then(|d| d.parse().ok())
+                    .unwrap_or(0)
+            };
+            let dropped = field("d");
             if at_registry {
                 drops.registry += dropped;
+                drops.registry_buffer = field("rb");
             } else {
                 drops.load += dropped;
             }

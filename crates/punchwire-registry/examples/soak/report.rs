@@ -29,14 +29,19 @@ pub struct Flood {
 pub struct Drops {
     pub registry: u64,
     pub load: u64,
+    /// The registry's socket's receive buffer, bytes (`rb` in `ss`).
+    pub registry_buffer: u64,
 }
 
-/// What is read of the registry's process at the end of each period.
+/// What was read of the registry's process over one period.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Sample {
-    /// VmRSS, KiB.
-    pub rss_kb: u64,
-    pub drops: Drops,
+struct Sample {
+    /// The highest VmRSS (KiB) read in the period (once a bucket): it swings by the size of
+    /// a snapshot as each refresh builds the next beside the current one, so a single
+    /// reading says little.
+    rss_max_kb: u64,
+    /// Read at the period's end.
+    drops: Drops,
 }
 
 /// Everything the load child reported, in order.
@@ -45,15 +50,17 @@ pub struct Report {
     /// Queries that failed, by the bucket they were sent in.
     failed_by_send: Vec<u64>,
     pub flood: Flood,
-    /// Read at the end of each printed period.
+    /// One per printed period.
     samples: Vec<Sample>,
+    /// The highest RSS read so far in the current period.
+    rss_max_kb: u64,
     rss_ready: u64,
 }
 
 impl Report {
     pub fn new(flood: Flood, rss_ready: u64) -> Self {
         println!(
-            "{:>5} | {:>9} {:>9} | {:>6} {:>9} {:>6} | {:>9} {:>9} | {:>7} | {:>9} | {:>15} |",
+            "{:>5} | {:>9} {:>9} | {:>6} {:>9} {:>6} | {:>9} {:>9} | {:>7} | {:>11} | {:>15} |",
             "s",
             "sent qps",
             "answ qps",
@@ -63,7 +70,7 @@ impl Report {
             "malformed",
             "answered",
             "max ms",
-            "RSS KiB",
+            "max RSS KiB",
             "drops reg/load"
         );
         Self {
@@ -71,20 +78,25 @@ impl Report {
             failed_by_send: Vec::new(),
             flood,
             samples: Vec::new(),
+            rss_max_kb: 0,
             rss_ready,
         }
     }
 
-    /// Takes the bucket `index`; at the end of each 10 s period, prints it with what
-    /// `sample` reads of the registry then.
-    pub fn add(&mut self, index: u64, bucket: Bucket, sample: impl FnOnce() -> Sample) {
+    /// Takes the bucket `index` and the registry's RSS read as it came; at the end of each
+    /// 10 s period, prints the period with the drops read by `drops`.
+    pub fn add(&mut self, index: u64, bucket: Bucket, rss_kb: u64, drops: impl FnOnce() -> Drops) {
         let index = index as usize;
         if self.buckets.len() <= index {
             self.buckets.resize(index + 1, Bucket::default());
         }
         self.buckets[index] = bucket;
+        self.rss_max_kb = self.rss_max_kb.max(rss_kb);
         if (index + 1).is_multiple_of(PERIOD) {
-            let sample = sample();
+            let sample = Sample {
+                rss_max_kb: std::mem::take(&mut self.rss_max_kb),
+                drops: drops(),
+            };
             let before = self.samples.last().map(|s| s.drops).unwrap_or_default();
             self.samples.push(sample);
             self.print_period(index + 1 - PERIOD, index + 1, sample, before);
@@ -111,7 +123,7 @@ impl Report {
         let seconds = (to - from) as f64 * BUCKET.as_secs_f64();
         let flooding = self.flood_overlaps(from, to);
         println!(
-            "{:>5} | {:>9.0} {:>9.0} | {:>6} {:>9} {:>6} | {:>9} {:>9} | {:>7.1} | {:>9} | {:>15} |{}",
+            "{:>5} | {:>9.0} {:>9.0} | {:>6} {:>9} {:>6} | {:>9} {:>9} | {:>7.1} | {:>11} | {:>15} |{}",
             (to as f64 * BUCKET.as_secs_f64()) as u64,
             sum.sent as f64 / seconds,
             sum.answered as f64 / seconds,
@@ -121,7 +133,7 @@ impl Report {
             sum.malformed_sent,
             sum.malformed_answered,
             sum.max_latency_us as f64 / 1000.0,
-            sample.rss_kb,
+            sample.rss_max_kb,
             format!(
                 "{}/{}",
                 sample.drops.registry.saturating_sub(before.registry),
@@ -181,16 +193,18 @@ impl Report {
 
         if let (Some(first), Some(last)) = (self.samples.first(), self.samples.last()) {
             println!(
-                "datagrams dropped at a full receive buffer: {} at the registry's socket, {} at \
-                 the load generator's (the registry's socket has the default buffer; the load's \
-                 have 4 MiB)",
-                last.drops.registry, last.drops.load
+                "datagrams dropped at a full receive buffer: {} at the registry's socket ({} KiB \
+                 buffer), {} at the load generator's (4 MiB buffers)",
+                last.drops.registry,
+                last.drops.registry_buffer / 1024,
+                last.drops.load
             );
-            let (first, last) = (first.rss_kb, last.rss_kb);
+            let (first, last) = (first.rss_max_kb, last.rss_max_kb);
             let change = 100.0 * (last as f64 - first as f64) / first as f64;
             println!(
-                "registry RSS: {} KiB when ready, {first} KiB after the first 10 s of load, \
-                 {last} KiB at the end: {change:+.1}% (target within {RSS_TARGET_PERCENT}%): {}",
+                "registry RSS (highest of each 10 s, read every 100 ms): {} KiB when ready, \
+                 {first} KiB in the first 10 s of load, {last} KiB in the last: {change:+.1}% \
+                 (target within {RSS_TARGET_PERCENT}%): {}",
                 self.rss_ready,
                 verdict(change.abs() <= RSS_TARGET_PERCENT)
             );
