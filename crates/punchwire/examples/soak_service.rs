@@ -188,6 +188,10 @@ mod soak {
         let lab = Lab::builder().build().context("building the NAT lab")?;
         let result = lab.with_diagnostics_on_panic(|lab| run(lab, &bin, &options, &stop));
         if let Err(e) = result {
+            // On Ctrl-C the terminal stopped the lab's daemons too: nothing to diagnose.
+            if stop.load(Ordering::SeqCst) {
+                bail!("interrupted");
+            }
             eprintln!("{}", lab.diagnostics());
             return Err(e);
         }

@@ -240,7 +240,14 @@ fn soak(options: &Options) -> Result<()> {
             Ok(line) => line,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => {
-                return Err("the load generator ended before it was done".into())
+                if stop.load(Ordering::SeqCst) {
+                    return Err("interrupted".into());
+                }
+                // Its stdout is closed: it is exiting, or has.
+                let status = scene.children.last_mut().map(|c| c.wait());
+                return Err(format!(
+                    "the load generator ended before it was done ({status:?})"
+                ));
             }
         };
         if line == "done" {
