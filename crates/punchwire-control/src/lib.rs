@@ -2,7 +2,8 @@
 //! tray app, users' scripts), and nothing else: no WireGuard, no registry, no DNS.
 //!
 //! Reading order: [`protocol`] (requests, answers, errors, event frames on the wire),
-//! [`status`] (the document `status` returns), [`events`] (the
+//! [`status`] (the document `status` returns), [`rejection`] (why an answer was not
+//! used, by kind), [`events`] (the
 //! events clients act on, typed), [`client`] (one connection to the
 //! service), [`config_file`] (replacing a configuration file all or nothing),
 //! [`defaults`] (where the two sides meet when nothing else is said, per platform),
@@ -19,6 +20,7 @@ pub mod escape;
 pub mod events;
 pub mod interface;
 pub mod protocol;
+pub mod rejection;
 pub mod status;
 pub mod timing;
 mod transport;

@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::rejection::Rejection;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ServiceStatus {
@@ -76,6 +78,11 @@ pub struct PeerStatus {
     pub health: Health,
     /// The discovery engine's latest word on this peer, e.g. "fresh-handshake".
     pub last_decision: Option<String>,
+    /// When that word is a rejection, its kind (`last_decision` has it in words).
+    /// Absent otherwise, and from a service older than the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub last_rejection: Option<Rejection>,
 }
 
 impl PeerStatus {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use ts_rs::{Config, TS};
 
 use crate::protocol::{Command, ErrorBody, ErrorCode, EventFrame, Hello, Request, Response};
+use crate::rejection::Rejection;
 use crate::status::{
     EndpointSource, Health, HealthReason, HealthState, InterfaceStatus, PeerStatus, RegistryLink,
     RegistryModeStatus, ServiceStatus, Summary, SummaryState,
@@ -35,6 +36,7 @@ fn declarations() -> String {
         declare::<SummaryState>(&cfg),
         declare::<InterfaceStatus>(&cfg),
         declare::<PeerStatus>(&cfg),
+        declare::<Rejection>(&cfg),
         declare::<EndpointSource>(&cfg),
         declare::<Health>(&cfg),
         declare::<HealthReason>(&cfg),

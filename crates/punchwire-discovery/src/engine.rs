@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use punchwire_wg::{Backend, BackendError, Peer, PublicKey};
+use punchwire_wg::{local_addresses, Backend, BackendError, LocalAddresses, Peer, PublicKey};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -164,7 +164,8 @@ impl<S: AnswerSource> Engine<S> {
         let device = self.backend.device(&iface).await?;
         let registry_ips: Vec<_> = self.config.registries.iter().map(|r| r.ip()).collect();
         let ctx =
-            PolicyContext::for_device(&device, now, self.config.fresh_handshake, &registry_ips);
+            PolicyContext::for_device(&device, now, self.config.fresh_handshake, &registry_ips)
+                .with_local(self.local_addresses());
         self.view.retain(|k| ctx.our_peers.contains(k));
 
         let to_ask: Vec<&Peer> = device
@@ -192,12 +193,12 @@ impl<S: AnswerSource> Engine<S> {
                 .peer_mut(peer.public_key)
                 .decided(&outcome.decision.reason)
             {
-                self.emit(Event::Decision {
-                    iface: iface.clone(),
-                    peer: peer.public_key,
-                    reason: outcome.decision.reason.clone(),
-                    endpoint: outcome.endpoint,
-                });
+                self.emit(Event::decision(
+                    iface.clone(),
+                    peer.public_key,
+                    outcome.decision.reason.clone(),
+                    outcome.endpoint,
+                ));
             }
             // Setting an endpoint changes the health at once (pending).
             let after = Facts {
@@ -209,6 +210,15 @@ impl<S: AnswerSource> Engine<S> {
         }
         self.publish(&device.peers, now);
         Ok(Pass { iface, outcomes })
+    }
+
+    /// This machine's addresses, which no answer may set; none known when they cannot be
+    /// read (then only the device's own tunnel ranges keep answers out of the tunnel).
+    fn local_addresses(&self) -> LocalAddresses {
+        local_addresses(&self.config.iface).unwrap_or_else(|error| {
+            tracing::warn!(iface = %self.config.iface, %error, "cannot list this machine's addresses");
+            LocalAddresses::default()
+        })
     }
 
     /// Reads the device and tells the health changes since the last look, without asking
@@ -516,6 +526,7 @@ fn log(event: &Event) {
             peer,
             reason,
             endpoint,
+            ..
         } => {
             let endpoint = endpoint.map_or("-".to_owned(), |e| e.to_string());
             tracing::debug!("{iface}: {peer}: {reason} ({endpoint})");

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use punchwire_control::rejection::Rejection;
 use punchwire_control::status::{HealthReason, HealthState};
 use punchwire_wg::{Endpoint, PublicKey};
 use serde::Serialize;
@@ -41,13 +42,34 @@ pub enum Event {
         reason: String,
     },
     /// The engine's decision about one peer changed (it is not repeated while it stays
-    /// the same); `endpoint` is the one the peer has afterwards.
+    /// the same); `endpoint` is the one the peer has afterwards. A rejected answer's
+    /// reason is in `reason`'s words and, by kind, in `rejection`.
     Decision {
         iface: String,
         peer: PublicKey,
         reason: Reason,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rejection: Option<Rejection>,
         endpoint: Option<SocketAddr>,
     },
+}
+
+impl Event {
+    /// The event that tells `reason`, the engine's decision about `peer`.
+    pub fn decision(
+        iface: String,
+        peer: PublicKey,
+        reason: Reason,
+        endpoint: Option<SocketAddr>,
+    ) -> Self {
+        Event::Decision {
+            iface,
+            peer,
+            rejection: reason.rejection().cloned(),
+            reason,
+            endpoint,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -75,15 +97,29 @@ mod tests {
                 "registry": "10.99.0.1:53",
             })
         );
-        let event = Event::Decision {
-            iface: "wg0".into(),
+        let event = Event::decision(
+            "wg0".into(),
             peer,
-            reason: Reason::Rejected("port 0 is not a reachable port".into()),
-            endpoint: None,
-        };
+            Reason::Rejected(Rejection::PortZero {
+                addr: "198.51.100.2:0".parse().unwrap(),
+            }),
+            None,
+        );
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["event"], "decision");
-        assert_eq!(json["reason"], "rejected: port 0 is not a reachable port");
+        assert_eq!(
+            json["reason"],
+            "rejected: 198.51.100.2:0: port 0 is not a reachable port"
+        );
+        assert_eq!(
+            json["rejection"],
+            serde_json::json!({"kind": "port-zero", "addr": "198.51.100.2:0"})
+        );
+        let json =
+            serde_json::to_value(Event::decision("wg0".into(), peer, Reason::Unchanged, None))
+                .unwrap();
+        assert_eq!(json["reason"], "unchanged");
+        assert!(json.get("rejection").is_none(), "{json}");
         let json = serde_json::to_value(Event::RegistryUnreachable {
             registry: "10.99.0.1:53".parse().unwrap(),
             reason: "timed out".into(),

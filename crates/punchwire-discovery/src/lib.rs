@@ -4,15 +4,18 @@
 //! The data path, one module per step: [`exchange`] asks a DNS server one question;
 //! [`lookup`] turns the SRV answer for a key into an [`Answer`]; [`prefer`] picks one
 //! answer out of several registries'; [`policy`] decides, without I/O, whether it becomes
-//! the peer's endpoint; [`peer_health`] judges each peer's health (direct, pending, not
+//! the peer's endpoint (with [`address_class`], the addresses never a peer's);
+//! [`peer_health`] judges each peer's health (direct, pending, not
 //! direct, stale) and holds the policy back while endpoints we set lead to no
 //! handshake; [`engine`] runs all of it against a device, emits [`Event`]s and
 //! publishes each interface's [`InterfaceView`]; [`health`] paces the registries that
-//! fail.
+//! fail; [`registry_route`] checks that the registries are asked through the tunnel.
 
+pub mod address_class;
 pub mod engine;
 pub mod events;
 pub mod exchange;
+pub mod find;
 pub mod health;
 pub mod lookup;
 pub mod memory;
@@ -20,6 +23,7 @@ pub mod nudge;
 pub mod peer_health;
 pub mod policy;
 pub mod prefer;
+pub mod registry_route;
 pub mod view;
 
 pub use engine::{Config, Engine, Outcome, Pass};
@@ -29,4 +33,5 @@ pub use lookup::{Answer, AnswerSource, DnsSource, Lookup};
 pub use memory::MemorySource;
 pub use peer_health::{Facts, PeerHealth, Thresholds};
 pub use policy::{decide, Action, Decision, PolicyContext, Reason};
+pub use registry_route::{registry_outside_tunnel, OutsideTunnel};
 pub use view::InterfaceView;

@@ -7,9 +7,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
 use ipnet::IpNet;
-use punchwire_wg::{Device, Endpoint, Peer, PublicKey};
+use punchwire_control::rejection::Rejection;
+use punchwire_wg::{Device, Endpoint, LocalAddresses, Peer, PublicKey};
 use serde::{Serialize, Serializer};
 
+use crate::address_class::never_a_peer;
 use crate::lookup::{Answer, Lookup};
 
 /// Defined with the other health thresholds; here too because the policy uses it.
@@ -27,6 +29,9 @@ pub struct PolicyContext {
     pub our_peers: BTreeSet<PublicKey>,
     /// The peer(s) serving the registry: their endpoints are the user's to manage.
     pub registry_peers: BTreeSet<PublicKey>,
+    /// This machine's addresses, and the WireGuard interface's with their subnets:
+    /// never a peer's endpoint. Empty until [`PolicyContext::with_local`] says.
+    pub local: LocalAddresses,
 }
 
 impl PolicyContext {
@@ -62,15 +67,36 @@ impl PolicyContext {
             tunnel_ranges,
             our_peers: device.peers.iter().map(|p| p.public_key).collect(),
             registry_peers,
+            local: LocalAddresses::default(),
         }
+    }
+
+    /// The context with this machine's addresses (see [`punchwire_wg::local_addresses`]).
+    pub fn with_local(mut self, local: LocalAddresses) -> Self {
+        self.local = local;
+        self
     }
 
     pub fn is_registry_peer(&self, key: &PublicKey) -> bool {
         self.registry_peers.contains(key)
     }
 
+    fn is_own_address(&self, ip: IpAddr) -> bool {
+        self.local.host.contains(&ip) || self.local.interface.iter().any(|net| net.addr() == ip)
+    }
+
+    /// The tunnel's address space: the peers' AllowedIPs, and the subnets of the
+    /// interface's own addresses (routed into the interface even without a peer).
     fn tunnel_range_containing(&self, ip: IpAddr) -> Option<&IpNet> {
-        self.tunnel_ranges.iter().find(|net| net.contains(&ip))
+        self.tunnel_ranges
+            .iter()
+            .chain(
+                self.local
+                    .interface
+                    .iter()
+                    .filter(|net| net.prefix_len() != 0),
+            )
+            .find(|net| net.contains(&ip))
     }
 }
 
@@ -98,8 +124,8 @@ pub enum Reason {
     FreshHandshake,
     /// The registry has no record for this peer.
     NoRecord,
-    /// The registry's answer is unusable.
-    Rejected(String),
+    /// The registry's answer is unusable, or names an address no peer can have.
+    Rejected(Rejection),
     /// No registry answered.
     RegistryUnreachable,
     /// This peer is the registry: its endpoint is configured, not discovered.
@@ -114,6 +140,14 @@ impl Reason {
     /// could not be asked is the one reason that leaves the question open.
     pub fn is_settled(&self) -> bool {
         !matches!(self, Reason::RegistryUnreachable)
+    }
+
+    /// Why the answer was not used, when it was not.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            Reason::Rejected(why) => Some(why),
+            _ => None,
+        }
     }
 }
 
@@ -174,7 +208,11 @@ pub fn decide(peer: &Peer, answer: &Lookup, ctx: &PolicyContext) -> Decision {
         Lookup::Found(answer) => answer,
         Lookup::NoRecord => return Decision::leave(Reason::NoRecord),
         Lookup::Unreachable(_) => return Decision::leave(Reason::RegistryUnreachable),
-        Lookup::Rejected(why) => return Decision::leave(Reason::Rejected(why.clone())),
+        Lookup::Rejected(why) => {
+            return Decision::leave(Reason::Rejected(Rejection::UnusableAnswer {
+                why: why.clone(),
+            }))
+        }
     };
     let endpoint = match check(peer, answer, ctx) {
         Ok(endpoint) => endpoint,
@@ -196,27 +234,35 @@ pub fn decide(peer: &Peer, answer: &Lookup, ctx: &PolicyContext) -> Decision {
 }
 
 /// Whether an answer may become this peer's endpoint; `Err` says why not.
-fn check(peer: &Peer, answer: &Answer, ctx: &PolicyContext) -> Result<Endpoint, String> {
+fn check(peer: &Peer, answer: &Answer, ctx: &PolicyContext) -> Result<Endpoint, Rejection> {
     if !ctx.our_peers.contains(&answer.key) {
-        return Err(format!(
-            "the record is for {}, which is not a peer of this device",
-            answer.key
-        ));
+        return Err(Rejection::NotOurPeer {
+            key: answer.key.to_string(),
+        });
     }
     if answer.key != peer.public_key {
-        return Err(format!(
-            "asked for {} but the record is for {}",
-            peer.public_key, answer.key
-        ));
+        return Err(Rejection::OtherPeer {
+            asked: peer.public_key.to_string(),
+            record: answer.key.to_string(),
+        });
     }
-    let endpoint = Endpoint::new(answer.addr).map_err(|e| format!("{}: {e}", answer.addr))?;
-    if let Some(range) = ctx.tunnel_range_containing(endpoint.ip()) {
-        return Err(format!(
-            "{} is inside this device's tunnel range {range}",
-            endpoint.ip()
-        ));
+    if answer.addr.port() == 0 {
+        return Err(Rejection::PortZero { addr: answer.addr });
     }
-    Ok(endpoint)
+    // `::ffff:127.0.0.1` is 127.0.0.1 on the wire: judged as the IPv4 address it is.
+    let ip = answer.addr.ip().to_canonical();
+    if let Some(class) = never_a_peer(ip) {
+        return Err(class);
+    }
+    if ctx.is_own_address(ip) {
+        return Err(Rejection::OwnAddress { ip });
+    }
+    if let Some(range) = ctx.tunnel_range_containing(ip) {
+        return Err(Rejection::InsideTunnel { ip, range: *range });
+    }
+    Endpoint::new(SocketAddr::new(ip, answer.addr.port())).map_err(|e| Rejection::UnusableAnswer {
+        why: format!("{}: {e}", answer.addr),
+    })
 }
 
 #[cfg(test)]
@@ -364,32 +410,278 @@ mod tests {
         }
     }
 
+    /// The device of [`ctx`] on a machine whose WireGuard interface holds 10.99.0.2/24
+    /// and fd99::2/64, with a LAN address 192.168.1.20 and an IPv6 one.
+    fn ctx_on_this_machine() -> PolicyContext {
+        ctx().with_local(LocalAddresses {
+            host: [
+                "127.0.0.1",
+                "::1",
+                "192.168.1.20",
+                "2001:db8:1::20",
+                "10.99.0.2",
+            ]
+            .iter()
+            .map(|ip| ip.parse().unwrap())
+            .collect(),
+            interface: vec![
+                "10.99.0.2/24".parse().unwrap(),
+                "fd99::2/64".parse().unwrap(),
+            ],
+        })
+    }
+
+    /// Every class of address no registry answer may set, each with the rejection it
+    /// gets and the words the log and the status show.
     #[test]
-    fn rejects_what_cannot_be_an_endpoint() {
-        for (addr, why) in [
-            ("198.51.100.2:0", "port 0"),
-            ("0.0.0.0:40000", "unspecified"),
-            ("[::]:40000", "unspecified"),
-            ("224.0.0.5:40000", "multicast"),
-            ("255.255.255.255:40000", "broadcast"),
-        ] {
-            let d = decide(&peer(2), &found(2, addr), &ctx());
-            assert_eq!(d.action, Action::Leave, "{addr}");
-            let reason = d.reason.to_string();
-            assert!(
-                reason.starts_with("rejected: ") && reason.contains(why),
-                "{addr}: {reason}"
+    fn rejects_every_address_that_is_never_a_peers() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let cases: Vec<(&str, &str, Rejection, &str)> = vec![
+            (
+                "port zero",
+                "198.51.100.2:0",
+                Rejection::PortZero {
+                    addr: "198.51.100.2:0".parse().unwrap(),
+                },
+                "198.51.100.2:0: port 0 is not a reachable port",
+            ),
+            (
+                "unspecified v4",
+                "0.0.0.0:40000",
+                Rejection::Unspecified { ip: ip("0.0.0.0") },
+                "0.0.0.0 is an unspecified address (0.0.0.0/8 or ::)",
+            ),
+            (
+                "this network 0/8",
+                "0.1.2.3:40000",
+                Rejection::Unspecified { ip: ip("0.1.2.3") },
+                "0.1.2.3 is an unspecified address (0.0.0.0/8 or ::)",
+            ),
+            (
+                "unspecified v6",
+                "[::]:40000",
+                Rejection::Unspecified { ip: ip("::") },
+                ":: is an unspecified address (0.0.0.0/8 or ::)",
+            ),
+            (
+                "loopback",
+                "127.0.0.1:51820",
+                Rejection::Loopback {
+                    ip: ip("127.0.0.1"),
+                },
+                "127.0.0.1 is a loopback address",
+            ),
+            (
+                "loopback /8",
+                "127.45.6.7:51820",
+                Rejection::Loopback {
+                    ip: ip("127.45.6.7"),
+                },
+                "127.45.6.7 is a loopback address",
+            ),
+            (
+                "loopback v6",
+                "[::1]:51820",
+                Rejection::Loopback { ip: ip("::1") },
+                "::1 is a loopback address",
+            ),
+            (
+                "loopback, IPv4-mapped",
+                "[::ffff:127.0.0.1]:51820",
+                Rejection::Loopback {
+                    ip: ip("127.0.0.1"),
+                },
+                "127.0.0.1 is a loopback address",
+            ),
+            (
+                "link-local",
+                "169.254.10.1:51820",
+                Rejection::LinkLocal {
+                    ip: ip("169.254.10.1"),
+                },
+                "169.254.10.1 is a link-local address",
+            ),
+            (
+                "link-local v6",
+                "[fe80::1]:51820",
+                Rejection::LinkLocal { ip: ip("fe80::1") },
+                "fe80::1 is a link-local address",
+            ),
+            (
+                "link-local v6, top of fe80::/10",
+                "[febf::1]:51820",
+                Rejection::LinkLocal { ip: ip("febf::1") },
+                "febf::1 is a link-local address",
+            ),
+            (
+                "link-local, IPv4-mapped",
+                "[::ffff:169.254.1.1]:51820",
+                Rejection::LinkLocal {
+                    ip: ip("169.254.1.1"),
+                },
+                "169.254.1.1 is a link-local address",
+            ),
+            (
+                "multicast",
+                "224.0.0.5:40000",
+                Rejection::Multicast {
+                    ip: ip("224.0.0.5"),
+                },
+                "224.0.0.5 is a multicast address",
+            ),
+            (
+                "multicast, top of 224/4",
+                "239.255.255.255:40000",
+                Rejection::Multicast {
+                    ip: ip("239.255.255.255"),
+                },
+                "239.255.255.255 is a multicast address",
+            ),
+            (
+                "multicast v6",
+                "[ff02::1]:40000",
+                Rejection::Multicast { ip: ip("ff02::1") },
+                "ff02::1 is a multicast address",
+            ),
+            (
+                "broadcast",
+                "255.255.255.255:40000",
+                Rejection::Broadcast {
+                    ip: ip("255.255.255.255"),
+                },
+                "255.255.255.255 is the broadcast address",
+            ),
+            (
+                "reserved 240/4",
+                "240.0.0.1:40000",
+                Rejection::Reserved {
+                    ip: ip("240.0.0.1"),
+                },
+                "240.0.0.1 is in the reserved 240.0.0.0/4",
+            ),
+            (
+                "reserved, IPv4-mapped",
+                "[::ffff:250.1.2.3]:40000",
+                Rejection::Reserved {
+                    ip: ip("250.1.2.3"),
+                },
+                "250.1.2.3 is in the reserved 240.0.0.0/4",
+            ),
+            (
+                "this machine's LAN address",
+                "192.168.1.20:51820",
+                Rejection::OwnAddress {
+                    ip: ip("192.168.1.20"),
+                },
+                "192.168.1.20 is an address of this machine",
+            ),
+            (
+                "this machine's v6 address",
+                "[2001:db8:1::20]:51820",
+                Rejection::OwnAddress {
+                    ip: ip("2001:db8:1::20"),
+                },
+                "2001:db8:1::20 is an address of this machine",
+            ),
+            (
+                "this machine's, IPv4-mapped",
+                "[::ffff:192.168.1.20]:51820",
+                Rejection::OwnAddress {
+                    ip: ip("192.168.1.20"),
+                },
+                "192.168.1.20 is an address of this machine",
+            ),
+            (
+                "the interface's own address",
+                "10.99.0.2:51820",
+                Rejection::OwnAddress {
+                    ip: ip("10.99.0.2"),
+                },
+                "10.99.0.2 is an address of this machine",
+            ),
+            (
+                "a peer's AllowedIPs",
+                "10.99.0.3:51820",
+                Rejection::InsideTunnel {
+                    ip: ip("10.99.0.3"),
+                    range: "10.99.0.3/32".parse().unwrap(),
+                },
+                "10.99.0.3 is inside this device's tunnel range 10.99.0.3/32",
+            ),
+            (
+                "the interface's subnet",
+                "10.99.0.77:51820",
+                Rejection::InsideTunnel {
+                    ip: ip("10.99.0.77"),
+                    range: "10.99.0.2/24".parse().unwrap(),
+                },
+                "10.99.0.77 is inside this device's tunnel range 10.99.0.2/24",
+            ),
+            (
+                "the interface's v6 subnet",
+                "[fd99::77]:51820",
+                Rejection::InsideTunnel {
+                    ip: ip("fd99::77"),
+                    range: "fd99::2/64".parse().unwrap(),
+                },
+                "fd99::77 is inside this device's tunnel range fd99::2/64",
+            ),
+        ];
+        let c = ctx_on_this_machine();
+        for (class, addr, rejection, words) in cases {
+            let d = decide(&peer(2), &found(2, addr), &c);
+            assert_eq!(d.action, Action::Leave, "{class}: {addr}");
+            assert_eq!(d.reason, Reason::Rejected(rejection), "{class}: {addr}");
+            assert_eq!(
+                d.reason.to_string(),
+                format!("rejected: {words}"),
+                "{class}"
             );
         }
     }
 
+    /// The edges of each class, and the addresses real peers have, are set.
     #[test]
-    fn rejects_an_address_inside_the_tunnel() {
-        let d = decide(&peer(2), &found(2, "10.99.0.3:51820"), &ctx());
-        assert_eq!(d.action, Action::Leave);
+    fn sets_addresses_at_the_edges_of_every_rejected_class() {
+        let c = ctx_on_this_machine();
+        for addr in [
+            "198.51.100.1:51820",
+            "1.0.0.1:51820",     // just past 0.0.0.0/8
+            "126.255.255.255:1", // just below 127/8
+            "128.0.0.1:51820",   // just past 127/8
+            "169.253.255.255:1", // just below 169.254/16
+            "169.255.0.1:51820", // just past 169.254/16
+            "223.255.255.254:1", // just below 224/4
+            "100.64.0.1:51820",  // CGNAT: peers behind carrier NAT are real
+            "100.127.255.254:1",
+            "192.168.1.21:51820", // a neighbour on this machine's LAN
+            "10.99.1.1:51820",    // just past the interface's /24
+            "[fe7f::1]:51820",    // below fe80::/10
+            "[fec0::1]:51820",    // past fe80::/10
+            "[fd00::1]:51820",    // unique local, outside the tunnel's fd99::/64
+            "[2001:db8::2]:51820",
+            "[::ffff:198.51.100.1]:51820",
+            "198.51.100.1:65535",
+        ] {
+            let d = decide(&peer(2), &found(2, addr), &c);
+            let want: SocketAddr = addr.parse().unwrap();
+            let want = SocketAddr::new(want.ip().to_canonical(), want.port());
+            assert_eq!(d, set(&want.to_string()), "{addr}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_answer_is_rejected_by_kind() {
+        let d = decide(
+            &peer(2),
+            &Lookup::Rejected("SRV target has no address".into()),
+            &ctx(),
+        );
         assert_eq!(
-            d.reason.to_string(),
-            "rejected: 10.99.0.3 is inside this device's tunnel range 10.99.0.3/32"
+            d.reason.rejection(),
+            Some(&Rejection::UnusableAnswer {
+                why: "SRV target has no address".into()
+            })
         );
     }
 
@@ -415,6 +707,10 @@ mod tests {
     fn rejects_a_record_for_a_key_that_is_not_our_peer() {
         let d = decide(&peer(2), &found(9, "198.51.100.9:40000"), &ctx());
         assert_eq!(d.action, Action::Leave);
+        assert!(matches!(
+            d.reason.rejection(),
+            Some(Rejection::NotOurPeer { .. })
+        ));
         assert_eq!(
             d.reason.to_string(),
             format!(
@@ -428,6 +724,10 @@ mod tests {
     fn rejects_a_record_for_another_of_our_peers() {
         let d = decide(&peer(2), &found(3, "198.51.100.3:40000"), &ctx());
         assert_eq!(d.action, Action::Leave);
+        assert!(matches!(
+            d.reason.rejection(),
+            Some(Rejection::OtherPeer { .. })
+        ));
         assert!(d.reason.to_string().starts_with("rejected: asked for "));
     }
 
@@ -444,7 +744,7 @@ mod tests {
     fn only_an_unreachable_registry_leaves_a_peer_unsettled() {
         assert!(!Reason::RegistryUnreachable.is_settled());
         assert!(Reason::NoRecord.is_settled());
-        assert!(Reason::Rejected("x".into()).is_settled());
+        assert!(Reason::Rejected(Rejection::UnusableAnswer { why: "x".into() }).is_settled());
     }
 
     #[test]

@@ -2,9 +2,12 @@
 //!
 //! For each peer count N it builds a real userspace WireGuard device with N peers (`wg
 //! setconf`) in a private network namespace, serves it with the registry, writes the same
-//! SRV/A/TXT records as a zone file for Knot, and loads each server in turn with dnsperf
-//! (SRV queries for random existing peers). Each server and its device are pinned to CPU
-//! 1, dnsperf to CPU 0. Prints qps, latency and the registry/Knot ratio.
+//! SRV/A/TXT records as a zone file for Knot, and loads each server in turn with dnsperf,
+//! twice: SRV queries for random existing peers (hits), then a miss mix (half hits, half
+//! names that do not exist: unknown peers' SRV and random names' A, answered NXDOMAIN with
+//! the SOA), the cheapest flood an attacker can send an authoritative server. Each server
+//! and its device are pinned to CPU 1, dnsperf to CPU 0. Prints qps, latency and the
+//! registry/Knot ratio for each.
 //!
 //!     cargo run --release -p punchwire-registry --example bench -- 1000 10000 65536
 //!
@@ -125,6 +128,23 @@ fn main() {
             r.knot_idle_ms
         );
     }
+    println!("\nMiss mix (half hits, half NXDOMAIN), {seconds} s each");
+    println!(
+        "{:>7} | {:>12} {:>10} | {:>12} {:>10} | {:>6} | {:>15}",
+        "peers", "registry qps", "avg ms", "knot qps", "avg ms", "ratio", "vs its hits"
+    );
+    for r in &rows {
+        println!(
+            "{:>7} | {:>12.0} {:>10.3} | {:>12.0} {:>10.3} | {:>6.2} | {:>14.0}%",
+            r.peers,
+            r.registry_mix.qps,
+            r.registry_mix.avg_ms,
+            r.knot_mix.qps,
+            r.knot_mix.avg_ms,
+            r.registry_mix.qps / r.knot_mix.qps,
+            100.0 * r.registry_mix.qps / r.registry.qps
+        );
+    }
     if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
         if rows.len() > 1 {
             println!(
@@ -202,6 +222,9 @@ struct Row {
     knot: Load,
     registry_idle_ms: f64,
     knot_idle_ms: f64,
+    /// The miss mix (see `miss_mix`).
+    registry_mix: Load,
+    knot_mix: Load,
 }
 
 /// Everything one run creates, removed on drop (also when the run fails).
@@ -277,7 +300,9 @@ fn run_one(n: usize, seconds: u64, wg: Wg) -> Result<Row> {
     );
 
     let queries = scene.dir.join("queries.txt");
-    std::fs::write(&queries, query_file(&peers)).map_err(|e| e.to_string())?;
+    std::fs::write(&queries, hits(&peers)).map_err(|e| e.to_string())?;
+    let mix = scene.dir.join("miss-mix.txt");
+    std::fs::write(&mix, miss_mix(&peers)).map_err(|e| e.to_string())?;
 
     // The registry, in a child process pinned to the server CPU.
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -294,6 +319,7 @@ fn run_one(n: usize, seconds: u64, wg: Wg) -> Result<Row> {
     wait_answering(&scene, REGISTRY_PORT, &peers[0].0)?;
     let registry = dnsperf(&scene, REGISTRY_PORT, &queries, seconds, None)?;
     let registry_idle = dnsperf(&scene, REGISTRY_PORT, &queries, 3, Some(2000))?;
+    let registry_mix = dnsperf(&scene, REGISTRY_PORT, &mix, seconds, None)?;
     if let Some(mut child) = scene.children.pop() {
         let _ = Command::new("kill")
             .args(["-INT", &child.id().to_string()])
@@ -321,6 +347,7 @@ fn run_one(n: usize, seconds: u64, wg: Wg) -> Result<Row> {
     }
     let knot = dnsperf(&scene, KNOT_PORT, &queries, seconds, None)?;
     let knot_idle = dnsperf(&scene, KNOT_PORT, &queries, 3, Some(2000))?;
+    let knot_mix = dnsperf(&scene, KNOT_PORT, &mix, seconds, None)?;
 
     Ok(Row {
         peers: n,
@@ -328,6 +355,8 @@ fn run_one(n: usize, seconds: u64, wg: Wg) -> Result<Row> {
         knot,
         registry_idle_ms: registry_idle.avg_ms,
         knot_idle_ms: knot_idle.avg_ms,
+        registry_mix,
+        knot_mix,
     })
 }
 
@@ -401,6 +430,14 @@ fn pseudo_key(i: usize) -> PublicKey {
     PublicKey::from_bytes(bytes)
 }
 
+/// A 16-letter name that is the same on every run.
+fn random_word(i: usize) -> String {
+    pseudo_key(i).as_bytes()[..16]
+        .iter()
+        .map(|b| char::from(b'a' + b % 26))
+        .collect()
+}
+
 fn endpoint(i: usize) -> String {
     format!("198.51.100.{}:{}", i % 250 + 1, 10_000 + i % 50_000)
 }
@@ -425,17 +462,38 @@ fn wg_conf(peers: &[(PublicKey, String)]) -> String {
     conf
 }
 
-fn query_file(peers: &[(PublicKey, String)]) -> String {
+fn hits(peers: &[(PublicKey, String)]) -> String {
     // A fixed shuffle, so both servers get the same sequence.
     let mut out = String::new();
     let count = peers.len().min(100_000);
     for j in 0..count {
         let i = (j * 7919 + 13) % peers.len();
-        let _ = writeln!(
-            out,
-            "{}._wireguard._udp.{ZONE} SRV",
-            peers[i].0.to_dns_label()
-        );
+        let _ = writeln!(out, "{}", hit(peers, i));
+    }
+    out
+}
+
+fn hit(peers: &[(PublicKey, String)], i: usize) -> String {
+    format!("{}._wireguard._udp.{ZONE} SRV", peers[i].0.to_dns_label())
+}
+
+/// Half hits, a quarter SRV for peers that do not exist, a quarter A for random names in
+/// the zone: the same fixed sequence for both servers.
+fn miss_mix(peers: &[(PublicKey, String)]) -> String {
+    let mut out = String::new();
+    let count = peers.len().clamp(10_000, 100_000);
+    for j in 0..count {
+        let i = (j * 7919 + 13) % peers.len();
+        let line = match j % 4 {
+            0 | 2 => hit(peers, i),
+            // Keys past the device's peers: same shape, never published.
+            1 => format!(
+                "{}._wireguard._udp.{ZONE} SRV",
+                pseudo_key(peers.len() + j).to_dns_label()
+            ),
+            _ => format!("{}.{ZONE} A", random_word(j)),
+        };
+        let _ = writeln!(out, "{line}");
     }
     out
 }

@@ -8,6 +8,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::HINFO;
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 
+use crate::enumeration::enumeration;
 use crate::snapshot::{Instance, SizedRecord, Snapshot, TTL};
 use crate::zone::Place;
 
@@ -50,7 +51,7 @@ impl<'s> Answer<'s> {
         Self::new(ResponseCode::ServFail, false)
     }
 
-    fn records(records: impl IntoIterator<Item = Cow<'s, SizedRecord>>) -> Self {
+    pub(crate) fn records(records: impl IntoIterator<Item = Cow<'s, SizedRecord>>) -> Self {
         let mut answer = Self::new(ResponseCode::NoError, true);
         answer.answers.extend(records);
         answer
@@ -80,7 +81,8 @@ impl<'s> Answer<'s> {
 }
 
 /// Answers one question from `snapshot`. `arrival` is the address the query arrived on,
-/// used only for the registry's own record when it has no configured endpoint.
+/// used for the registry's own record when it has no configured endpoint and for the one
+/// set of names outside the zone it answers: RFC 6763 §11 enumeration of that address.
 pub fn answer<'s>(
     snapshot: &'s Snapshot,
     name: &LowerName,
@@ -97,7 +99,9 @@ pub fn answer<'s>(
     }
     let place = snapshot.zone().locate(name);
     let instance = match place {
-        Place::Outside => return Answer::refused(),
+        Place::Outside => {
+            return enumeration(snapshot, name, qtype, arrival).unwrap_or_else(Answer::refused)
+        }
         Place::Unknown => return Answer::no_such_name(snapshot),
         Place::Instance(label) => match snapshot.instance(label) {
             Some(instance) => Some(instance),

@@ -13,10 +13,15 @@
 
 mod acl;
 mod answer;
+mod enumeration;
 mod fit;
+/// For the fuzz targets in `fuzz/` only.
+#[doc(hidden)]
+pub mod fuzzing;
 mod iface;
 mod listen;
 mod live;
+mod negative;
 mod open_files;
 mod prepared;
 mod rate;

@@ -165,6 +165,10 @@ impl Responder {
                 return true;
             }
         }
+        if write_no_such_name(out, &snapshot, &query, limit) {
+            counters.count(ResponseCode::NXDomain);
+            return true;
+        }
 
         let Some(name) = lower_name(&query) else {
             write_header_only(out, query.echo, ResponseCode::FormErr, query.opt.is_some());
@@ -251,6 +255,58 @@ fn write_prepared(out: &mut Vec<u8>, prepared: &[u8], query: &Query<'_>) {
         out[10..12].copy_from_slice(&additional.to_be_bytes());
         write_opt(out, ResponseCode::NoError);
     }
+}
+
+/// NXDOMAIN with the snapshot's prepared SOA, when `query` asks for a name the zone
+/// does not have; false, with `out` untouched, when it does not (or when the response
+/// would not fit `limit`): then the general path answers. The same response `answer`
+/// gives a miss, without building a name or encoding a record.
+fn write_no_such_name(
+    out: &mut Vec<u8>,
+    snapshot: &Snapshot,
+    query: &Query<'_>,
+    limit: usize,
+) -> bool {
+    let qtype = RecordType::from(query.qtype);
+    if query.qclass != u16::from(DNSClass::IN)
+        || matches!(qtype, RecordType::AXFR | RecordType::IXFR)
+    {
+        return false;
+    }
+    let Some(soa) = snapshot.negative_soa() else {
+        return false;
+    };
+    let Some(below) = snapshot.zone().below_apex(query.name.as_bytes()) else {
+        return false;
+    };
+    if below
+        .instance
+        .is_some_and(|label| snapshot.instance(label).is_some())
+    {
+        return false;
+    }
+    if HEADER_LEN + query.question.len() + soa.len() + opt_len(query) > limit {
+        return false;
+    }
+    out.clear();
+    out.resize(HEADER_LEN, 0);
+    write_header(
+        out,
+        query.echo,
+        ResponseCode::NXDomain,
+        true,
+        false,
+        [1, 0, 1, usize::from(query.opt.is_some())],
+    );
+    out.extend_from_slice(query.question);
+    if !soa.write(out, HEADER_LEN + below.apex_at) {
+        out.clear();
+        return false;
+    }
+    if query.opt.is_some() {
+        write_opt(out, ResponseCode::NXDomain);
+    }
+    true
 }
 
 /// The TC flag in the third header byte (RFC 1035 §4.1.1).

@@ -17,6 +17,7 @@ use punchwire_wg::{Device, Endpoint, Peer, PublicKey};
 use tracing::warn;
 
 use crate::acl::AllowList;
+use crate::negative::NegativeSoa;
 use crate::prepared::Prepared;
 use crate::zone::ZoneNames;
 
@@ -261,6 +262,8 @@ pub struct Snapshot {
     config: Arc<SnapshotConfig>,
     serial: u32,
     soa: SizedRecord,
+    /// `soa` as a miss carries it; `None` only if it could not be prepared.
+    negative: Option<NegativeSoa>,
     ns: SizedRecord,
     nameserver_hosts: Vec<SizedRecord>,
     /// PTR listing order: by key, the registry itself last (as wgsd puts it last).
@@ -332,6 +335,7 @@ impl Snapshot {
         let acl = AllowList::new(device.allowed_ips().chain(config.allow.iter()));
         let (soa, ns, nameserver_hosts) = apex_records(&zone, serial, &config.nameserver_ips);
         Self {
+            negative: NegativeSoa::new(&soa, zone.apex()),
             soa,
             ns,
             nameserver_hosts,
@@ -347,6 +351,7 @@ impl Snapshot {
     fn set_serial(&mut self, serial: u32) {
         self.serial = serial;
         let (soa, _, _) = apex_records(&self.config.zone, serial, &[]);
+        self.negative = NegativeSoa::new(&soa, self.config.zone.apex());
         self.soa = soa;
     }
 
@@ -360,6 +365,11 @@ impl Snapshot {
 
     pub fn soa(&self) -> &SizedRecord {
         &self.soa
+    }
+
+    /// The SOA prepared for "no such name" responses.
+    pub fn negative_soa(&self) -> Option<&NegativeSoa> {
+        self.negative.as_ref()
     }
 
     pub fn ns(&self) -> &SizedRecord {

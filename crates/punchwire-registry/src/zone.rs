@@ -17,6 +17,10 @@ pub struct ZoneNames {
     service_lower: LowerName,
     /// `service` in wire form (length-prefixed labels), to match query bytes against.
     service_wire: Vec<u8>,
+    /// The apex, `_udp` and `ns1` in wire form, for the same.
+    apex_wire: Vec<u8>,
+    udp_wire: Vec<u8>,
+    nameserver_wire: Vec<u8>,
     nameserver: Name,
     nameserver_lower: LowerName,
     mailbox: Name,
@@ -37,13 +41,11 @@ impl ZoneNames {
         let service = Name::from_labels(SERVICE_LABELS.map(str::as_bytes))?.append_domain(&apex)?;
         let nameserver = Name::from_labels([&b"ns1"[..]])?.append_domain(&apex)?;
         let mailbox = Name::from_labels([&b"postmaster"[..]])?.append_domain(&apex)?;
-        let service_wire = service
-            .iter()
-            .flat_map(|label| std::iter::once(label.len() as u8).chain(label.iter().copied()))
-            .chain([0])
-            .collect();
         Ok(Self {
-            service_wire,
+            service_wire: wire(&service),
+            apex_wire: wire(&apex),
+            udp_wire: wire(&udp),
+            nameserver_wire: wire(&nameserver),
             apex_lower: LowerName::new(&apex),
             udp: LowerName::new(&udp),
             service_lower: LowerName::new(&service),
@@ -88,6 +90,25 @@ impl ZoneNames {
         (usize::from(len) == LABEL_LEN && service == self.service_wire.as_slice()).then_some(label)
     }
 
+    /// Where the apex starts in `wire` (a lower-case name in wire form, as a query carries
+    /// it) when the name is inside the zone but none of the names the zone always has;
+    /// with the label when the name has an instance's shape. The same places as
+    /// [`locate`](Self::locate)'s `Unknown` and `Instance`, read off the bytes: the path
+    /// of every miss, so that a flood of random names builds no name.
+    pub fn below_apex<'n>(&self, wire: &'n [u8]) -> Option<BelowApex<'n>> {
+        let apex_at = label_starts(wire).find(|&at| wire[at..] == self.apex_wire[..])?;
+        let fixed = [&self.udp_wire, &self.service_wire, &self.nameserver_wire];
+        if apex_at == 0 || fixed.iter().any(|name| wire == name.as_slice()) {
+            return None;
+        }
+        let instance = wire
+            .split_first()
+            .and_then(|(&len, rest)| rest.split_at_checked(usize::from(len)))
+            .filter(|(_, service)| *service == self.service_wire.as_slice())
+            .map(|(label, _)| label);
+        Some(BelowApex { apex_at, instance })
+    }
+
     /// Where `name` sits in this zone.
     pub fn locate<'n>(&self, name: &'n LowerName) -> Place<'n> {
         if !self.apex_lower.zone_of(name) {
@@ -122,6 +143,35 @@ impl fmt::Display for ZoneNames {
     }
 }
 
+/// A name below the apex that is none of the zone's fixed names (see
+/// [`ZoneNames::below_apex`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BelowApex<'n> {
+    /// Where the apex's labels start in the name's wire form.
+    pub apex_at: usize,
+    /// `<label>` of `<label>._wireguard._udp.<zone>`: it may or may not be a peer.
+    pub instance: Option<&'n [u8]>,
+}
+
+/// `name` in wire form: length-prefixed labels and the root's zero.
+fn wire(name: &Name) -> Vec<u8> {
+    name.iter()
+        .flat_map(|label| std::iter::once(label.len() as u8).chain(label.iter().copied()))
+        .chain([0])
+        .collect()
+}
+
+/// Where each label of a well-formed wire name starts, the root's zero included.
+fn label_starts(wire: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let mut next = Some(0);
+    std::iter::from_fn(move || {
+        let at = next?;
+        let len = usize::from(*wire.get(at)?);
+        next = (len != 0).then_some(at + 1 + len);
+        Some(at)
+    })
+}
+
 /// Where a query name falls relative to the zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place<'n> {
@@ -151,6 +201,43 @@ mod tests {
 
     fn names(zone: &str) -> ZoneNames {
         ZoneNames::new(&Zone::parse(zone).unwrap())
+    }
+
+    #[test]
+    fn below_apex_reads_the_bytes_as_locate_reads_the_name() {
+        let zone = names("example.com");
+        let label = b"tl5glqumg5vatrrtyg57hydce55wnfhx7wadwwzhmno4njly4a7q====";
+        let cases: [&[&[u8]]; 14] = [
+            &[b"example", b"com"],
+            &[b"_udp", b"example", b"com"],
+            &[b"_wireguard", b"_udp", b"example", b"com"],
+            &[b"ns1", b"example", b"com"],
+            &[label, b"_wireguard", b"_udp", b"example", b"com"],
+            &[b"short", b"_wireguard", b"_udp", b"example", b"com"],
+            &[b"x", label, b"_wireguard", b"_udp", b"example", b"com"],
+            &[b"x", b"ns1", b"example", b"com"],
+            &[b"_tcp", b"example", b"com"],
+            &[b"nope", b"example", b"com"],
+            &[b"xexample", b"com"],
+            &[b"example", b"org"],
+            &[b"com"],
+            &[],
+        ];
+        for labels in cases {
+            let name = Name::from_labels(labels.iter().copied()).unwrap();
+            let bytes = wire(&name);
+            let below = zone.below_apex(&bytes);
+            match zone.locate(&LowerName::new(&name)) {
+                Place::Instance(label) => {
+                    assert_eq!(below.and_then(|b| b.instance), Some(label), "{name}")
+                }
+                Place::Unknown => assert_eq!(below.map(|b| b.instance), Some(None), "{name}"),
+                place => assert_eq!(below, None, "{name} is {place:?}"),
+            }
+            if let Some(below) = below {
+                assert_eq!(&bytes[below.apex_at..], &zone.apex_wire[..], "{name}");
+            }
+        }
     }
 
     #[test]

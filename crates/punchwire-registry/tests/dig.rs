@@ -238,6 +238,40 @@ async fn unknown_names_get_nxdomain_with_the_soa_and_known_ones_nodata() {
     assert_eq!(status(&outside), "REFUSED");
 }
 
+/// RFC 6763 §11: `b._dns-sd._udp.<reverse of the address asked>` names the zone to browse.
+#[tokio::test]
+async fn the_address_asked_names_the_zone_to_browse() {
+    let r = Running::start(device(2), |_| {}).await;
+    let reverse = "1.0.0.127.in-addr.arpa";
+    for kind in ["b", "db", "lb"] {
+        let out = r
+            .dig(&["PTR", &format!("{kind}._dns-sd._udp.{reverse}")])
+            .await;
+        assert_eq!(status(&out), "NOERROR", "{out}");
+        assert!(
+            squash(&out).contains(&format!(
+                "{kind}._dns-sd._udp.{reverse}. 0 IN PTR example.com."
+            )),
+            "{out}"
+        );
+    }
+    let shouting = r
+        .dig(&["+short", "PTR", "B._DNS-SD._UDP.1.0.0.127.IN-ADDR.ARPA"])
+        .await;
+    assert_eq!(shouting.trim(), "example.com.");
+    // Registration domains, other types, other addresses: outside the zone, refused.
+    for (qtype, name) in [
+        ("PTR", format!("r._dns-sd._udp.{reverse}")),
+        ("TXT", format!("b._dns-sd._udp.{reverse}")),
+        ("PTR", "b._dns-sd._udp.2.0.0.127.in-addr.arpa".to_owned()),
+        ("PTR", "b._dns-sd._udp.0.0.127.in-addr.arpa".to_owned()),
+        ("PTR", reverse.to_owned()),
+    ] {
+        let out = r.dig(&[qtype, &name]).await;
+        assert_eq!(status(&out), "REFUSED", "{qtype} {name}: {out}");
+    }
+}
+
 #[tokio::test]
 async fn zone_transfers_are_refused_and_any_is_minimal() {
     let r = Running::start(device(2), |_| {}).await;
@@ -260,8 +294,14 @@ async fn sources_outside_the_allowed_ranges_get_nothing_and_are_counted() {
         out.contains("end of file") || out.contains("reset"),
         "the TCP connection is closed unanswered: {out}"
     );
+    let browse = "b._dns-sd._udp.1.0.0.127.in-addr.arpa";
+    let out = r.dig_unchecked(&["PTR", browse]).await;
+    assert!(
+        out.contains("timed out"),
+        "a stranger learns no zone: {out}"
+    );
     let stats = r.registry.stats();
-    assert_eq!(stats.strangers_dropped, 2);
+    assert_eq!(stats.strangers_dropped, 3);
     assert_eq!((stats.refused, stats.answered), (0, 0));
 
     // A peer whose AllowedIPs cover loopback is let in (once the refresh sees it).

@@ -85,6 +85,14 @@ pub struct InterfaceConfig {
     /// `/etc/wireguard/<name>.conf`. Names are only shown, never trusted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub names_from: Option<PathBuf>,
+    /// Ask registries that no peer's AllowedIPs contain, outside the tunnel, where DNS
+    /// is unauthenticated. Refused unless set (see [`crate::tunnel_check`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_registry_outside_tunnel: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl InterfaceConfig {

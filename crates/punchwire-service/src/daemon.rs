@@ -13,6 +13,7 @@ use crate::control::server::serve;
 use crate::control::transport::ControlListener;
 use crate::service::Service;
 use crate::signals::{Request, Signals};
+use crate::tunnel_check::check_registries_in_tunnel;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -37,6 +38,7 @@ pub async fn run_until(
     stop: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
     let loaded = Config::read(config_path)?;
+    check_registries_in_tunnel(&loaded.config, &backend, config_path).await?;
     // Handlers first: once the socket exists, supervisors and scripts take the service
     // for started, and a SIGHUP or SIGTERM arriving before them would kill it outright
     // (and leave the socket behind).

@@ -2,7 +2,8 @@
 //! current through discovery, serves as registry where enabled, and reports all of it on
 //! a local control socket.
 //!
-//! Reading order: [`config`] (what to do), [`service`] (doing it: engines, registry),
+//! Reading order: [`config`] (what to do), [`tunnel_check`] (the check of it that needs
+//! the devices), [`service`] (doing it: engines, registry),
 //! [`notes`] and [`report`] (what it learned, as `status`), [`control`] (how clients
 //! ask), [`daemon`] (the process's life), [`signals`] (stop and reload requests of each
 //! platform) and on Windows `scm` (running as a Windows service).
@@ -17,3 +18,4 @@ pub mod report;
 pub mod scm;
 pub mod service;
 pub mod signals;
+pub mod tunnel_check;

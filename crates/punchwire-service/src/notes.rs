@@ -183,14 +183,16 @@ mod tests {
                 None,
             ),
             (
-                Event::Decision {
-                    iface: iface(),
-                    peer: bob,
-                    reason: punchwire_discovery::policy::Reason::Rejected(
-                        "port 0 is not a reachable port".into(),
+                Event::decision(
+                    iface(),
+                    bob,
+                    punchwire_discovery::policy::Reason::Rejected(
+                        punchwire_control::rejection::Rejection::PortZero {
+                            addr: "198.51.100.2:0".parse().unwrap(),
+                        },
                     ),
-                    endpoint: None,
-                },
+                    None,
+                ),
                 None,
             ),
         ];

@@ -29,6 +29,9 @@ pub fn peer_status(
         last_decision: view
             .last_decision(&peer.public_key)
             .map(ToString::to_string),
+        last_rejection: view
+            .last_decision(&peer.public_key)
+            .and_then(|reason| reason.rejection().cloned()),
     }
 }
 

@@ -19,6 +19,7 @@ use crate::control::server::ControlHandler;
 use crate::notes::{event_json, Notes};
 use crate::peer_names::PeerNames;
 use crate::report::{peer_status, summary};
+use crate::tunnel_check::check_registries_in_tunnel;
 use punchwire_control::status::{InterfaceStatus, RegistryLink, RegistryModeStatus, ServiceStatus};
 use punchwire_control::{config_file, defaults};
 
@@ -238,6 +239,7 @@ impl Service {
     /// Re-reads the configuration file. A bad file changes nothing.
     pub async fn reload(&self) -> Result<(), ConfigError> {
         let Loaded { config, revision } = Config::read(&self.config_path)?;
+        check_registries_in_tunnel(&config, &self.backend, &self.config_path).await?;
         let mut state = self.state.lock().await;
         self.apply(&mut state, config).await;
         state.revision = revision;
@@ -273,6 +275,8 @@ impl Service {
         revision: &str,
     ) -> Result<String, SetConfigError> {
         let new = Config::from_json(&self.config_path, config)?;
+        // Before the lock: reading devices may take up to the backend's deadline.
+        check_registries_in_tunnel(&new, &self.backend, &self.config_path).await?;
         // Held from the revision check across the write and the apply, so that two
         // clients' saves cannot cross.
         let mut state = self.state.lock().await;

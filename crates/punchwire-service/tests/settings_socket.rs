@@ -258,6 +258,65 @@ async fn a_zone_too_long_for_peer_names_is_refused_at_its_key() {
     running.stop().await;
 }
 
+#[tokio::test]
+async fn a_registry_outside_the_tunnel_is_refused_and_nothing_changes_unless_allowed() {
+    let memory = MemoryBackend::new();
+    memory.put_device(Device {
+        name: "pwtest0".into(),
+        public_key: None,
+        listen_port: None,
+        fwmark: None,
+        peers: vec![punchwire_wg::Peer {
+            public_key: PublicKey::from_bytes([1; 32]),
+            has_preshared_key: false,
+            endpoint: None,
+            allowed_ips: vec!["10.99.0.1/32".parse().unwrap()],
+            last_handshake: None,
+            rx_bytes: 0,
+            tx_bytes: 0,
+            persistent_keepalive: None,
+        }],
+    });
+    let running = Running::start(Backend::new(memory)).await;
+    let before = running.on_disk();
+    let mut client = running.client().await;
+    let (running_config, revision) = read_settings(&mut client).await;
+
+    let mut outside = running_config.clone();
+    outside["interface"][0]["registries"] = serde_json::json!(["10.99.0.1:53", "198.51.100.53:53"]);
+    let line = serde_json::json!({"v": 1, "id": 7, "cmd": "set-config", "config": outside, "revision": revision});
+    let answer = raw(&running.socket, &line.to_string()).await;
+    assert_eq!(answer["error"]["code"], "invalid-config", "{answer:#}");
+    assert_eq!(
+        answer["error"]["key"], "interface[0].registries[1]",
+        "{answer:#}"
+    );
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    for part in [
+        "registry 198.51.100.53:53 is outside the tunnel of pwtest0",
+        "unauthenticated",
+        "allow_registry_outside_tunnel = true",
+    ] {
+        assert!(message.contains(part), "{part:?} in {message}");
+    }
+    assert_eq!(running.on_disk(), before, "nothing was written");
+    assert_eq!(
+        read_settings(&mut client).await,
+        (running_config, revision.clone()),
+        "the running configuration is unchanged"
+    );
+
+    outside["interface"][0]["allow_registry_outside_tunnel"] = true.into();
+    save(&mut client, outside, &revision).await.unwrap();
+    let (now, _) = read_settings(&mut client).await;
+    assert_eq!(now["interface"][0]["registries"][1], "198.51.100.53:53");
+    assert_eq!(now["interface"][0]["allow_registry_outside_tunnel"], true);
+    assert!(running
+        .on_disk()
+        .contains("allow_registry_outside_tunnel = true"));
+    running.stop().await;
+}
+
 /// One request line and its answer, as JSON, on a fresh connection.
 async fn raw(socket: &Path, line: &str) -> Value {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

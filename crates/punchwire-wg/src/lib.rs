@@ -3,7 +3,12 @@
 
 pub mod backend;
 pub mod device;
+/// For the fuzz targets in `fuzz/` only.
+#[cfg(unix)]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod key;
+pub mod local;
 
 #[cfg(target_os = "linux")]
 pub use backend::KernelBackend;
@@ -14,3 +19,4 @@ pub use backend::{Backend, BackendError, MemoryBackend, SystemBackend, WireGuard
 pub use backend::{Implementation, UapiBackend};
 pub use device::{Device, Endpoint, EndpointError, Peer};
 pub use key::{KeyError, PublicKey};
+pub use local::{local_addresses, LocalAddresses};

@@ -271,6 +271,67 @@ fn once_fails_and_clears_nothing_when_the_registry_does_not_answer() {
 }
 
 #[test]
+fn a_registry_outside_the_tunnel_is_refused_unless_allowed() {
+    if !can_run() {
+        return;
+    }
+    let device = WireGuardGo::start(&tag());
+    let peer = Key::generate();
+    device.wg(&[
+        "set",
+        &device.iface,
+        "peer",
+        &peer.b64,
+        "allowed-ips",
+        "10.77.0.2/32",
+        "endpoint",
+        "198.51.100.2:1111",
+    ]);
+    // TEST-NET-3, which no peer routes: the queries would leave the tunnel.
+    let client = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_punchwire"))
+            .args([
+                "client",
+                "--device",
+                &device.iface,
+                "--zone",
+                ZONE,
+                "--once",
+            ])
+            .args(["--dns", "203.0.113.53:53", "--timeout", "300ms"])
+            .args(extra)
+            .output()
+            .expect("running punchwire client")
+    };
+    let out = client(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
+    let outside = format!(
+        "registry 203.0.113.53:53 is outside the tunnel of {}",
+        device.iface
+    );
+    for part in [
+        outside.as_str(),
+        "unauthenticated",
+        "--allow-registry-outside-tunnel",
+    ] {
+        assert!(stderr.contains(part), "{part:?} in {stderr}");
+    }
+
+    // Allowed: it is asked, and the pass reports on the peer (whatever, if anything,
+    // answers at that address: the endpoint stays, as no record for the peer is there).
+    let out = client(&["--allow-registry-outside-tunnel"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.starts_with(&format!("{} 198.51.100.2:1111 ", peer.b64)),
+        "{stdout}\n{stderr}"
+    );
+    assert!(!stderr.contains("outside the tunnel"), "{stderr}");
+}
+
+#[test]
 fn running_follows_the_zone_serial_and_stops_on_sigterm() {
     if !can_run() {
         return;

@@ -194,6 +194,67 @@ fn the_registry_answers_dig_over_the_tunnel_and_ignores_outsiders() {
     });
 }
 
+/// A user who gives only the interface: `punchwire client --device wg --once` finds the
+/// registry among its peers and the zone from the registry's RFC 6763 §11 answer, says
+/// so, and sets bob's endpoint. From outside the tunnel the same question gets nothing.
+#[test]
+fn the_client_needs_only_the_interface() {
+    if !punchwire_lab::can_run("client with the interface alone") {
+        return;
+    }
+    let lab = Lab::builder().build().expect("the lab builds");
+    lab.with_diagnostics_on_panic(|lab| {
+        lab.wait_registry_handshakes(STEP).unwrap();
+        let _registry = lab.start_registry(bin(), &["192.0.2.10:5353"]).unwrap();
+
+        let browse = "b._dns-sd._udp.1.0.99.10.in-addr.arpa";
+        let named = lab.dig(Host::Alice, &[browse, "PTR", "+short"]).unwrap();
+        assert_eq!(
+            named.trim(),
+            ZONE,
+            "the registry names its zone over the tunnel"
+        );
+        let outside = lab
+            .try_exec(
+                Node::Inet,
+                &[
+                    "dig",
+                    "@192.0.2.10",
+                    "-p",
+                    "5353",
+                    "+time=2",
+                    "+tries=1",
+                    "b._dns-sd._udp.10.2.0.192.in-addr.arpa",
+                    "PTR",
+                ],
+            )
+            .unwrap();
+        let text = String::from_utf8_lossy(&outside.stdout);
+        assert!(
+            text.contains("timed out") && !text.contains("status:"),
+            "an outsider learns no zone: {text}"
+        );
+
+        let iface = lab.host(Host::Alice).iface.clone();
+        let bin = bin().to_string_lossy().into_owned();
+        let bob_seen = lab.endpoint_of(Host::Registry, Host::Bob).unwrap().unwrap();
+        let (run, _) = wait_for(STEP, "the client sets bob's endpoint", || {
+            let run = lab.try_exec(Host::Alice, &[&bin, "client", "--device", &iface, "--once"])?;
+            Ok(run.status.success().then_some(run))
+        })
+        .unwrap();
+        let said = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            said.contains(&format!("found: registry 10.99.0.1:53 serving zone {ZONE}")),
+            "the client says what it found: {said}"
+        );
+        assert_eq!(
+            lab.endpoint_of(Host::Alice, Host::Bob).unwrap(),
+            Some(bob_seen)
+        );
+    });
+}
+
 /// The main path: discovery alone makes a direct tunnel; the events say so; the
 /// tunnel survives a registry outage and comes back by itself after bob's NAT mapping
 /// changes; SIGTERM leaves every endpoint in place.

@@ -45,7 +45,18 @@ name: string | null, tunnel_ips: string[], endpoint: string | null, endpoint_sou
 /**
  * The discovery engine's latest word on this peer, e.g. "fresh-handshake".
  */
-last_decision: string | null, };
+last_decision: string | null, 
+/**
+ * When that word is a rejection, its kind (`last_decision` has it in words).
+ * Absent otherwise, and from a service older than the field.
+ */
+last_rejection?: Rejection, };
+
+/**
+ * One reason an answer was not used. Addresses are the ones the answer named, IPv4
+ * ones already unwrapped from their IPv4-mapped IPv6 form.
+ */
+export type Rejection = { "kind": "unusable-answer", why: string, } | { "kind": "not-our-peer", key: string, } | { "kind": "other-peer", asked: string, record: string, } | { "kind": "port-zero", addr: string, } | { "kind": "unspecified", ip: string, } | { "kind": "loopback", ip: string, } | { "kind": "link-local", ip: string, } | { "kind": "multicast", ip: string, } | { "kind": "broadcast", ip: string, } | { "kind": "reserved", ip: string, } | { "kind": "own-address", ip: string, } | { "kind": "inside-tunnel", ip: string, range: string, };
 
 /**
  * Where a peer's current endpoint came from.

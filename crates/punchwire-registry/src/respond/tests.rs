@@ -193,6 +193,66 @@ fn srv_answers_are_the_same_prepared_or_not_and_keep_the_query_s_own_details() {
     assert_eq!(asker.live.counters.read(0, 0, true).answered, 3 + 1);
 }
 
+/// What the general path (`answer`, `fit`, hickory's encoder) sends for `packet`.
+fn general_response(asker: &Asker, packet: &[u8], limit: usize) -> Vec<u8> {
+    let Some(crate::wire::Incoming::Query(query)) = crate::wire::read(packet) else {
+        panic!("not a query");
+    };
+    let (snapshot, _) = asker.live.current();
+    let name = super::lower_name(&query).unwrap();
+    let decided = crate::answer::answer(
+        &snapshot,
+        &name,
+        RecordType::from(query.qtype),
+        hickory_proto::rr::DNSClass::from(query.qclass),
+        "10.0.0.200".parse().unwrap(),
+    );
+    let mut out = Vec::new();
+    super::encode(&mut out, &query, &decided, limit);
+    out
+}
+
+#[test]
+fn a_miss_reads_as_the_general_path_writes_it() {
+    let asker = Asker::new(&device(vec![peer(1, "198.51.100.1:4000")]));
+    let unknown_peer = instance(1).replacen(&key(1).to_dns_label(), &key(9).to_dns_label(), 1);
+    let misses = [
+        (unknown_peer.as_str(), RecordType::SRV),
+        ("nope.example.com.", RecordType::A),
+        ("NoPe.ExAmple.COM.", RecordType::AAAA),
+        ("x.ns1.example.com.", RecordType::TXT),
+        ("short._wireguard._udp.example.com.", RecordType::ANY),
+        ("a.b.c.d.e._udp.EXAMPLE.com.", RecordType::PTR),
+    ];
+    for (id, (qname, qtype)) in misses.into_iter().enumerate() {
+        for edns in [None, Some(1232)] {
+            let asked = query(qname, qtype, id as u16, edns);
+            let packet = asked.to_bytes().unwrap();
+            let (bytes, fast) = asker.ask_from(&asked, PEER);
+            let general_bytes = general_response(&asker, &packet, 512);
+            let general = Message::from_vec(&general_bytes).unwrap();
+            assert_eq!(fast.metadata, general.metadata, "{qname} {qtype}");
+            assert_eq!(fast.metadata.response_code, ResponseCode::NXDomain);
+            assert!(fast.metadata.authoritative);
+            assert_eq!(fast.queries, general.queries, "{qname} {qtype}");
+            assert_eq!(lines(&fast), lines(&general), "{qname} {qtype}");
+            assert_eq!(fast.authorities.len(), 1, "the SOA, for negative caching");
+            assert_eq!(fast.edns.is_some(), edns.is_some());
+            // The SOA's names are whole pointers into the question, where the general
+            // path spells out "ns1" and "postmaster" before its pointers: shorter, which
+            // also shows the prepared path answered.
+            assert!(
+                bytes.len() < general_bytes.len(),
+                "{qname}: {} bytes, the general path {}",
+                bytes.len(),
+                general_bytes.len()
+            );
+        }
+    }
+    let counted = asker.live.counters.read(0, 0, true);
+    assert_eq!(counted.nxdomain, 12);
+}
+
 #[test]
 fn prepared_answers_follow_the_peer_when_it_moves() {
     let mut dev = device(vec![peer(1, "198.51.100.1:4000")]);

@@ -22,6 +22,8 @@ pub use memory::MemoryBackend;
 pub use nt::NtBackend;
 pub use system::SystemBackend;
 #[cfg(unix)]
+pub(crate) use uapi::read_get_answer;
+#[cfg(unix)]
 pub use uapi::{Implementation, UapiBackend};
 
 use std::sync::Arc;

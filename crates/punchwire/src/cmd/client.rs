@@ -13,11 +13,13 @@ use punchwire_control::interface::InterfaceName;
 use punchwire_control::timing::Timing;
 use punchwire_control::zone::Zone;
 use punchwire_discovery::engine::{Config, Engine, Pass};
-use punchwire_discovery::DnsSource;
+use punchwire_discovery::find;
+use punchwire_discovery::{registry_outside_tunnel, DnsSource};
 use punchwire_wg::{Backend, SystemBackend};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
+    punchwire client --device wg0 --once\n  \
     punchwire client --device wg0 --dns 10.0.0.1:53 --zone example.com --once\n  \
     punchwire client --device wg0 --dns 10.0.0.1 --dns 10.0.0.2 --zone example.com")]
 pub struct Args {
@@ -26,13 +28,16 @@ pub struct Args {
     device: InterfaceName,
 
     /// A registry's DNS server, as ADDR or ADDR:PORT (port 53 if left out). Repeat for
-    /// several registries: all are asked, the first listed wins a tie.
-    #[arg(long = "dns", value_name = "ADDR:PORT", required = true, value_parser = parse_server)]
+    /// several registries: all are asked, the first listed wins a tie. Left out: every
+    /// single tunnel address among the peers' AllowedIPs is asked which zone it serves
+    /// (RFC 6763 §11), and those that answer are the registries.
+    #[arg(long = "dns", value_name = "ADDR:PORT", value_parser = parse_server)]
     dns: Vec<SocketAddr>,
 
-    /// The zone the registry serves, e.g. `example.com`.
+    /// The zone the registry serves, e.g. `example.com`. Left out: the zone the
+    /// registries name for their own address.
     #[arg(long, value_name = "ZONE")]
-    zone: Zone,
+    zone: Option<Zone>,
 
     /// Do one pass, print one line per peer and exit: 0 when every peer was set or left
     /// alone for a stated reason, 1 otherwise.
@@ -54,15 +59,35 @@ pub struct Args {
     /// How long to wait for each DNS answer.
     #[arg(long, value_name = "DURATION", default_value_t = DEFAULT_QUERY_TIMEOUT)]
     timeout: Timing,
+
+    /// Ask a registry that no peer's AllowedIPs contain, outside the tunnel, where DNS is
+    /// unauthenticated and anyone on the path can answer. Refused without this flag.
+    #[arg(long)]
+    allow_registry_outside_tunnel: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let source = DnsSource::new(&args.zone, args.timeout.get());
-    let mut config = Config::new(args.device.as_str(), args.dns.clone());
+    let backend = Backend::new(SystemBackend::new());
+    // Before anything is asked: a registry given outside the tunnel is refused unasked.
+    if !args.dns.is_empty() && !args.allow_registry_outside_tunnel {
+        let device = backend
+            .device(args.device.as_str())
+            .await
+            .with_context(|| format!("cannot read the peers of {}", args.device))?;
+        registry_outside_tunnel(&args.dns, &device).map_err(|outside| {
+            anyhow::anyhow!(
+                "{outside}; or, to ask it outside the tunnel anyway, give \
+                 --allow-registry-outside-tunnel"
+            )
+        })?;
+    }
+    let (dns, zone) = registries(&args, &backend).await?;
+    let source = DnsSource::new(&zone, args.timeout.get());
+    let mut config = Config::new(args.device.as_str(), dns.clone());
     config.interval = args.interval.get();
     config.poll = args.poll.get();
     config.fresh_handshake = args.handshake_threshold.get();
-    let mut engine = Engine::new(Backend::new(SystemBackend::new()), source, config);
+    let mut engine = Engine::new(backend, source, config);
 
     if args.once {
         let pass = engine
@@ -80,12 +105,44 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     tracing::info!(
         "keeping the peers of {} current from {} (zone {})",
         args.device,
-        list(&args.dns),
-        args.zone
+        list(&dns),
+        zone
     );
     engine.run(stop_signal()).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The registries and the zone: as given, or found by asking (see `find`), which is
+/// said on stderr so that the user can write them down.
+async fn registries(args: &Args, backend: &Backend) -> anyhow::Result<(Vec<SocketAddr>, Zone)> {
+    if let (false, Some(zone)) = (args.dns.is_empty(), &args.zone) {
+        return Ok((args.dns.clone(), zone.clone()));
+    }
+    let servers = if args.dns.is_empty() {
+        let device = backend
+            .device(args.device.as_str())
+            .await
+            .with_context(|| format!("cannot read the peers of {}", args.device))?;
+        find::candidates(&device)
+    } else {
+        args.dns.clone()
+    };
+    let found = find::find(
+        args.device.as_str(),
+        &servers,
+        args.zone.as_ref(),
+        args.timeout.get(),
+    )
+    .await?;
+    eprintln!(
+        "found: registry {} serving zone {} (asked {} address{})",
+        list(&found.registries),
+        found.zone,
+        servers.len(),
+        if servers.len() == 1 { "" } else { "es" }
+    );
+    Ok((found.registries, found.zone))
 }
 
 /// One line per peer: key, endpoint afterwards (`-` if none), reason.

@@ -13,6 +13,12 @@ mod socket;
 
 pub use implementation::Implementation;
 
+/// Reads the lines of a `get=1` answer (the errno line taken off) as [`UapiBackend`]
+/// does, into the public view: for the fuzz targets, which cannot reach the parser.
+pub(crate) fn read_get_answer(lines: &[String], now: SystemTime) -> Result<Device, String> {
+    config::parse_get(lines, now).map(|device| device.to_device("wg0"))
+}
+
 use std::io::ErrorKind;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
