@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Draws the tray and app icons with ImageMagick (Debian: imagemagick). Each tray icon is a
+# Draws the tray and app icons with ImageMagick (Debian: imagemagick); the macOS menu-bar
+# templates with templates.py; and icon.ico (Windows) and icon.icns (macOS) from
+# icon.png with Tauri's own `tauri icon` (frontend/'s @tauri-apps/cli: run
+# `npm install` in frontend/ first). Each tray icon is a
 # coloured disc with a white ring and a dark outline, so it reads on light and dark panels
 # alike, and carries a shape as well as a colour (check, !, pause bars, cross) so the states
 # differ for colour-blind users and on monochrome panels too.
@@ -35,3 +38,12 @@ disc '#1f9d55' icon.png 512 "${check[@]}"
 for size in 32 128; do
   "$IM" icon.png -resize "${size}x${size}" -strip "PNG32:${size}x${size}.png"
 done
+
+# macOS menu-bar templates: black shapes that the menu bar recolours.
+python3 templates.py
+
+# The bundlers' formats: .ico (Windows resource and installer), .icns (macOS app).
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+(cd ../frontend && npx --no-install tauri icon ../icons/icon.png -o "$out" >/dev/null)
+cp "$out/icon.ico" "$out/icon.icns" .

@@ -166,18 +166,23 @@ pub async fn bursts<F: Future<Output = ()>>(
 }
 
 pub async fn show(title: String, body: String) {
-    // notify-rust talks D-Bus synchronously: keep it off the async workers.
+    // notify-rust blocks (D-Bus on Linux, WinRT toasts on Windows, the notification
+    // center on macOS): keep it off the async workers.
     let shown = tauri::async_runtime::spawn_blocking(move || {
-        notify_rust::Notification::new()
+        let mut notification = notify_rust::Notification::new();
+        notification
             .appname("Punchwire")
             // Peer names and reasons come from files and registries; some notification
             // servers render the body as markup.
             .summary(&punchwire_control::escape::display_safe(&title))
             .body(&punchwire_control::escape::markup_safe(&body))
             .icon("network-vpn")
-            .timeout(notify_rust::Timeout::Milliseconds(6000))
-            .show()
-            .map(|_| ())
+            .timeout(notify_rust::Timeout::Milliseconds(6000));
+        // Windows shows a toast under the app whose id it names: the installer's Start
+        // menu shortcut carries Tauri's identifier.
+        #[cfg(windows)]
+        notification.app_id("org.punchwire.tray");
+        notification.show().map(|_| ())
     })
     .await;
     match shown {

@@ -15,12 +15,28 @@ use crate::{service, window, AppState};
 const TRAY_ID: &str = "punchwire";
 const COPY_PREFIX: &str = "copy:";
 
+/// The coloured icons; on macOS black templates the menu bar recolours (a coloured
+/// icon there looks out of place and is unreadable on some backgrounds).
+#[cfg(not(target_os = "macos"))]
 fn icon(state: TrayState) -> Image<'static> {
     let bytes: &'static [u8] = match state {
         TrayState::AllDirect => include_bytes!("../../icons/tray-direct.png"),
         TrayState::SomeNotDirect => include_bytes!("../../icons/tray-some-not-direct.png"),
         TrayState::Paused => include_bytes!("../../icons/tray-paused.png"),
         TrayState::Unreachable => include_bytes!("../../icons/tray-unreachable.png"),
+    };
+    Image::from_bytes(bytes).expect("the tray icons are PNGs checked in with the source")
+}
+
+#[cfg(target_os = "macos")]
+fn icon(state: TrayState) -> Image<'static> {
+    let bytes: &'static [u8] = match state {
+        TrayState::AllDirect => include_bytes!("../../icons/tray-direct-template.png"),
+        TrayState::SomeNotDirect => {
+            include_bytes!("../../icons/tray-some-not-direct-template.png")
+        }
+        TrayState::Paused => include_bytes!("../../icons/tray-paused-template.png"),
+        TrayState::Unreachable => include_bytes!("../../icons/tray-unreachable-template.png"),
     };
     Image::from_bytes(bytes).expect("the tray icons are PNGs checked in with the source")
 }
@@ -33,6 +49,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
     let view = TrayView::unreachable("connecting to the service…");
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon(view.state))
+        .icon_as_template(cfg!(target_os = "macos"))
         .tooltip(&view.summary)
         .menu(&menu(app, &view)?)
         // Linux (AppIndicator) reports no clicks, only opens the menu, whose first item
@@ -71,6 +88,8 @@ pub fn show(app: &AppHandle, view: TrayView) {
     let redraw = || -> tauri::Result<()> {
         if drawn.as_ref().map(|d| d.state) != Some(view.state) {
             tray.set_icon(Some(icon(view.state)))?;
+            #[cfg(target_os = "macos")]
+            tray.set_icon_as_template(true)?;
         }
         tray.set_tooltip(Some(&view.summary))?;
         tray.set_menu(Some(menu(app, &view)?))?;

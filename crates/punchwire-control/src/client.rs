@@ -1,4 +1,5 @@
-//! The client side of the control socket, used by the CLI and the tray app.
+//! The client side of the control socket, used by the CLI and the tray app. The
+//! connection itself is the platform's (see [`crate::transport`]).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -6,22 +7,19 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::net::UnixStream;
 use tokio_util::codec::{Framed, LinesCodec};
 
-use nix::unistd::{Gid, Group};
-
-use crate::defaults::DEFAULT_GROUP;
 use crate::protocol::{
     Command, ErrorCode, EventFrame, Hello, Request, Response, MAX_LINE, VERSION,
 };
+use crate::transport::{self, group_of, join_hint, Stream, START_HINT};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("the Punchwire service is not running (no control socket at {}); start it with `sudo systemctl start punchwire` or `sudo punchwire service`", .0.display())]
+    #[error("the Punchwire service is not running (no control socket at {}); {START_HINT}", .0.display())]
     NotRunning(PathBuf),
     /// The message names the socket's own group, which need not be the default one.
-    #[error("permission denied on {}: you are not in the {group} group (add yourself with `sudo usermod -aG {group} $USER` and log in again)", .0.display(), group = group_of(.0))]
+    #[error("permission denied on {}: you are not in the {group} group ({hint})", .0.display(), group = group_of(.0), hint = join_hint(&group_of(.0)))]
     PermissionDenied(PathBuf),
     #[error("cannot reach the Punchwire service at {}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
@@ -40,7 +38,7 @@ pub enum ClientError {
 }
 
 pub struct ControlClient {
-    framed: Framed<UnixStream, LinesCodec>,
+    framed: Framed<Stream, LinesCodec>,
     path: PathBuf,
     next_id: u64,
     timeout: Duration,
@@ -53,18 +51,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl ControlClient {
     pub async fn connect(path: &Path) -> Result<Self, ClientError> {
-        let stream = UnixStream::connect(path)
-            .await
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
-                    ClientError::NotRunning(path.to_owned())
-                }
-                io::ErrorKind::PermissionDenied => ClientError::PermissionDenied(path.to_owned()),
-                _ => ClientError::Io {
-                    path: path.to_owned(),
-                    source: e,
-                },
-            })?;
+        let stream = transport::connect(path).await?;
         Ok(Self {
             // Status of a big mesh can be large; bound it generously, but bound it.
             framed: Framed::new(stream, LinesCodec::new_with_max_length(64 * MAX_LINE)),
@@ -162,24 +149,6 @@ impl ControlClient {
     }
 }
 
-/// The group a refused user must join: the socket's own, or the default when the
-/// socket cannot be inspected.
-fn group_of(socket: &Path) -> String {
-    socket_group(socket).unwrap_or_else(|| DEFAULT_GROUP.to_owned())
-}
-
-/// The name of the group that owns the socket at `path` and may use it. `None` when it
-/// cannot be told (the directory is closed to the caller, the gid has no name) or when
-/// joining would not help (a 0600 socket, because the service's group does not exist).
-fn socket_group(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).ok()?;
-    if meta.mode() & 0o060 != 0o060 {
-        return None;
-    }
-    Some(Group::from_gid(Gid::from_raw(meta.gid())).ok()??.name)
-}
-
 fn into_result(response: Response) -> Result<Value, ClientError> {
     if response.ok {
         return Ok(response.result.unwrap_or(Value::Null));
@@ -194,7 +163,8 @@ fn into_result(response: Response) -> Result<Value, ClientError> {
     })
 }
 
-#[cfg(test)]
+// The test server is a Unix socket; the named pipe has its own tests in the service.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -2,7 +2,7 @@
 //! nothing, so that a crash or a full disk mid-write leaves the old file, never half of
 //! a new one.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -71,7 +71,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// The rename is durable only once the directory is.
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    fs::File::open(dir)?.sync_all()
 }
 
 /// Windows cannot open a directory as a file; its renames are journaled by NTFS.
@@ -83,6 +83,7 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
@@ -90,11 +91,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         fs::write(&path, "# mine\nold = 1\n").unwrap();
+        // The file's mode is kept (Unix; Windows files have no mode).
+        #[cfg(unix)]
         fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
 
         replace(&path, "new = 2\n").unwrap();
 
         assert_eq!(fs::read_to_string(&path).unwrap(), "new = 2\n");
+        #[cfg(unix)]
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o640

@@ -6,12 +6,13 @@
 //! used, by kind), [`events`] (the
 //! events clients act on, typed), [`client`] (one connection to the
 //! service), [`config_file`] (replacing a configuration file all or nothing),
-//! [`defaults`] (where the two sides meet when nothing else is said), [`escape`]
+//! [`defaults`] (where the two sides meet when nothing else is said, per platform),
+//! [`escape`]
 //! (showing text that came from elsewhere without letting it steer the screen), and the
 //! values a configuration is made of, each checked where it is given: [`zone`],
-//! [`interface`], [`timing`].
+//! [`interface`], [`timing`]. The connection itself is the platform's: a Unix socket
+//! or a Windows named pipe (`transport`).
 
-#[cfg(unix)]
 pub mod client;
 pub mod config_file;
 pub mod defaults;
@@ -22,6 +23,7 @@ pub mod protocol;
 pub mod rejection;
 pub mod status;
 pub mod timing;
+mod transport;
 #[cfg(test)]
 mod typescript;
 pub mod zone;

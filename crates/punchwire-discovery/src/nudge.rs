@@ -9,7 +9,7 @@
 //! can only ever travel through the tunnel: if the interface cannot be bound, nothing
 //! is sent rather than risk the packet leaving by the default route.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use punchwire_wg::Peer;
 
@@ -35,6 +35,8 @@ pub async fn send(iface: &str, target: SocketAddr) {
 
 #[cfg(target_os = "linux")]
 async fn try_send(iface: &str, target: SocketAddr) -> std::io::Result<()> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
     let any: IpAddr = match target {
         SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
         SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),

@@ -638,6 +638,8 @@ refresh = "1s"
         assert_eq!(err.key(), Some("interface[0].zone"), "{err}");
     }
 
+    // FIFOs are Unix's.
+    #[cfg(unix)]
     #[test]
     fn a_names_file_that_is_not_a_small_regular_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -5,7 +5,8 @@
 //! Reading order: [`config`] (what to do), [`tunnel_check`] (the check of it that needs
 //! the devices), [`service`] (doing it: engines, registry),
 //! [`notes`] and [`report`] (what it learned, as `status`), [`control`] (how clients
-//! ask), [`daemon`] (signals and the process's life).
+//! ask), [`daemon`] (the process's life), [`signals`] (stop and reload requests of each
+//! platform) and on Windows `scm` (running as a Windows service).
 
 pub mod config;
 pub mod control;
@@ -13,5 +14,8 @@ pub mod daemon;
 pub mod notes;
 pub mod peer_names;
 pub mod report;
+#[cfg(windows)]
+pub mod scm;
 pub mod service;
+pub mod signals;
 pub mod tunnel_check;

@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -150,11 +149,7 @@ pub fn read_names_file(path: &Path) -> Result<String, NamesFileError> {
         path: path.to_owned(),
         source,
     };
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-        .open(path)
-        .map_err(io)?;
+    let file = open_without_blocking(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
         return Err(NamesFileError::NotAFile {
@@ -172,6 +167,20 @@ pub fn read_names_file(path: &Path) -> Result<String, NamesFileError> {
         });
     }
     Ok(text)
+}
+
+/// Opens `path` for reading; on Unix with O_NONBLOCK, so that a FIFO does not wait for
+/// a writer. Windows keeps its pipes out of the file system (`\\.\pipe\`), and
+/// opening one as a client does not wait.
+fn open_without_blocking(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits());
+    }
+    options.open(path)
 }
 
 #[cfg(test)]
@@ -218,6 +227,8 @@ mod tests {
         assert!(parse(&text).is_empty(), "{:?}", parse(&text));
     }
 
+    // FIFOs are Unix's.
+    #[cfg(unix)]
     #[test]
     fn only_a_regular_file_of_bounded_size_is_read() {
         let dir = tempfile::tempdir().unwrap();

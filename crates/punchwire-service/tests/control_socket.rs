@@ -1,5 +1,6 @@
 //! The control socket as a client meets it: answers, errors, events, and a service
-//! that stays up whatever a client sends.
+//! that stays up whatever a client sends. (Unix socket; the named pipe is control_pipe.rs.)
+#![cfg(unix)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! The real service behind a real control socket, as clients that edit its settings meet
 //! it: saves based on an old read are refused instead of undoing someone else's change,
 //! the hand-written file stays recoverable, and a wedged WireGuard daemon slows `status`
-//! down without holding up anybody else.
+//! down without holding up anybody else. (Unix socket and UAPI fakes: Linux and macOS.)
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};

@@ -12,6 +12,8 @@ pub mod local;
 
 #[cfg(target_os = "linux")]
 pub use backend::KernelBackend;
+#[cfg(windows)]
+pub use backend::NtBackend;
 pub use backend::{Backend, BackendError, MemoryBackend, SystemBackend, WireGuard};
 #[cfg(unix)]
 pub use backend::{Implementation, UapiBackend};

@@ -1,6 +1,7 @@
 //! UapiBackend against fake daemons on sockets in a temporary directory: the failures
 //! a user must see named (wedged daemon, stale socket, refusal, missing interface)
 //! and boringtun's answers read right. Needs no root.
+#![cfg(unix)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixListener;
@@ -274,6 +275,51 @@ fn hex32(hex: &str) -> [u8; 32] {
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
         .collect();
     bytes.try_into().unwrap()
+}
+
+/// macOS: wireguard-go serves `utunN.sock` and wg-quick writes `<name>.name` holding
+/// `utunN`; the interface is known, listed and read by the name the user gave it.
+#[test]
+fn a_macos_name_file_maps_the_users_name_to_its_utun_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = fake_daemon(dir.path(), "utun7", vec![boringtun_answer()]);
+    std::fs::write(dir.path().join("wg0.name"), "utun7\n").unwrap();
+    let uapi = backend(&dir);
+
+    assert_eq!(uapi.interfaces().unwrap(), ["wg0"]);
+    assert!(uapi.has_interface("wg0"));
+    assert_eq!(uapi.socket_path("wg0"), dir.path().join("utun7.sock"));
+    let device = uapi.device("wg0").unwrap();
+    assert_eq!(device.name, "wg0");
+    assert_eq!(device.peers.len(), 1);
+    assert_eq!(daemon.join().unwrap(), ["get=1\n"]);
+}
+
+/// A name file made long before its socket points at a `utunN` another tunnel has
+/// since reused: it is ignored, as wg-quick ignores it.
+#[test]
+fn a_stale_macos_name_file_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let _listener = UnixListener::bind(dir.path().join("utun8.sock")).unwrap();
+    let name_file = dir.path().join("wg1.name");
+    std::fs::write(&name_file, "utun8\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&name_file)
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(60))
+        .unwrap();
+    let uapi = backend(&dir);
+
+    assert_eq!(uapi.interfaces().unwrap(), ["utun8"]);
+    assert!(!uapi.has_interface("wg1"));
+    assert!(matches!(
+        uapi.device("wg1").unwrap_err(),
+        BackendError::NoSuchInterface { .. }
+    ));
+    // A name file pointing at no socket at all is ignored too.
+    std::fs::write(dir.path().join("wg2.name"), "utun9\n").unwrap();
+    assert!(!uapi.has_interface("wg2"));
 }
 
 /// A fake boringtun that keeps its peers: `get=1` lists them, `set=1` removes or adds

@@ -1,6 +1,7 @@
 //! UapiBackend against real wireguard-go and real boringtun, each in namespaces the
 //! test creates: what it reads is what `wg` reads, handshake times are true times, and
 //! setting an endpoint changes only the endpoint and leaves the daemon alive.
+#![cfg(unix)]
 
 mod common;
 

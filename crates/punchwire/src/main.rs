@@ -34,7 +34,7 @@ enum Command {
     /// Keep every peer's endpoint current from one or more registries.
     Client(cmd::client::Args),
     /// Run the service: discovery on every configured interface, and the registry
-    /// where configured. Needs root or CAP_NET_ADMIN.
+    /// where configured. Needs root or CAP_NET_ADMIN (Windows: Administrator or SYSTEM).
     Service(cmd::service::Args),
     /// The whole product on this Linux machine: a registry and two peers behind two
     /// NATs in network namespaces, their direct tunnel coming up. Needs root.
@@ -54,16 +54,30 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cmd::init_logging(&cli.log);
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("punchwire: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+    // The Service Control Manager takes the main thread before any runtime exists.
+    #[cfg(windows)]
+    let command = match cli.command {
+        Command::Service(args) if args.windows_service => {
+            cmd::init_service_logging(&cli.log);
+            return finish(cmd::service::run_windows_service(args));
+        }
+        other => {
+            cmd::init_logging(&cli.log);
+            other
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
+    #[cfg(not(windows))]
+    cmd::init_logging(&cli.log);
+    #[cfg(not(windows))]
+    let command = cli.command;
+    finish(run(command))
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async {
+        match command {
             Command::Show(args) => cmd::show::run(args).await,
             Command::Registry(args) => cmd::registry::run(args).await,
             Command::Client(args) => cmd::client::run(args).await,
@@ -76,7 +90,10 @@ fn main() -> ExitCode {
             Command::Resume(args) => cmd::control::pause(args, false).await,
             Command::Reload(args) => cmd::control::reload(args).await,
         }
-    });
+    })
+}
+
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {

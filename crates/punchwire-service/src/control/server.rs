@@ -22,7 +22,7 @@ use super::auth::{AccessPolicy, PeerIdentity};
 use super::protocol::{
     parse_request, Command, ErrorBody, ErrorCode, EventFrame, Response, MAX_LINE, VERSION,
 };
-use super::unix::ControlListener;
+use super::transport::ControlListener;
 
 /// What the service does with a command that passed the protocol and access checks.
 pub trait ControlHandler: Send + Sync + 'static {

@@ -131,7 +131,8 @@ fn bind_with_mode(path: &Path, mode: u32) -> io::Result<std::os::unix::net::Unix
     let _turn = UMASK
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let narrow = Mode::from_bits_truncate(!mode & 0o777);
+    // `mode_t` is u16 on macOS.
+    let narrow = Mode::from_bits_truncate((!mode & 0o777) as nix::sys::stat::mode_t);
     let previous = umask(narrow);
     let bound = std::os::unix::net::UnixListener::bind(path);
     umask(previous);
@@ -220,7 +221,10 @@ impl SocketDir {
             .map_err(io::Error::from)?;
         let is_socket =
             SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFSOCK;
-        if !is_socket || stat.st_uid != geteuid().as_raw() || stat.st_mode & 0o777 != mode {
+        if !is_socket
+            || stat.st_uid != geteuid().as_raw()
+            || stat.st_mode & 0o777 != mode as nix::sys::stat::mode_t
+        {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 format!(

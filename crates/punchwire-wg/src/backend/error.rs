@@ -9,8 +9,19 @@ pub enum BackendError {
     #[error("no WireGuard interface named {iface:?}")]
     NoSuchInterface { iface: String },
 
-    #[error("permission denied on {iface}: controlling WireGuard needs root or CAP_NET_ADMIN")]
+    #[cfg_attr(
+        not(windows),
+        error("permission denied on {iface}: controlling WireGuard needs root or CAP_NET_ADMIN")
+    )]
+    #[cfg_attr(
+        windows,
+        error("permission denied on {iface}: controlling WireGuard needs an Administrator or the SYSTEM account (the Punchwire service runs as SYSTEM)")
+    )]
     PermissionDenied { iface: String },
+
+    /// The WireGuard library could not be loaded (Windows: `wireguard.dll`).
+    #[error("{dll} could not be loaded ({detail}): put wireguard.dll from WireGuardNT (https://download.wireguard.com/wireguard-nt/, bin\\<arch>\\wireguard.dll) next to punchwire.exe, and install WireGuard for Windows for the driver and its tunnels")]
+    DriverMissing { dll: String, detail: String },
 
     #[error("the WireGuard daemon of {iface} is not answering on {} ({detail})", socket.display())]
     NotAnswering {

@@ -9,6 +9,7 @@ mod error;
 #[cfg(target_os = "linux")]
 mod kernel;
 mod memory;
+mod nt;
 mod system;
 #[cfg(unix)]
 mod uapi;
@@ -17,6 +18,8 @@ pub use error::BackendError;
 #[cfg(target_os = "linux")]
 pub use kernel::KernelBackend;
 pub use memory::MemoryBackend;
+#[cfg(windows)]
+pub use nt::NtBackend;
 pub use system::SystemBackend;
 #[cfg(unix)]
 pub(crate) use uapi::read_get_answer;
@@ -34,7 +37,7 @@ use crate::key::PublicKey;
 /// Implementations must bound their own I/O where they can (socket timeouts); the
 /// [`Backend`] facade adds an outer deadline for the calls they cannot bound.
 pub trait WireGuard: Send + Sync + 'static {
-    /// A short name for messages: "kernel", "userspace", "memory".
+    /// A short name for messages: "kernel", "userspace", "wireguard-nt", "memory".
     fn kind(&self) -> &'static str;
 
     /// Names of the interfaces this implementation can see.

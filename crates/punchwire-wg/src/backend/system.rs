@@ -2,8 +2,7 @@
 //! CLI and the service use.
 //!
 //! On Linux that is the kernel (netlink) and userspace daemons (UAPI sockets); on
-//! other Unixes userspace only. Windows (wireguard-nt) will be one more part here,
-//! consulted in `part_for` and listed in `interfaces`.
+//! other Unixes (macOS) userspace only; on Windows the wireguard-nt driver.
 
 use super::{BackendError, WireGuard};
 use crate::device::{Device, Endpoint};
@@ -11,10 +10,12 @@ use crate::key::PublicKey;
 
 #[cfg(target_os = "linux")]
 use super::KernelBackend;
+#[cfg(windows)]
+use super::NtBackend;
 #[cfg(unix)]
 use super::UapiBackend;
 
-/// Kernel and userspace WireGuard together. An interface is served by the userspace
+/// Kernel and userspace WireGuard together (wireguard-nt on Windows). An interface is served by the userspace
 /// daemon whose socket exists, else by the kernel.
 #[derive(Debug, Clone, Default)]
 pub struct SystemBackend {
@@ -22,6 +23,8 @@ pub struct SystemBackend {
     userspace: UapiBackend,
     #[cfg(target_os = "linux")]
     kernel: KernelBackend,
+    #[cfg(windows)]
+    nt: NtBackend,
 }
 
 impl SystemBackend {
@@ -46,6 +49,8 @@ impl SystemBackend {
             &self.userspace,
             #[cfg(target_os = "linux")]
             &self.kernel,
+            #[cfg(windows)]
+            &self.nt,
         ];
         parts
     }
@@ -58,6 +63,12 @@ impl SystemBackend {
         }
         #[cfg(target_os = "linux")]
         return Ok(&self.kernel);
+        // wireguard-nt serves every adapter; it names a missing one itself.
+        #[cfg(windows)]
+        return {
+            let _ = iface;
+            Ok(&self.nt)
+        };
         #[allow(unreachable_code)]
         Err(BackendError::NoSuchInterface {
             iface: iface.to_owned(),

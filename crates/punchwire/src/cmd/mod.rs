@@ -10,6 +10,30 @@ pub mod show;
 
 /// Logs go to stderr so that stdout stays clean for `--json` and for pipes.
 pub fn init_logging(filter: &str) {
+    init_logging_to(filter, std::io::stderr);
+}
+
+/// The Windows service has no console: its log goes to `%ProgramData%\Punchwire\punchwire.log`
+/// (appended), or stays on stderr when that file cannot be opened.
+#[cfg(windows)]
+pub fn init_service_logging(filter: &str) {
+    let dir = punchwire_control::defaults::program_data();
+    let file = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("punchwire.log"))
+    });
+    match file {
+        Ok(file) => init_logging_to(filter, std::sync::Mutex::new(file)),
+        Err(_) => init_logging(filter),
+    }
+}
+
+fn init_logging_to<W>(filter: &str, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     // netlink-packet-route warns about every attribute a newer kernel adds; that is
     // noise to a user reading `punchwire show`, not news.
     // hickory logs every query it serves at info: a registry's log would be all queries.
@@ -18,6 +42,6 @@ pub fn init_logging(filter: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{quiet},info")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .init();
 }

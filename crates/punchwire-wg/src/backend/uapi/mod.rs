@@ -7,6 +7,7 @@
 
 mod config;
 mod implementation;
+mod names;
 mod request;
 mod socket;
 
@@ -67,9 +68,17 @@ impl UapiBackend {
         &self.dir
     }
 
-    /// The socket of `iface`, whether or not it exists.
+    /// The socket of `iface`, whether or not it exists: `<iface>.sock`, or on macOS
+    /// the `utunN.sock` that `<iface>.name` points to.
     pub fn socket_path(&self, iface: &str) -> PathBuf {
-        self.dir.join(format!("{iface}.sock"))
+        let own = self.dir.join(format!("{iface}.sock"));
+        if own.exists() || !valid_name(iface) {
+            return own;
+        }
+        match names::real_name(&self.dir, iface) {
+            Some(real) => self.dir.join(format!("{real}.sock")),
+            None => own,
+        }
     }
 
     /// Whether a socket for `iface` exists (without asking the daemon anything).
@@ -154,8 +163,9 @@ impl WireGuard for UapiBackend {
         "userspace"
     }
 
-    /// Every `*.sock` in the directory that is a socket; a missing directory means
-    /// no userspace interfaces.
+    /// Every `*.sock` in the directory that is a socket, by the name the user gave it
+    /// where a `.name` file says (macOS); a missing directory means no userspace
+    /// interfaces.
     fn interfaces(&self) -> Result<Vec<String>, BackendError> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
@@ -179,7 +189,14 @@ impl WireGuard for UapiBackend {
                     .map(str::to_owned)
             })
             .collect();
+        // A socket known by another name (macOS: utunN for wg0) is listed by that name.
+        for (name, real) in names::mappings(&self.dir) {
+            if let Some(slot) = names.iter_mut().find(|n| **n == real) {
+                *slot = name;
+            }
+        }
         names.sort();
+        names.dedup();
         Ok(names)
     }
 

@@ -1,0 +1,175 @@
+//! [`NtBackend`]: the [`WireGuard`] trait on wireguard-nt adapters.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::driver::{CallError, Driver};
+use super::{layout, tunnels};
+use crate::backend::{BackendError, WireGuard};
+use crate::device::{Device, Endpoint};
+use crate::key::PublicKey;
+
+/// Windows' "file not found", "path not found" and "element not found": what opening
+/// an adapter that does not exist returns.
+const NOT_FOUND: [i32; 3] = [2, 3, 1168];
+const ACCESS_DENIED: i32 = 5;
+
+/// wireguard-nt adapters, reached through `wireguard.dll`.
+#[derive(Clone)]
+pub struct NtBackend {
+    dll: Vec<PathBuf>,
+    tunnels: PathBuf,
+    /// Loaded on first use and kept; a failed load is retried on the next call, so
+    /// installing the DLL needs no restart.
+    driver: Arc<Mutex<Option<Arc<Driver>>>>,
+}
+
+impl NtBackend {
+    pub const DLL: &'static str = "wireguard.dll";
+
+    /// `wireguard.dll` next to the running program, then on Windows' DLL search path;
+    /// tunnels from the official client's configuration directory.
+    pub fn new() -> Self {
+        let mut dll = Vec::new();
+        if let Some(dir) = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        {
+            dll.push(dir.join(Self::DLL));
+        }
+        dll.push(PathBuf::from(Self::DLL));
+        Self {
+            dll,
+            tunnels: tunnels::official_dir(),
+            driver: Arc::default(),
+        }
+    }
+
+    /// Exactly this DLL (tests, unusual installs).
+    pub fn with_dll(mut self, path: impl Into<PathBuf>) -> Self {
+        self.dll = vec![path.into()];
+        self
+    }
+
+    /// Tunnel names from this directory instead of the official client's.
+    pub fn with_tunnels_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.tunnels = dir.into();
+        self
+    }
+
+    fn driver(&self) -> Result<Arc<Driver>, BackendError> {
+        let mut slot = self.driver.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(driver) = slot.as_ref() {
+            return Ok(Arc::clone(driver));
+        }
+        let mut tried = Vec::new();
+        for path in &self.dll {
+            match Driver::load(path) {
+                Ok(driver) => {
+                    tracing::debug!(dll = %driver.path().display(), "loaded wireguard-nt");
+                    let driver = Arc::new(driver);
+                    *slot = Some(Arc::clone(&driver));
+                    return Ok(driver);
+                }
+                Err(err) => tried.push(format!("{}: {err}", path.display())),
+            }
+        }
+        Err(BackendError::DriverMissing {
+            dll: Self::DLL.to_owned(),
+            detail: tried.join("; "),
+        })
+    }
+
+    fn error(&self, iface: &str, err: CallError) -> BackendError {
+        match err.source.raw_os_error() {
+            Some(code) if NOT_FOUND.contains(&code) && err.step == "opening the adapter" => {
+                BackendError::NoSuchInterface {
+                    iface: iface.to_owned(),
+                }
+            }
+            Some(ACCESS_DENIED) => BackendError::PermissionDenied {
+                iface: iface.to_owned(),
+            },
+            _ if err.source.kind() == io::ErrorKind::InvalidInput => {
+                BackendError::NoSuchInterface {
+                    iface: iface.to_owned(),
+                }
+            }
+            _ => BackendError::Protocol {
+                iface: iface.to_owned(),
+                detail: format!("wireguard-nt failed {}: {}", err.step, err.source),
+            },
+        }
+    }
+
+    fn read(&self, iface: &str) -> Result<Device, BackendError> {
+        let bytes = self
+            .driver()?
+            .get_configuration(iface)
+            .map_err(|e| self.error(iface, e))?;
+        layout::parse_device(iface, &bytes).map_err(|detail| BackendError::Protocol {
+            iface: iface.to_owned(),
+            detail: format!("wireguard-nt answered with {detail}"),
+        })
+    }
+}
+
+impl Default for NtBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for NtBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NtBackend")
+            .field("dll", &self.dll)
+            .field("tunnels", &self.tunnels)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WireGuard for NtBackend {
+    fn kind(&self) -> &'static str {
+        "wireguard-nt"
+    }
+
+    /// The official client's tunnels whose adapter exists now, sorted.
+    fn interfaces(&self) -> Result<Vec<String>, BackendError> {
+        let driver = self.driver()?;
+        let mut names: Vec<String> = tunnels::names(&self.tunnels)
+            .into_iter()
+            .filter(|name| driver.probe(name).is_ok())
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn device(&self, iface: &str) -> Result<Device, BackendError> {
+        self.read(iface)
+    }
+
+    /// Reads first, so that a missing peer is named and an unchanged endpoint writes
+    /// nothing; the write itself is "update only", so a peer removed in between is not
+    /// re-created.
+    fn set_endpoint(
+        &self,
+        iface: &str,
+        key: &PublicKey,
+        endpoint: Endpoint,
+    ) -> Result<(), BackendError> {
+        let device = self.read(iface)?;
+        let peer = device.peer(key).ok_or_else(|| BackendError::NoSuchPeer {
+            iface: iface.to_owned(),
+            peer: *key,
+        })?;
+        if peer.endpoint == Some(endpoint.addr()) {
+            return Ok(());
+        }
+        self.driver()?
+            .set_configuration(iface, &layout::endpoint_update(key, endpoint))
+            .map_err(|e| self.error(iface, e))
+    }
+}
