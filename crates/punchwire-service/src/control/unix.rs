@@ -3,9 +3,11 @@
 //!
 //! Setting the file up must not be redirectable by anyone else on the machine: the
 //! directory it lives in must be the service's own (not a symlink, owned by root or the
-//! service's user, writable by nobody else), the socket is born with its final mode
-//! (a umask, never a later chmod), and the group is changed without following
-//! symlinks, on a file checked to be the socket just created.
+//! service's user, writable by nobody else), and the socket is made in a private
+//! directory of its own (0700) where nobody else can reach or replace it, given its mode
+//! and group there, checked to be the socket just created, and only then renamed into
+//! place. No umask is changed: the umask is the whole process's, and narrowing it for a
+//! moment narrowed every file and directory other threads made in that moment.
 
 use std::fs::{File, Metadata};
 use std::io;
@@ -13,9 +15,10 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::{openat, renameat};
 use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::{fstatat, umask, Mode, SFlag};
-use nix::unistd::{fchownat, geteuid, Gid};
+use nix::sys::stat::{fchmod, fchmodat, fstatat, mkdirat, FchmodatFlags, Mode, SFlag};
+use nix::unistd::{fchownat, geteuid, unlinkat, Gid, UnlinkatFlags};
 use tokio::net::{UnixListener, UnixStream};
 
 use super::auth::{AccessPolicy, PeerIdentity};
@@ -88,10 +91,7 @@ impl ControlListener {
                 (0o600, None)
             }
         };
-        let listener = bind_with_mode(path, mode).map_err(|e| context("cannot listen on", e))?;
-        // The directory checked above must be the one the socket went into.
-        dir.check_still_at(path)?;
-        dir.adopt_socket(name, path, mode, gid)?;
+        let listener = dir.bind_staged(name, path, mode, gid)?;
         listener.set_nonblocking(true)?;
         Ok(Self {
             listener: UnixListener::from_std(listener)?,
@@ -119,24 +119,6 @@ impl Drop for ControlListener {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
-}
-
-/// Binds with a umask that leaves exactly `mode`, so the socket never exists with a
-/// looser one. The umask is process-wide: this runs at start-up, before the service
-/// writes any file, and only ever narrows what another thread would create. Two binds
-/// at once in one process (tests start several services) would restore each other's
-/// umask mid-bind, so they take turns.
-fn bind_with_mode(path: &Path, mode: u32) -> io::Result<std::os::unix::net::UnixListener> {
-    static UMASK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = UMASK
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    // `mode_t` is u16 on macOS.
-    let narrow = Mode::from_bits_truncate((!mode & 0o777) as nix::sys::stat::mode_t);
-    let previous = umask(narrow);
-    let bound = std::os::unix::net::UnixListener::bind(path);
-    umask(previous);
-    bound
 }
 
 /// The directory of the control socket, held open so that every later check and change
@@ -208,47 +190,153 @@ impl SocketDir {
         Ok(())
     }
 
-    /// Checks that `name` is the socket just created (a socket, ours, with `mode`), and
-    /// gives it to `gid` without following a symlink.
-    fn adopt_socket(
+    /// Binds the socket `name` with `mode` and `gid`, made and checked in a private
+    /// directory beside it and renamed into place: it never exists where others can
+    /// reach it before it is whole. The rename keeps the socket (a listening socket is
+    /// found by its inode), and within this directory it cannot be redirected.
+    fn bind_staged(
         &self,
         name: &std::ffi::OsStr,
         path: &Path,
         mode: u32,
         gid: Option<Gid>,
-    ) -> io::Result<()> {
-        let stat = fstatat(self.dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW)
-            .map_err(io::Error::from)?;
-        let is_socket =
-            SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFSOCK;
-        if !is_socket
-            || stat.st_uid != geteuid().as_raw()
-            || stat.st_mode & 0o777 != mode as nix::sys::stat::mode_t
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!(
-                    "{} is not the socket the service just created: refusing to use it",
-                    path.display()
-                ),
-            ));
-        }
-        if let Some(gid) = gid {
-            fchownat(
-                self.dir.as_fd(),
-                name,
-                None,
-                Some(gid),
-                AtFlags::AT_SYMLINK_NOFOLLOW,
-            )
-            .map_err(|e| {
+    ) -> io::Result<std::os::unix::net::UnixListener> {
+        let staging = Staging::create(self)?;
+        let listener =
+            std::os::unix::net::UnixListener::bind(staging.path.join(STAGED)).map_err(|e| {
                 io::Error::new(
-                    io::Error::from(e).kind(),
-                    format!("cannot give the group ownership of {}: {e}", path.display()),
+                    e.kind(),
+                    format!("cannot listen on {}: {e}", path.display()),
                 )
             })?;
-        }
-        Ok(())
+        // Following a symlink is safe here: nobody else can enter the staging directory
+        // (and Linux has no lchmod to ask for anything else).
+        fchmodat(
+            staging.dir.as_fd(),
+            STAGED,
+            Mode::from_bits_truncate(mode as nix::sys::stat::mode_t),
+            FchmodatFlags::FollowSymlink,
+        )
+        .map_err(|e| {
+            io::Error::new(
+                io::Error::from(e).kind(),
+                format!("cannot set the mode of {}: {e}", path.display()),
+            )
+        })?;
+        adopt_socket(&staging.dir, STAGED.as_ref(), path, mode, gid)?;
+        // The directory checked above must be the one the socket goes into.
+        self.check_still_at(path)?;
+        renameat(staging.dir.as_fd(), STAGED, self.dir.as_fd(), name).map_err(|e| {
+            io::Error::new(
+                io::Error::from(e).kind(),
+                format!(
+                    "cannot move the control socket into {}: {e}",
+                    path.display()
+                ),
+            )
+        })?;
+        Ok(listener)
+    }
+}
+
+/// Checks that `name` in `dir` is the socket just created (a socket, ours, with `mode`),
+/// and gives it to `gid` without following a symlink.
+fn adopt_socket(
+    dir: &File,
+    name: &std::ffi::OsStr,
+    path: &Path,
+    mode: u32,
+    gid: Option<Gid>,
+) -> io::Result<()> {
+    let stat = fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(io::Error::from)?;
+    let is_socket =
+        SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFSOCK;
+    if !is_socket
+        || stat.st_uid != geteuid().as_raw()
+        || stat.st_mode & 0o777 != mode as nix::sys::stat::mode_t
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is not the socket the service just created: refusing to use it",
+                path.display()
+            ),
+        ));
+    }
+    if let Some(gid) = gid {
+        fchownat(
+            dir.as_fd(),
+            name,
+            None,
+            Some(gid),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| {
+            io::Error::new(
+                io::Error::from(e).kind(),
+                format!("cannot give the group ownership of {}: {e}", path.display()),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// A directory only the service can enter, beside the socket's place, where the socket
+/// is made; removed, with anything left in it, when dropped.
+struct Staging {
+    parent: File,
+    name: String,
+    dir: File,
+    path: PathBuf,
+}
+
+/// The socket's name inside [`Staging`]: short, because a socket's whole path must fit
+/// in 108 bytes and the staging directory already adds to it.
+const STAGED: &str = "s";
+
+impl Staging {
+    fn create(parent: &SocketDir) -> io::Result<Self> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!(".pw-{}-{n}", std::process::id());
+        let path = parent.path.join(&name);
+        let fail = |what: &str, e: nix::errno::Errno| {
+            io::Error::new(
+                io::Error::from(e).kind(),
+                format!("cannot {what} {}: {e}", path.display()),
+            )
+        };
+        let parent_dir = parent.dir.try_clone()?;
+        mkdirat(parent.dir.as_fd(), name.as_str(), Mode::S_IRWXU).map_err(|e| fail("create", e))?;
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let dir = match openat(parent.dir.as_fd(), name.as_str(), flags, Mode::empty()) {
+            Ok(fd) => File::from(fd),
+            Err(e) => {
+                let _ = unlinkat(parent.dir.as_fd(), name.as_str(), UnlinkatFlags::RemoveDir);
+                return Err(fail("open", e));
+            }
+        };
+        let staging = Self {
+            parent: parent_dir,
+            path: path.clone(),
+            name,
+            dir,
+        };
+        // Whatever the umask left: only the service may enter.
+        fchmod(staging.dir.as_fd(), Mode::S_IRWXU).map_err(|e| fail("restrict", e))?;
+        Ok(staging)
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // The socket is gone from here once renamed into place; on a failure it is not.
+        let _ = unlinkat(self.dir.as_fd(), STAGED, UnlinkatFlags::NoRemoveDir);
+        let _ = unlinkat(
+            self.parent.as_fd(),
+            self.name.as_str(),
+            UnlinkatFlags::RemoveDir,
+        );
     }
 }
 
@@ -273,6 +361,24 @@ mod tests {
         let meta = std::fs::symlink_metadata(&path).unwrap();
         assert!(meta.file_type().is_socket());
         assert_eq!(meta.mode() & 0o777, 0o600);
+    }
+
+    #[tokio::test]
+    async fn the_socket_is_moved_into_place_and_nothing_else_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.sock");
+        let listener = ControlListener::bind(&path, &AccessPolicy::for_group("root")).unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["control.sock"]);
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o660);
+        assert_eq!(meta.gid(), 0);
+        std::os::unix::net::UnixStream::connect(&path).expect("it answers where it was moved");
+        drop(listener);
+        assert!(!path.exists());
     }
 
     #[tokio::test]
@@ -327,14 +433,14 @@ mod tests {
         // A regular file where the socket should be, as if swapped in after bind.
         std::fs::write(&path, "").unwrap();
         set_mode(&path, 0o660);
-        let err = socket_dir
-            .adopt_socket(
-                path.file_name().unwrap(),
-                &path,
-                0o660,
-                Some(Gid::from_raw(0)),
-            )
-            .unwrap_err();
+        let err = adopt_socket(
+            &socket_dir.dir,
+            path.file_name().unwrap(),
+            &path,
+            0o660,
+            Some(Gid::from_raw(0)),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("not the socket"), "{err}");
     }
 }
