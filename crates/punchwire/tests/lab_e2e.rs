@@ -43,6 +43,27 @@ fn wait_direct(lab: &Lab, what: &str) -> Duration {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// What `dig NAME PTR` prints when asked from the simulated internet of the registry's
+/// public address (where the tests start it, port 5353).
+fn dig_from_outside(lab: &Lab, name: &str) -> String {
+    let out = lab
+        .try_exec(
+            Node::Inet,
+            &[
+                "dig",
+                "@192.0.2.10",
+                "-p",
+                "5353",
+                "+time=2",
+                "+tries=1",
+                name,
+                "PTR",
+            ],
+        )
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn registry_bytes(lab: &Lab) -> u64 {
     lab.counters(Host::Registry, Host::Alice).unwrap().total()
         + lab.counters(Host::Registry, Host::Bob).unwrap().total()
@@ -171,22 +192,7 @@ fn the_registry_answers_dig_over_the_tunnel_and_ignores_outsiders() {
         assert_eq!(decoded.trim(), bob.to_base64());
 
         // From the simulated internet: not a tunnel peer, no answer.
-        let outside = lab
-            .try_exec(
-                Node::Inet,
-                &[
-                    "dig",
-                    "@192.0.2.10",
-                    "-p",
-                    "5353",
-                    "+time=2",
-                    "+tries=1",
-                    &format!("_wireguard._udp.{ZONE}"),
-                    "PTR",
-                ],
-            )
-            .unwrap();
-        let text = String::from_utf8_lossy(&outside.stdout);
+        let text = dig_from_outside(lab, &format!("_wireguard._udp.{ZONE}"));
         assert!(
             text.contains("timed out") && !text.contains("status:"),
             "{text}"
@@ -214,22 +220,7 @@ fn the_client_needs_only_the_interface() {
             ZONE,
             "the registry names its zone over the tunnel"
         );
-        let outside = lab
-            .try_exec(
-                Node::Inet,
-                &[
-                    "dig",
-                    "@192.0.2.10",
-                    "-p",
-                    "5353",
-                    "+time=2",
-                    "+tries=1",
-                    "b._dns-sd._udp.10.2.0.192.in-addr.arpa",
-                    "PTR",
-                ],
-            )
-            .unwrap();
-        let text = String::from_utf8_lossy(&outside.stdout);
+        let text = dig_from_outside(lab, "b._dns-sd._udp.10.2.0.192.in-addr.arpa");
         assert!(
             text.contains("timed out") && !text.contains("status:"),
             "an outsider learns no zone: {text}"
