@@ -13,6 +13,12 @@ pub const KEY_LABEL_LEN: usize = 56;
 /// The service labels every peer's name sits under: `<key>._wireguard._udp.<zone>`.
 pub const SERVICE_LABELS: [&str; 2] = ["_wireguard", "_udp"];
 
+/// RFC 6763 §11 domain enumeration, as the registry answers it and discovery asks it:
+/// `<kind>._dns-sd._udp.<reverse address>` PTR names the zone to browse. The kinds are
+/// browse, default browse and legacy browse; discovery asks the first.
+pub const BROWSE_KINDS: [&str; 3] = ["b", "db", "lb"];
+pub const BROWSE_SERVICE_LABELS: [&str; 2] = ["_dns-sd", "_udp"];
+
 /// A DNS name is at most 255 octets on the wire (RFC 1035 §2.3.4).
 const MAX_NAME_OCTETS: usize = 255;
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, RecordType};
 use punchwire_control::defaults::DNS_PORT;
-use punchwire_control::zone::Zone;
+use punchwire_control::zone::{Zone, BROWSE_KINDS, BROWSE_SERVICE_LABELS};
 use punchwire_wg::Device;
 use tokio::task::JoinSet;
 
@@ -188,7 +188,8 @@ async fn ask_one(server: SocketAddr, timeout: Duration) -> Outcome {
 
 /// `b._dns-sd._udp.<reverse name of ip>`.
 fn browse_name(ip: IpAddr) -> Name {
-    Name::from_labels([&b"b"[..], b"_dns-sd", b"_udp"])
+    let [service, proto] = BROWSE_SERVICE_LABELS;
+    Name::from_labels([BROWSE_KINDS[0], service, proto])
         .and_then(|prefix| prefix.append_domain(&Name::from(ip)))
         .expect("a reverse name leaves room for three short labels")
 }

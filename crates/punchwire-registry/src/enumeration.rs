@@ -8,15 +8,13 @@ use std::net::IpAddr;
 
 use hickory_proto::rr::rdata::PTR;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+use punchwire_control::zone::{BROWSE_KINDS, BROWSE_SERVICE_LABELS};
 
 use crate::answer::Answer;
 use crate::snapshot::{SizedRecord, Snapshot, TTL};
 
-/// The first labels of the names RFC 6763 §11 defines: browse, default browse, legacy
-/// browse. Registration domains (`r`, `dr`) are not offered: peers do not register
-/// through DNS, the registry reads them off its device.
-const BROWSE_LABELS: [&[u8]; 3] = [b"b", b"db", b"lb"];
-const SERVICE: [&[u8]; 2] = [b"_dns-sd", b"_udp"];
+// Registration domains (`r`, `dr`) are not offered: peers do not register through DNS,
+// the registry reads them off its device.
 
 /// The answer when `name` is an enumeration name of `arrival`; `None` for any other name.
 /// Only PTR is answered there: every other type is refused, as outside the zone.
@@ -51,6 +49,8 @@ fn is_browse_name(name: &LowerName, arrival: IpAddr) -> bool {
     }
     let mut labels = name.iter();
     let first = labels.next();
-    first.is_some_and(|label| BROWSE_LABELS.contains(&label))
-        && labels.take(2).eq(SERVICE.iter().copied())
+    first.is_some_and(|label| BROWSE_KINDS.iter().any(|kind| kind.as_bytes() == label))
+        && labels
+            .take(2)
+            .eq(BROWSE_SERVICE_LABELS.iter().map(|l| l.as_bytes()))
 }
