@@ -3,7 +3,7 @@
 //!
 //! Reading order: [`protocol`] (requests, answers, errors, event frames on the wire),
 //! [`status`] (the document `status` returns), [`rejection`] (why an answer was not
-//! used, by kind), [`events`] (the
+//! used, by kind), [`setup`] (what the service found out by itself about an interface), [`events`] (the
 //! events clients act on, typed), [`client`] (one connection to the
 //! service), [`config_file`] (replacing a configuration file all or nothing),
 //! [`defaults`] (where the two sides meet when nothing else is said, per platform),
@@ -21,6 +21,7 @@ pub mod events;
 pub mod interface;
 pub mod protocol;
 pub mod rejection;
+pub mod setup;
 pub mod status;
 pub mod timing;
 mod transport;

@@ -24,6 +24,9 @@ pub const VERSION: u32 = 1;
 /// connection closed, so that no client can make the service buffer without bound.
 pub const MAX_LINE: usize = 64 * 1024;
 
+/// How many events `recent-events` gives back at most.
+pub const RECENT_EVENTS: usize = 200;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Request {
@@ -45,6 +48,10 @@ pub enum Command {
     Hello,
     /// Follow the event stream on this connection.
     Subscribe,
+    /// The latest events (at most [`RECENT_EVENTS`]), oldest first, as
+    /// `{"events":[...]}`: what a window shows when it opens. Every event carries `at`,
+    /// milliseconds since the Unix epoch.
+    RecentEvents,
     /// Stop changing endpoints (on one interface, or all).
     Pause {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -333,6 +340,7 @@ mod tests {
                 "status",
                 "hello",
                 "subscribe",
+                "recent-events",
                 "pause",
                 "resume",
                 "reload",

@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::rejection::Rejection;
+use crate::setup::{Discovery, UnconfiguredInterface};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -23,6 +24,16 @@ pub struct ServiceStatus {
     pub interfaces: Vec<InterfaceStatus>,
     /// Present when this machine serves as a registry.
     pub registry: Option<RegistryModeStatus>,
+    /// The WireGuard interfaces the service can see that no `[[interface]]` names (the
+    /// registry's own device aside), each with what asking its peers found. (Empty: a
+    /// service older than the field.)
+    #[serde(default)]
+    pub unconfigured: Vec<UnconfiguredInterface>,
+    /// The zone to propose for registry mode; present while no `[registry]` is
+    /// configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub proposed_registry_zone: Option<String>,
 }
 
 /// The whole mesh at a glance: its state and the sentence that says it.
@@ -52,12 +63,18 @@ pub enum SummaryState {
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct InterfaceStatus {
     pub name: String,
+    /// The zone asked, configured or discovered; empty while it is still being looked for.
     pub zone: String,
     pub paused: bool,
     /// Why the interface cannot be read right now, if it cannot (e.g. it is down).
     pub error: Option<String>,
     pub peers: Vec<PeerStatus>,
     pub registries: Vec<RegistryLink>,
+    /// Present when the configuration left the registries or the zone out: how finding
+    /// them among the peers went (RFC 6763 §11 enumeration over the tunnel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub discovery: Option<Discovery>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

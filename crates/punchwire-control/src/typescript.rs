@@ -11,6 +11,7 @@ use ts_rs::{Config, TS};
 
 use crate::protocol::{Command, ErrorBody, ErrorCode, EventFrame, Hello, Request, Response};
 use crate::rejection::Rejection;
+use crate::setup::{Discovery, UnconfiguredInterface};
 use crate::status::{
     EndpointSource, Health, HealthReason, HealthState, InterfaceStatus, PeerStatus, RegistryLink,
     RegistryModeStatus, ServiceStatus, Summary, SummaryState,
@@ -43,6 +44,8 @@ fn declarations() -> String {
         declare::<HealthState>(&cfg),
         declare::<RegistryLink>(&cfg),
         declare::<RegistryModeStatus>(&cfg),
+        declare::<UnconfiguredInterface>(&cfg),
+        declare::<Discovery>(&cfg),
         declare::<Request>(&cfg),
         declare::<Command>(&cfg),
         declare::<Hello>(&cfg),

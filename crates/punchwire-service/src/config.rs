@@ -65,9 +65,13 @@ fn default_group() -> String {
 pub struct InterfaceConfig {
     /// The WireGuard interface, e.g. `wg0`.
     pub name: InterfaceName,
-    /// The DNS-SD zone the registries serve, e.g. `example.com.`.
-    pub zone: Zone,
-    /// Registries to ask, as `ip:port` reachable through the tunnel.
+    /// The DNS-SD zone the registries serve, e.g. `example.com.`. Left out: the zone the
+    /// registries name for their own address (RFC 6763 §11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<Zone>,
+    /// Registries to ask, as `ip:port` reachable through the tunnel. Left out (or
+    /// empty): the peers whose single tunnel address answers the enumeration query.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub registries: Vec<SocketAddr>,
     /// A full resolution of every peer at least this often.
     #[serde(default = "default_interval")]
@@ -255,13 +259,6 @@ impl Config {
             key,
             reason,
         };
-        if self.interfaces.is_empty() && self.registry.is_none() {
-            return Err(invalid(
-                "interface".into(),
-                "nothing to do: add an [[interface]] to keep endpoints current, a [registry], or both"
-                    .into(),
-            ));
-        }
         if self.control.group.trim().is_empty() {
             return Err(invalid("control.group".into(), "must not be empty".into()));
         }
@@ -278,12 +275,6 @@ impl Config {
                 return Err(invalid(
                     key("name"),
                     format!("{:?} is configured twice", iface.name.as_str()),
-                ));
-            }
-            if iface.registries.is_empty() {
-                return Err(invalid(
-                    key("registries"),
-                    "at least one registry address (ip:port) is needed".into(),
                 ));
             }
             for (j, registry) in iface.registries.iter().enumerate() {
@@ -532,12 +523,6 @@ refresh = "1s"
         );
         expect_error(
             "registries = [\"10.99.0.1:53\"]",
-            "registries = []",
-            "interface[0].registries",
-            "at least one",
-        );
-        expect_error(
-            "registries = [\"10.99.0.1:53\"]",
             "registries = [\"10.99.0.1\"]",
             "registries",
             "invalid socket address",
@@ -677,9 +662,20 @@ refresh = "1s"
     }
 
     #[test]
-    fn an_empty_file_says_what_to_add() {
-        let err = parse("").unwrap_err().to_string();
-        assert!(err.contains("nothing to do"), "{err}");
+    fn an_empty_file_is_a_first_run_with_nothing_to_do_yet() {
+        let config = parse("").unwrap();
+        assert!(config.interfaces.is_empty() && config.registry.is_none());
+    }
+
+    #[test]
+    fn an_interface_named_alone_leaves_its_registries_and_zone_to_be_found() {
+        let config = parse("[[interface]]\nname = \"wg0\"\n").unwrap();
+        assert_eq!(config.interfaces[0].zone, None);
+        assert!(config.interfaces[0].registries.is_empty());
+        // Written back without the keys left out, and read back the same.
+        let text = config.to_toml();
+        assert!(!text.contains("zone") && !text.contains("registries"), "{text}");
+        assert_eq!(parse(&text).unwrap(), config);
     }
 
     #[test]

@@ -186,6 +186,7 @@ mod tests {
             error: None,
             peers,
             registries: vec![],
+            discovery: None,
         }
     }
 

@@ -137,12 +137,6 @@ fn a_bad_config_is_refused_naming_file_key_and_reason_and_nothing_starts() {
             ],
         ),
         (
-            "no registries",
-            "registries = [\"127.0.0.1:9\"]",
-            "registries = []",
-            &["interface[0].registries", "at least one registry address"],
-        ),
-        (
             "unusable registry",
             "registries = [\"127.0.0.1:9\"]",
             "registries = [\"0.0.0.0:53\"]",

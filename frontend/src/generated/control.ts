@@ -14,7 +14,18 @@ summary: Summary, interfaces: Array<InterfaceStatus>,
 /**
  * Present when this machine serves as a registry.
  */
-registry: RegistryModeStatus | null, };
+registry: RegistryModeStatus | null, 
+/**
+ * The WireGuard interfaces the service can see that no `[[interface]]` names (the
+ * registry's own device aside), each with what asking its peers found. (Empty: a
+ * service older than the field.)
+ */
+unconfigured: Array<UnconfiguredInterface>, 
+/**
+ * The zone to propose for registry mode; present while no `[registry]` is
+ * configured.
+ */
+proposed_registry_zone?: string, };
 
 /**
  * The whole mesh at a glance: its state and the sentence that says it.
@@ -27,11 +38,20 @@ text: string, };
 
 export type SummaryState = "all-direct" | "some-not-direct" | "paused" | "no-peers";
 
-export type InterfaceStatus = { name: string, zone: string, paused: boolean, 
+export type InterfaceStatus = { name: string, 
+/**
+ * The zone asked, configured or discovered; empty while it is still being looked for.
+ */
+zone: string, paused: boolean, 
 /**
  * Why the interface cannot be read right now, if it cannot (e.g. it is down).
  */
-error: string | null, peers: Array<PeerStatus>, registries: Array<RegistryLink>, };
+error: string | null, peers: Array<PeerStatus>, registries: Array<RegistryLink>, 
+/**
+ * Present when the configuration left the registries or the zone out: how finding
+ * them among the peers went (RFC 6763 §11 enumeration over the tunnel).
+ */
+discovery?: Discovery, };
 
 export type PeerStatus = { 
 /**
@@ -98,7 +118,26 @@ rate_limited: number,
  */
 tcp_refused: number, };
 
-export type Request = { v: number, id: number, } & ({ "cmd": "status" } | { "cmd": "hello" } | { "cmd": "subscribe" } | { "cmd": "pause", interface?: string, } | { "cmd": "resume", interface?: string, } | { "cmd": "reload" } | { "cmd": "registry-enable" } | { "cmd": "registry-disable" } | { "cmd": "get-config" } | { "cmd": "set-config", config: unknown, 
+/**
+ * A WireGuard interface the service can see that its configuration does not name.
+ */
+export type UnconfiguredInterface = { name: string, 
+/**
+ * How many peers it has.
+ */
+peers: number, 
+/**
+ * What asking its peers found: with `found`, adding `[[interface]] name = "<name>"`
+ * alone keeps its peers direct.
+ */
+discovery: Discovery, };
+
+/**
+ * How asking the peers' tunnel addresses for their zone (RFC 6763 §11) went.
+ */
+export type Discovery = { "kind": "looking" } | { "kind": "found", registries: string[], zone: string, } | { "kind": "not-found", error: string, };
+
+export type Request = { v: number, id: number, } & ({ "cmd": "status" } | { "cmd": "hello" } | { "cmd": "subscribe" } | { "cmd": "recent-events" } | { "cmd": "pause", interface?: string, } | { "cmd": "resume", interface?: string, } | { "cmd": "reload" } | { "cmd": "registry-enable" } | { "cmd": "registry-disable" } | { "cmd": "get-config" } | { "cmd": "set-config", config: unknown, 
 /**
  * The `revision` of the `get-config` this change was based on: when the file
  * has changed since, the change is refused with `conflict`.
@@ -108,7 +147,7 @@ revision: string, });
 /**
  * Everything a client can ask.
  */
-export type Command = { "cmd": "status" } | { "cmd": "hello" } | { "cmd": "subscribe" } | { "cmd": "pause", interface?: string, } | { "cmd": "resume", interface?: string, } | { "cmd": "reload" } | { "cmd": "registry-enable" } | { "cmd": "registry-disable" } | { "cmd": "get-config" } | { "cmd": "set-config", config: unknown, 
+export type Command = { "cmd": "status" } | { "cmd": "hello" } | { "cmd": "subscribe" } | { "cmd": "recent-events" } | { "cmd": "pause", interface?: string, } | { "cmd": "resume", interface?: string, } | { "cmd": "reload" } | { "cmd": "registry-enable" } | { "cmd": "registry-disable" } | { "cmd": "get-config" } | { "cmd": "set-config", config: unknown, 
 /**
  * The `revision` of the `get-config` this change was based on: when the file
  * has changed since, the change is refused with `conflict`.

@@ -413,6 +413,8 @@ mod tests {
                 rate_limited,
                 tcp_refused,
             }),
+            unconfigured: Vec::new(),
+            proposed_registry_zone: None,
         }
     }
 
