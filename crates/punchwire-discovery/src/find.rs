@@ -14,7 +14,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, RecordType};
 use punchwire_control::defaults::DNS_PORT;
 use punchwire_control::zone::{Zone, BROWSE_KINDS, BROWSE_SERVICE_LABELS};
-use punchwire_wg::Device;
+use punchwire_wg::{Backend, BackendError, Device};
 use tokio::task::JoinSet;
 
 use crate::exchange::ask;
@@ -59,19 +59,41 @@ impl fmt::Display for Tried {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FindError {
+    #[error("cannot read the peers of {device}")]
+    Device {
+        device: String,
+        #[source]
+        source: BackendError,
+    },
     #[error(
         "no peer of {device} has a single tunnel address (a /32 or /128 in its AllowedIPs) \
-         that could be a registry: name the registry with --dns and the zone with --zone"
+         that could be a registry"
     )]
     NoCandidates { device: String },
     #[error(
         "no peer of {device} named a zone when asked b._dns-sd._udp PTR at its tunnel \
-         address ({}): name the registry with --dns and the zone with --zone",
+         address ({})",
         list(.tried)
     )]
     NoneAnswered { device: String, tried: Vec<Tried> },
-    #[error("the registries of {device} name different zones ({}): choose one with --zone", list(.tried))]
+    #[error("the registries of {device} name different zones ({})", list(.tried))]
     Disagree { device: String, tried: Vec<Tried> },
+}
+
+impl FindError {
+    /// What the user can give instead of what was not found, in the words of the place
+    /// they give it: `registries` and `zone` name the CLI's flags or the config's keys.
+    pub fn remedy(&self, registries: &str, zone: &str) -> String {
+        match self {
+            FindError::Device { .. } => {
+                "check that the interface exists and is up, then try again".to_owned()
+            }
+            FindError::NoCandidates { .. } | FindError::NoneAnswered { .. } => {
+                format!("name the registry with {registries} and the zone with {zone}")
+            }
+            FindError::Disagree { .. } => format!("choose one with {zone}"),
+        }
+    }
 }
 
 fn list(tried: &[Tried]) -> String {
@@ -94,6 +116,32 @@ pub fn candidates(device: &Device) -> Vec<SocketAddr> {
         }
     }
     seen
+}
+
+/// The registries and zone of `device`, found by asking `registries` when given, else
+/// every candidate among its peers ([`candidates`]); with `zone` given, only registries
+/// naming it count.
+pub async fn find_on_device(
+    backend: &Backend,
+    device: &str,
+    registries: &[SocketAddr],
+    zone: Option<&Zone>,
+    timeout: Duration,
+) -> Result<(Found, usize), FindError> {
+    let servers = if registries.is_empty() {
+        let read = backend
+            .device(device)
+            .await
+            .map_err(|source| FindError::Device {
+                device: device.to_owned(),
+                source,
+            })?;
+        candidates(&read)
+    } else {
+        registries.to_vec()
+    };
+    let found = find(device, &servers, zone, timeout).await?;
+    Ok((found, servers.len()))
 }
 
 /// Asks each of `servers` which zone it serves for its own address. With `zone` given,

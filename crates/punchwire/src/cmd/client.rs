@@ -119,28 +119,24 @@ async fn registries(args: &Args, backend: &Backend) -> anyhow::Result<(Vec<Socke
     if let (false, Some(zone)) = (args.dns.is_empty(), &args.zone) {
         return Ok((args.dns.clone(), zone.clone()));
     }
-    let servers = if args.dns.is_empty() {
-        let device = backend
-            .device(args.device.as_str())
-            .await
-            .with_context(|| format!("cannot read the peers of {}", args.device))?;
-        find::candidates(&device)
-    } else {
-        args.dns.clone()
-    };
-    let found = find::find(
+    let (found, asked) = find::find_on_device(
+        backend,
         args.device.as_str(),
-        &servers,
+        &args.dns,
         args.zone.as_ref(),
         args.timeout.get(),
     )
-    .await?;
+    .await
+    .map_err(|e| {
+        let remedy = e.remedy("--dns", "--zone");
+        anyhow::anyhow!("{:#}: {remedy}", anyhow::Error::new(e))
+    })?;
     eprintln!(
         "found: registry {} serving zone {} (asked {} address{})",
         list(&found.registries),
         found.zone,
-        servers.len(),
-        if servers.len() == 1 { "" } else { "es" }
+        asked,
+        if asked == 1 { "" } else { "es" }
     );
     Ok((found.registries, found.zone))
 }
