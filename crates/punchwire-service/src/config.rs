@@ -404,6 +404,13 @@ refresh = "1s"
     }
 
     #[test]
+    fn the_installed_first_run_configuration_parses_and_names_no_interface() {
+        let text = include_str!("../../../installers/first-run.toml");
+        let config = parse(text).unwrap();
+        assert!(config.interfaces.is_empty() && config.registry.is_none());
+    }
+
+    #[test]
     fn the_shipped_example_parses() {
         let text = include_str!("../../../installers/config.example.toml");
         parse(text).unwrap();
@@ -674,7 +681,10 @@ refresh = "1s"
         assert!(config.interfaces[0].registries.is_empty());
         // Written back without the keys left out, and read back the same.
         let text = config.to_toml();
-        assert!(!text.contains("zone") && !text.contains("registries"), "{text}");
+        assert!(
+            !text.contains("zone") && !text.contains("registries"),
+            "{text}"
+        );
         assert_eq!(parse(&text).unwrap(), config);
     }
 

@@ -3,69 +3,46 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime};
+use std::sync::{Arc, MutexGuard};
 
-use punchwire_discovery::{AnswerSource, Config as EngineConfig, DnsSource, Engine, InterfaceView};
 use punchwire_registry::{Registry, RegistryConfig as RunConfig, RunningRegistry, SelfRecord};
 use punchwire_wg::Backend;
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::broadcast;
 
 use crate::config::{Config, ConfigError, InterfaceConfig, Loaded, RegistryConfig};
 use crate::control::protocol::{Command, ErrorBody, ErrorCode, Hello};
 use crate::control::server::ControlHandler;
-use crate::notes::{event_json, Notes};
-use crate::peer_names::PeerNames;
-use crate::report::{peer_status, summary};
+use crate::event_log::EventLog;
+use crate::interface_task::{InterfaceTask, Shared};
+use crate::notes::Notes;
+use crate::scout::Scout;
 use crate::tunnel_check::check_registries_in_tunnel;
-use punchwire_control::status::{InterfaceStatus, RegistryLink, RegistryModeStatus, ServiceStatus};
 use punchwire_control::{config_file, defaults};
-
-/// How many control events a slow subscriber may fall behind.
-const EVENTS_CAPACITY: usize = 1024;
-
-/// How often each registry's SOA is probed for the status (round trip, serial). The
-/// engines poll on their own; this only feeds what users see.
-const PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct Service {
     config_path: PathBuf,
-    backend: Backend,
-    events: broadcast::Sender<Value>,
-    notes: Arc<Mutex<Notes>>,
-    peer_names: Arc<PeerNames>,
-    state: tokio::sync::Mutex<State>,
+    pub(crate) shared: Shared,
+    pub(crate) scout: Arc<Scout>,
+    pub(crate) state: tokio::sync::Mutex<State>,
 }
 
-struct State {
-    config: Config,
+pub(crate) struct State {
+    pub(crate) config: Config,
     /// The revision of the file `config` was read from or written as: a `set-config`
     /// based on any other is refused.
     revision: String,
-    interfaces: BTreeMap<String, InterfaceTask>,
-    registry: RegistryMode,
+    pub(crate) interfaces: BTreeMap<String, InterfaceTask>,
+    pub(crate) registry: RegistryMode,
 }
 
 #[derive(Default)]
-struct RegistryMode {
-    running: Option<RunningRegistry>,
+pub(crate) struct RegistryMode {
+    pub(crate) running: Option<RunningRegistry>,
     /// Why the registry is not running although configured and enabled.
-    error: Option<String>,
+    pub(crate) error: Option<String>,
     /// Switched off at run time (`registry-disable`), whatever the file says.
     disabled: bool,
-}
-
-/// One interface's engine, run as a task that hands the engine back when stopped, so
-/// that pausing keeps what it learned (registry health, peers held back).
-struct InterfaceTask {
-    config: InterfaceConfig,
-    engine: Option<Engine<DnsSource>>,
-    /// What the engine published last: the peers' health memory, judged at `status`.
-    view: watch::Receiver<InterfaceView>,
-    running: Option<(oneshot::Sender<()>, JoinHandle<Engine<DnsSource>>)>,
-    helpers: Vec<JoinHandle<()>>,
 }
 
 impl Service {
@@ -74,13 +51,16 @@ impl Service {
     /// fatal, so that discovery runs even when the registry cannot.
     pub async fn start(config_path: &Path, loaded: Loaded, backend: Backend) -> Arc<Self> {
         let Loaded { config, revision } = loaded;
-        let (events, _) = broadcast::channel(EVENTS_CAPACITY);
-        let service = Arc::new(Self {
-            config_path: config_path.to_owned(),
+        let shared = Shared {
             backend,
-            events,
+            log: Arc::default(),
             notes: Arc::default(),
             peer_names: Arc::default(),
+        };
+        let service = Arc::new(Self {
+            config_path: config_path.to_owned(),
+            scout: Scout::new(shared.clone()),
+            shared,
             state: tokio::sync::Mutex::new(State {
                 config: config.clone(),
                 revision,
@@ -93,7 +73,7 @@ impl Service {
             .apply_registry(&mut state, config.registry.as_ref())
             .await;
         for iface in &config.interfaces {
-            let task = service.start_interface(iface.clone());
+            let task = InterfaceTask::start(iface.clone(), service.shared.clone());
             state.interfaces.insert(iface.name.to_string(), task);
         }
         drop(state);
@@ -105,99 +85,16 @@ impl Service {
         &self.config_path
     }
 
-    fn notes(&self) -> MutexGuard<'_, Notes> {
-        self.notes.lock().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn notes(&self) -> MutexGuard<'_, Notes> {
+        self.shared.notes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn emit(&self, event: Value) {
-        let _ = self.events.send(event);
+        self.shared.log.publish(event);
     }
 
-    fn start_interface(&self, config: InterfaceConfig) -> InterfaceTask {
-        let source = DnsSource::new(&config.zone, defaults::DEFAULT_QUERY_TIMEOUT.get());
-        let mut engine_config =
-            EngineConfig::new(config.name.to_string(), config.registries.clone());
-        engine_config.interval = config.interval.get();
-        engine_config.poll = config.poll.get();
-        engine_config.fresh_handshake = config.handshake_threshold.get();
-        let engine = Engine::new(self.backend.clone(), source.clone(), engine_config);
-
-        let helpers = vec![
-            self.forward_events(&config, engine.subscribe()),
-            self.probe_registries(&config, source),
-        ];
-        let mut task = InterfaceTask {
-            config,
-            view: engine.view(),
-            engine: Some(engine),
-            running: None,
-            helpers,
-        };
-        if !task.config.paused {
-            task.resume();
-        }
-        task
-    }
-
-    /// Copies an engine's events into the service's notes and onto the control socket,
-    /// with the peer's name where the interface's file gives one.
-    fn forward_events(
-        &self,
-        config: &InterfaceConfig,
-        mut rx: broadcast::Receiver<punchwire_discovery::Event>,
-    ) -> JoinHandle<()> {
-        let iface = config.name.to_string();
-        let names_path = config.names_path();
-        let peer_names = Arc::clone(&self.peer_names);
-        let notes = Arc::clone(&self.notes);
-        let events = self.events.clone();
-        tokio::spawn(async move {
-            loop {
-                match rx.recv().await {
-                    Ok(event) => {
-                        notes
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .record(&iface, &event);
-                        let name = event_peer(&event)
-                            .and_then(|key| peer_names.get(&names_path).get(key).cloned());
-                        let _ = events.send(event_json(&iface, &event, name.as_deref()));
-                    }
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(
-                            "{iface}: {n} discovery events were not recorded (too many at once)"
-                        );
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                }
-            }
-        })
-    }
-
-    /// Measures each registry's round trip and serial for the status.
-    fn probe_registries(&self, config: &InterfaceConfig, source: DnsSource) -> JoinHandle<()> {
-        let iface = config.name.to_string();
-        let registries = config.registries.clone();
-        let notes = Arc::clone(&self.notes);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(PROBE_EVERY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                for &registry in &registries {
-                    let started = Instant::now();
-                    let result = source
-                        .soa_serial(registry)
-                        .await
-                        .map(|serial| (started.elapsed().as_secs_f64() * 1000.0, serial))
-                        .map_err(|e| e.to_string());
-                    notes
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .probed(&iface, registry, result);
-                }
-            }
-        })
+    fn log(&self) -> &EventLog {
+        &self.shared.log
     }
 
     /// Starts, restarts or stops the registry to match `wanted`.
@@ -220,7 +117,7 @@ impl Service {
             endpoint: wanted.self_endpoint,
             allowed: wanted.self_allowed.clone(),
         });
-        match Registry::start(config, self.backend.clone()).await {
+        match Registry::start(config, self.shared.backend.clone()).await {
             Ok(running) => {
                 tracing::info!(
                     "registry serving {} on {:?}",
@@ -239,7 +136,7 @@ impl Service {
     /// Re-reads the configuration file. A bad file changes nothing.
     pub async fn reload(&self) -> Result<(), ConfigError> {
         let Loaded { config, revision } = Config::read(&self.config_path)?;
-        check_registries_in_tunnel(&config, &self.backend, &self.config_path).await?;
+        check_registries_in_tunnel(&config, &self.shared.backend, &self.config_path).await?;
         let mut state = self.state.lock().await;
         self.apply(&mut state, config).await;
         state.revision = revision;
@@ -276,7 +173,7 @@ impl Service {
     ) -> Result<String, SetConfigError> {
         let new = Config::from_json(&self.config_path, config)?;
         // Before the lock: reading devices may take up to the backend's deadline.
-        check_registries_in_tunnel(&new, &self.backend, &self.config_path).await?;
+        check_registries_in_tunnel(&new, &self.shared.backend, &self.config_path).await?;
         // Held from the revision check across the write and the apply, so that two
         // clients' saves cannot cross.
         let mut state = self.state.lock().await;
@@ -351,7 +248,7 @@ impl Service {
         }
         for (name, config) in wanted {
             if let std::collections::btree_map::Entry::Vacant(slot) = state.interfaces.entry(name) {
-                slot.insert(self.start_interface(config));
+                slot.insert(InterfaceTask::start(config, self.shared.clone()));
             }
         }
         if new.registry != state.config.registry {
@@ -401,113 +298,6 @@ impl Service {
         }
     }
 
-    /// Everything the service knows, read now. The service's lock is held only to copy
-    /// what is configured: the devices and the names files are read after it is let go,
-    /// so that a wedged WireGuard daemon or a slow disk holds up this answer alone, never
-    /// pause, resume or set-config for other clients.
-    pub async fn status(&self) -> ServiceStatus {
-        let (configured, registry) = {
-            let state = self.state.lock().await;
-            let configured: Vec<(InterfaceConfig, bool, InterfaceView)> = state
-                .interfaces
-                .values()
-                .map(|task| {
-                    let view = task.view.borrow().clone();
-                    (task.config.clone(), task.running.is_none(), view)
-                })
-                .collect();
-            (configured, self.registry_status(&state))
-        };
-        let now = SystemTime::now();
-        let mut interfaces = Vec::new();
-        for (config, paused, view) in configured {
-            interfaces.push(self.interface_status(&config, paused, &view, now).await);
-        }
-        ServiceStatus {
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            config_path: self.config_path.display().to_string(),
-            summary: summary(&interfaces),
-            interfaces,
-            registry,
-        }
-    }
-
-    /// One interface as the device, the names file and the notes show it now.
-    async fn interface_status(
-        &self,
-        config: &InterfaceConfig,
-        paused: bool,
-        view: &InterfaceView,
-        now: SystemTime,
-    ) -> InterfaceStatus {
-        let name = config.name.as_str();
-        let (peers, error) = match self.backend.device(name).await {
-            Ok(device) => {
-                let names = self.peer_names.get(&config.names_path());
-                let peers = device
-                    .peers
-                    .iter()
-                    .map(|p| peer_status(p, names.get(&p.public_key).cloned(), view, now))
-                    .collect();
-                (peers, None)
-            }
-            Err(e) => (Vec::new(), Some(e.to_string())),
-        };
-        let notes = self.notes();
-        let registries = config
-            .registries
-            .iter()
-            .map(|&address| {
-                let link = notes.link(name, address);
-                RegistryLink {
-                    address,
-                    reachable: link.reachable,
-                    rtt_ms: link.rtt_ms,
-                    serial: link.serial,
-                    last_sync_age_secs: link.last_answer.map(|t| t.elapsed().as_secs()),
-                    error: link.error,
-                }
-            })
-            .collect();
-        InterfaceStatus {
-            name: name.to_owned(),
-            zone: config.zone.to_string(),
-            paused,
-            error,
-            peers,
-            registries,
-        }
-    }
-
-    /// Registry mode as configured and running: counters only, nothing read from a device.
-    fn registry_status(&self, state: &State) -> Option<RegistryModeStatus> {
-        state.config.registry.as_ref().map(|config| {
-            let stats = state.registry.running.as_ref().map(|r| r.stats());
-            RegistryModeStatus {
-                enabled: state.registry.running.is_some(),
-                zone: config.zone.to_string(),
-                device: config.device.to_string(),
-                listen: state
-                    .registry
-                    .running
-                    .as_ref()
-                    .map(|r| r.local_addrs().to_vec())
-                    .unwrap_or_default(),
-                peers_served: stats.as_ref().map_or(0, |s| s.peers),
-                queries: stats.as_ref().map_or(0, |s| s.queries),
-                refusals: stats.as_ref().map_or(0, |s| s.refused),
-                strangers_dropped: stats.as_ref().map_or(0, |s| s.strangers_dropped),
-                rate_limited: stats.as_ref().map_or(0, |s| s.rate_limited),
-                tcp_refused: stats.as_ref().map_or(0, |s| s.tcp_refused),
-                error: state.registry.error.clone().or_else(|| {
-                    stats
-                        .filter(|s| !s.fresh)
-                        .map(|_| format!("cannot read {}: answering SERVFAIL", config.device))
-                }),
-            }
-        })
-    }
-
     /// Stops every engine and the registry. Endpoints stay as they are: stopping the
     /// service must never cut a tunnel.
     pub async fn shutdown(&self) {
@@ -517,56 +307,6 @@ impl Service {
         }
         if let Some(running) = state.registry.running.take() {
             running.shutdown().await;
-        }
-    }
-}
-
-/// The peer an engine event is about, if it is about one.
-fn event_peer(event: &punchwire_discovery::Event) -> Option<&punchwire_wg::PublicKey> {
-    use punchwire_discovery::Event;
-    match event {
-        Event::EndpointChanged { peer, .. }
-        | Event::PeerHealthChanged { peer, .. }
-        | Event::Decision { peer, .. } => Some(peer),
-        Event::RegistryReachable { .. } | Event::RegistryUnreachable { .. } => None,
-    }
-}
-
-impl InterfaceTask {
-    fn resume(&mut self) {
-        if self.running.is_some() {
-            return;
-        }
-        let Some(mut engine) = self.engine.take() else {
-            return;
-        };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(async move {
-            engine
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await;
-            engine
-        });
-        self.running = Some((stop, handle));
-    }
-
-    async fn pause(&mut self) {
-        let Some((stop, handle)) = self.running.take() else {
-            return;
-        };
-        let _ = stop.send(());
-        match handle.await {
-            Ok(engine) => self.engine = Some(engine),
-            Err(e) => tracing::error!("{}: discovery task ended abnormally: {e}", self.config.name),
-        }
-    }
-
-    async fn stop(mut self) {
-        self.pause().await;
-        for helper in &self.helpers {
-            helper.abort();
         }
     }
 }
@@ -657,12 +397,13 @@ impl ControlHandler for Service {
                 .await
                 .map(|revision| json!({ "revision": revision }))
                 .map_err(ErrorBody::from),
+            Command::RecentEvents => Ok(json!({ "events": self.log().recent() })),
             // Answered by the connection itself; here only for completeness.
             Command::Subscribe => Ok(Value::Null),
         }
     }
 
     fn events(&self) -> broadcast::Receiver<Value> {
-        self.events.subscribe()
+        self.log().subscribe()
     }
 }

@@ -1,0 +1,383 @@
+//! One configured interface, run as its own task: first its registries and zone (found
+//! among the peers when the configuration leaves them out), then the discovery engine,
+//! paused and resumed on demand without losing what it learned (registry health, peers
+//! held back).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use punchwire_control::defaults;
+use punchwire_control::setup::Discovery;
+use punchwire_control::zone::Zone;
+use punchwire_discovery::find::{find_on_device, Found};
+use punchwire_discovery::{AnswerSource, Config as EngineConfig, DnsSource, Engine, InterfaceView};
+use punchwire_wg::Backend;
+use serde_json::json;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::InterfaceConfig;
+use crate::event_log::EventLog;
+use crate::notes::{event_json, Notes};
+use crate::peer_names::PeerNames;
+
+/// How often each registry's SOA is probed for the status (round trip, serial). The
+/// engines poll on their own; this only feeds what users see.
+const PROBE_EVERY: Duration = Duration::from_secs(5);
+
+/// After a search for the registries found none: the first wait before the next, which
+/// doubles up to [`FIND_RETRY_MAX`]. A registry that comes up later is found by itself.
+const FIND_RETRY_FIRST: Duration = Duration::from_secs(2);
+const FIND_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// What every interface task shares with the service.
+#[derive(Clone)]
+pub struct Shared {
+    pub backend: Backend,
+    pub log: Arc<EventLog>,
+    pub notes: Arc<Mutex<Notes>>,
+    pub peer_names: Arc<PeerNames>,
+}
+
+/// Where an interface's task is.
+#[derive(Clone)]
+pub enum Phase {
+    /// Looking for the registries and zone among the peers.
+    Finding(Discovery),
+    /// The engine exists (running or paused).
+    Ready(Ready),
+}
+
+#[derive(Clone)]
+pub struct Ready {
+    pub registries: Vec<SocketAddr>,
+    pub zone: Zone,
+    /// How they were found, when the configuration left them out.
+    pub discovery: Option<Discovery>,
+    /// What the engine published last: the peers' health memory, judged at `status`.
+    pub view: watch::Receiver<InterfaceView>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    Run,
+    Pause,
+    Stop,
+}
+
+pub struct InterfaceTask {
+    pub config: InterfaceConfig,
+    wanted: watch::Sender<Wanted>,
+    /// Whether the engine runs now: false while paused and while still finding.
+    running: watch::Receiver<bool>,
+    phase: watch::Receiver<Phase>,
+    handle: JoinHandle<()>,
+}
+
+impl InterfaceTask {
+    pub fn start(config: InterfaceConfig, shared: Shared) -> Self {
+        let wanted = if config.paused {
+            Wanted::Pause
+        } else {
+            Wanted::Run
+        };
+        let (wanted_tx, wanted_rx) = watch::channel(wanted);
+        let (running_tx, running_rx) = watch::channel(false);
+        let (phase_tx, phase_rx) = watch::channel(Phase::Finding(Discovery::Looking));
+        let handle = tokio::spawn(run(config.clone(), shared, wanted_rx, running_tx, phase_tx));
+        Self {
+            config,
+            wanted: wanted_tx,
+            running: running_rx,
+            phase: phase_rx,
+            handle,
+        }
+    }
+
+    pub fn paused(&self) -> bool {
+        *self.wanted.borrow() == Wanted::Pause
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase.borrow().clone()
+    }
+
+    pub fn resume(&self) {
+        self.wanted.send_if_modified(|w| {
+            let change = *w == Wanted::Pause;
+            if change {
+                *w = Wanted::Run;
+            }
+            change
+        });
+    }
+
+    /// Returns once the engine has stopped: no endpoint changes after this.
+    pub async fn pause(&self) {
+        self.wanted.send_if_modified(|w| {
+            let change = *w == Wanted::Run;
+            if change {
+                *w = Wanted::Pause;
+            }
+            change
+        });
+        let mut running = self.running.clone();
+        // An error means the task has ended, which is stopped too.
+        let _ = running.wait_for(|running| !running).await;
+    }
+
+    pub async fn stop(self) {
+        self.wanted.send_replace(Wanted::Stop);
+        if let Err(e) = self.handle.await {
+            tracing::error!("{}: discovery task ended abnormally: {e}", self.config.name);
+        }
+    }
+}
+
+/// The task: find, then run the engine whenever it is wanted, until told to stop.
+async fn run(
+    config: InterfaceConfig,
+    shared: Shared,
+    mut wanted: watch::Receiver<Wanted>,
+    running: watch::Sender<bool>,
+    phase: watch::Sender<Phase>,
+) {
+    let setup = tokio::select! {
+        setup = registries_and_zone(&config, &shared, &phase) => setup,
+        _ = wanted.wait_for(|w| *w == Wanted::Stop) => return,
+    };
+    let source = DnsSource::new(&setup.zone, defaults::DEFAULT_QUERY_TIMEOUT.get());
+    let mut engine = Engine::new(
+        shared.backend.clone(),
+        source.clone(),
+        engine_config(&config, setup.registries.clone()),
+    );
+    let _helpers = AbortOnDrop(vec![
+        forward_events(&config, &shared, engine.subscribe()),
+        probe_registries(&config, &shared, &setup.registries, source),
+    ]);
+    phase.send_replace(Phase::Ready(Ready {
+        registries: setup.registries,
+        zone: setup.zone,
+        discovery: setup.discovery,
+        view: engine.view(),
+    }));
+    loop {
+        match wanted.wait_for(|w| *w != Wanted::Pause).await {
+            Ok(w) if *w == Wanted::Run => {}
+            _ => return,
+        }
+        // Said before the check below, so that a pause in between waits for this run.
+        running.send_replace(true);
+        if *wanted.borrow() == Wanted::Run {
+            let mut until = wanted.clone();
+            engine
+                .run(async move {
+                    let _ = until.wait_for(|w| *w != Wanted::Run).await;
+                })
+                .await;
+        }
+        running.send_replace(false);
+    }
+}
+
+/// The engine's settings for `config`, asking `registries`.
+pub fn engine_config(config: &InterfaceConfig, registries: Vec<SocketAddr>) -> EngineConfig {
+    let mut engine = EngineConfig::new(config.name.to_string(), registries);
+    engine.interval = config.interval.get();
+    engine.poll = config.poll.get();
+    engine.fresh_handshake = config.handshake_threshold.get();
+    engine
+}
+
+struct Setup {
+    registries: Vec<SocketAddr>,
+    zone: Zone,
+    discovery: Option<Discovery>,
+}
+
+/// The configured registries and zone; what the configuration leaves out is asked of the
+/// peers until they answer, each failure shown in the status and said once in the log.
+async fn registries_and_zone(
+    config: &InterfaceConfig,
+    shared: &Shared,
+    phase: &watch::Sender<Phase>,
+) -> Setup {
+    if let (false, Some(zone)) = (config.registries.is_empty(), &config.zone) {
+        return Setup {
+            registries: config.registries.clone(),
+            zone: zone.clone(),
+            discovery: None,
+        };
+    }
+    let iface = config.name.as_str();
+    let mut wait = FIND_RETRY_FIRST;
+    let mut said: Option<String> = None;
+    loop {
+        match find(
+            &shared.backend,
+            iface,
+            &config.registries,
+            config.zone.as_ref(),
+        )
+        .await
+        {
+            Ok(found) => {
+                let discovery = found_discovery(&found);
+                tracing::info!("{iface}: found {}", discovery.text());
+                shared.log.publish(json!({
+                    "type": "registries-found",
+                    "iface": iface,
+                    "registries": found.registries,
+                    "zone": found.zone.as_str(),
+                }));
+                return Setup {
+                    registries: found.registries,
+                    zone: found.zone,
+                    discovery: Some(discovery),
+                };
+            }
+            Err(error) => {
+                if said.as_ref() != Some(&error) {
+                    tracing::warn!("{iface}: {error}; asking again every little while");
+                    shared.log.publish(json!({
+                        "type": "registries-not-found",
+                        "iface": iface,
+                        "error": error,
+                    }));
+                    said = Some(error.clone());
+                }
+                phase.send_replace(Phase::Finding(Discovery::NotFound { error }));
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(FIND_RETRY_MAX);
+            }
+        }
+    }
+}
+
+/// One search for the registries and zone of `iface`, its failure in words with what to
+/// set instead.
+pub async fn find(
+    backend: &Backend,
+    iface: &str,
+    registries: &[SocketAddr],
+    zone: Option<&Zone>,
+) -> Result<Found, String> {
+    let timeout = defaults::DEFAULT_QUERY_TIMEOUT.get();
+    find_on_device(backend, iface, registries, zone, timeout)
+        .await
+        .map(|(found, _asked)| found)
+        .map_err(|e| {
+            let remedy = e.remedy("`registries`", "`zone`");
+            format!("{}: {remedy}", chain(&e))
+        })
+}
+
+pub fn found_discovery(found: &Found) -> Discovery {
+    Discovery::Found {
+        registries: found.registries.clone(),
+        zone: found.zone.to_string(),
+    }
+}
+
+/// An error and its sources, in one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+/// Copies an engine's events into the service's notes and event log, with the peer's
+/// name where the interface's names file gives one.
+fn forward_events(
+    config: &InterfaceConfig,
+    shared: &Shared,
+    mut rx: broadcast::Receiver<punchwire_discovery::Event>,
+) -> JoinHandle<()> {
+    let iface = config.name.to_string();
+    let names_path = config.names_path();
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(event) => {
+                    shared
+                        .notes
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .record(&iface, &event);
+                    let name = event_peer(&event)
+                        .and_then(|key| shared.peer_names.get(&names_path).get(key).cloned());
+                    shared
+                        .log
+                        .publish(event_json(&iface, &event, name.as_deref()));
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(
+                        "{iface}: {n} discovery events were not recorded (too many at once)"
+                    );
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    })
+}
+
+/// Measures each registry's round trip and serial for the status.
+fn probe_registries(
+    config: &InterfaceConfig,
+    shared: &Shared,
+    registries: &[SocketAddr],
+    source: DnsSource,
+) -> JoinHandle<()> {
+    let iface = config.name.to_string();
+    let registries = registries.to_vec();
+    let notes = Arc::clone(&shared.notes);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PROBE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            for &registry in &registries {
+                let started = Instant::now();
+                let result = source
+                    .soa_serial(registry)
+                    .await
+                    .map(|serial| (started.elapsed().as_secs_f64() * 1000.0, serial))
+                    .map_err(|e| e.to_string());
+                notes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .probed(&iface, registry, result);
+            }
+        }
+    })
+}
+
+/// The peer an engine event is about, if it is about one.
+fn event_peer(event: &punchwire_discovery::Event) -> Option<&punchwire_wg::PublicKey> {
+    use punchwire_discovery::Event;
+    match event {
+        Event::EndpointChanged { peer, .. }
+        | Event::PeerHealthChanged { peer, .. }
+        | Event::Decision { peer, .. } => Some(peer),
+        Event::RegistryReachable { .. } | Event::RegistryUnreachable { .. } => None,
+    }
+}
+
+/// Helper tasks that end with the interface's task, however it ends.
+struct AbortOnDrop(Vec<JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for helper in &self.0 {
+            helper.abort();
+        }
+    }
+}
