@@ -44,6 +44,10 @@ pub struct ServiceOptions {
     pub socket: Option<PathBuf>,
     /// The control group; root-only (a group that does not exist) by default.
     pub group: Option<String>,
+    /// A first run: the configuration names no interface, so that the service only
+    /// offers the host's interface until a client enables it (the other options then
+    /// do not apply).
+    pub first_run: bool,
 }
 
 impl Default for ServiceOptions {
@@ -55,6 +59,7 @@ impl Default for ServiceOptions {
             paused: false,
             socket: None,
             group: None,
+            first_run: false,
         }
     }
 }
@@ -123,6 +128,41 @@ impl Lab {
             "[control]\nsocket = {:?}\ngroup = {group:?}\n",
             socket.display().to_string()
         );
+        if !options.first_run {
+            self.write_interface(host, options, &mut text)?;
+        }
+        std::fs::write(&config, text)
+            .map_err(|e| LabError::io(format!("writing {}", config.display()), e))?;
+
+        let mut cmd = Command::new(bin);
+        cmd.arg("service").arg("--config").arg(&config);
+        cmd.env("PUNCHWIRE_LOG", "info");
+        let process = self.spawn(host, cmd)?;
+        wait_until_ok(
+            START_TIMEOUT,
+            "the service's control socket appears",
+            || {
+                self.ensure_running(&process, "punchwire service", host)?;
+                Ok(socket.exists())
+            },
+        )?;
+        Ok(Service {
+            host,
+            process,
+            config,
+            socket,
+        })
+    }
+
+    /// The `[[interface]]` of `host`'s service, and the wg-quick file naming its peers.
+    fn write_interface(
+        &self,
+        host: Host,
+        options: &ServiceOptions,
+        text: &mut String,
+    ) -> Result<()> {
+        let info = self.host(host);
+        let dir = self.state_dir();
         let _ = writeln!(
             text,
             "[[interface]]\nname = {:?}\nzone = {ZONE:?}",
@@ -150,27 +190,7 @@ impl Lab {
         std::fs::write(&names, wg_quick)
             .map_err(|e| LabError::io(format!("writing {}", names.display()), e))?;
         let _ = writeln!(text, "names_from = {:?}", names.display().to_string());
-        std::fs::write(&config, text)
-            .map_err(|e| LabError::io(format!("writing {}", config.display()), e))?;
-
-        let mut cmd = Command::new(bin);
-        cmd.arg("service").arg("--config").arg(&config);
-        cmd.env("PUNCHWIRE_LOG", "info");
-        let process = self.spawn(host, cmd)?;
-        wait_until_ok(
-            START_TIMEOUT,
-            "the service's control socket appears",
-            || {
-                self.ensure_running(&process, "punchwire service", host)?;
-                Ok(socket.exists())
-            },
-        )?;
-        Ok(Service {
-            host,
-            process,
-            config,
-            socket,
-        })
+        Ok(())
     }
 
     /// Fails with the daemon's log when it has already exited, so that a wait for it to

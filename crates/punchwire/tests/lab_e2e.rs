@@ -20,28 +20,9 @@ use punchwire_lab::{
 };
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_punchwire");
-const STEP: Duration = Duration::from_secs(60);
-
-fn bin() -> &'static Path {
-    Path::new(BIN)
-}
-
-fn ping(lab: &Lab, from: Host, to: Host) -> bool {
-    let target = to.tunnel_ip().to_string();
-    lab.try_exec(from, &["ping", "-c", "1", "-W", "1", &target])
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-/// Both sides ping until one gets through: each NAT must see its own side send first.
-fn wait_direct(lab: &Lab, what: &str) -> Duration {
-    wait_until(STEP, what, || {
-        let _ = ping(lab, Host::Bob, Host::Alice);
-        ping(lab, Host::Alice, Host::Bob)
-    })
-    .unwrap_or_else(|e| panic!("{e}"))
-}
+#[path = "common/lab_steps.rs"]
+mod lab_steps;
+use lab_steps::{bin, control, key, ping, wait_direct, BIN, STEP};
 
 /// What `dig NAME PTR` prints when asked from the simulated internet of the registry's
 /// public address (where the tests start it, port 5353).
@@ -111,17 +92,6 @@ impl EventLog {
     }
 }
 
-fn control(socket: &Path, command: ControlCommand) -> Value {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let mut client = ControlClient::connect(socket).await.expect("connect");
-            client.request(command).await.expect("the service answers")
-        })
-}
-
 fn peer_status(socket: &Path, peer: &str) -> Value {
     let status = control(socket, ControlCommand::Status);
     status["interfaces"][0]["peers"]
@@ -131,10 +101,6 @@ fn peer_status(socket: &Path, peer: &str) -> Value {
         .find(|p| p["public_key"] == peer)
         .cloned()
         .unwrap_or_else(|| panic!("no peer {peer} in {status}"))
-}
-
-fn key(lab: &Lab, host: Host) -> String {
-    lab.host(host).public_key.to_base64()
 }
 
 #[test]
