@@ -14,6 +14,8 @@ use anyhow::{bail, Context};
 use punchwire_lab::{wait_for, Host, Lab, NatBehaviour, ServiceOptions, WgImpl, ZONE};
 
 use punchwire_control::defaults::DEFAULT_SOCKET;
+
+mod first_run;
 use punchwire_control::timing::Timing;
 
 #[derive(clap::Args)]
@@ -31,6 +33,11 @@ pub struct Args {
     /// service's usual socket, unless a real service is there.
     #[arg(long)]
     socket: Option<PathBuf>,
+
+    /// Start alice's service with nothing configured, as on a first run: it offers her
+    /// interface, and the demo goes on once a client (the tray app) enables it.
+    #[arg(long)]
+    first_run: bool,
 
     /// Give up if a step takes longer than this.
     #[arg(long, value_name = "DURATION", default_value_t = Timing::from_secs(60))]
@@ -200,6 +207,7 @@ fn narrate(
         bin,
         &ServiceOptions {
             socket: Some(socket.to_owned()),
+            first_run: args.first_run,
             ..Default::default()
         },
     )?;
@@ -208,6 +216,9 @@ fn narrate(
         "alice's control socket: {}",
         alice.socket.display()
     ));
+    if args.first_run {
+        first_run::wait_until_enabled(lab, &alice.socket, timeout, stop)?;
+    }
 
     say("Discovery: each service asks the registry where the other peer is");
     let (alice_for_bob, took) = wait_for(timeout, "alice learns bob's endpoint", || {
