@@ -4,7 +4,7 @@
 ; Installs: the tray app (Tauri's part), punchwire.exe as the "Punchwire" Windows service
 ; (LocalSystem, automatic start), the local group "Punchwire Users" whose members may use
 ; the service's control pipe (the installing user is added), %ProgramData%\Punchwire with
-; the example configuration, and the tray app's start at login (the machine-wide Run key).
+; a configuration that names no interface yet (the app offers them), and the tray app's start at login (the machine-wide Run key).
 ; Uninstalling removes the service and the Run entry, and keeps the group and
 ; %ProgramData%\Punchwire (the user's configuration).
 
@@ -27,11 +27,13 @@
   nsExec::ExecToLog 'net.exe localgroup "${PW_GROUP}" "$%USERNAME%" /add'
   Pop $0
 
-  ; Configuration and state: %ProgramData%\Punchwire, the example config to start from.
+  ; Configuration and state: %ProgramData%\Punchwire. A first install gets a
+  ; configuration that names no interface: the service starts, and the app offers this
+  ; machine's tunnels with what it found for each. An upgrade keeps the user's file.
   ReadEnvStr $1 ProgramData
   CreateDirectory "$1\Punchwire"
   IfFileExists "$1\Punchwire\config.toml" +2 0
-    CopyFiles /SILENT "$INSTDIR\config.example.toml" "$1\Punchwire\config.toml"
+    CopyFiles /SILENT "$INSTDIR\first-run.toml" "$1\Punchwire\config.toml"
 
   ; The service (created once; an upgrade keeps its settings).
   nsExec::ExecToLog 'sc.exe query "${PW_SERVICE}"'

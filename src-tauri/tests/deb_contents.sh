@@ -18,6 +18,7 @@ need usr/lib/sysusers.d/punchwire.conf
 need etc/xdg/autostart/punchwire-tray.desktop
 need usr/share/applications/Punchwire.desktop
 need usr/share/icons/hicolor/128x128/apps/punchwire-tray.png
+need usr/share/punchwire/first-run.toml
 
 [ -x "$root/usr/bin/punchwire" ] && "$root/usr/bin/punchwire" --help >/dev/null || { echo "punchwire --help fails"; fail=1; }
 grep -qx 'Exec=punchwire-tray --hidden' "$root/etc/xdg/autostart/punchwire-tray.desktop" || { echo "autostart entry does not start the tray hidden"; fail=1; }
@@ -38,9 +39,14 @@ if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
     cp "$root/usr/lib/sysusers.d/punchwire.conf" "$root/sysusers-copy/"
     mount --bind "$root/etc-copy" /etc
     mount --bind "$root/sysusers-copy" /usr/lib/sysusers.d
-    sh "$root/DEBIAN/postinst" configure >/dev/null
+    rm -rf /etc/punchwire
+    # The package'"'"'s files are not installed here: the script reads them where dpkg-deb put them.
+    sed "s#/usr/share/punchwire/#$root/usr/share/punchwire/#" "$root/DEBIAN/postinst" > "$root/postinst"
+    sh "$root/postinst" configure >/dev/null
     getent group punchwire >/dev/null
-  ' || { echo "postinst did not create the punchwire group"; fail=1; }
+    # The first-run configuration (that the service takes it: config.rs's tests).
+    grep -q "names no WireGuard interface" /etc/punchwire/config.toml
+  ' || { echo "postinst did not create the punchwire group and the first-run configuration"; fail=1; }
 else
   echo "(not root: the postinst is checked by reading only)"
 fi
