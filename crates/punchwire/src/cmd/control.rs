@@ -165,13 +165,21 @@ fn render_status(status: &ServiceStatus) -> String {
     );
     let _ = writeln!(out, "{}", status.summary.text);
     for iface in &status.interfaces {
+        let zone = if iface.zone.is_empty() {
+            "not known yet"
+        } else {
+            &iface.zone
+        };
         let _ = writeln!(
             out,
             "\ninterface {} (zone {}): discovery {}",
             safe(&iface.name),
-            safe(&iface.zone),
+            safe(zone),
             if iface.paused { "paused" } else { "running" }
         );
+        if let Some(found) = &iface.discovery {
+            let _ = writeln!(out, "  found among the peers: {}", safe(&found.text()));
+        }
         if let Some(error) = &iface.error {
             let _ = writeln!(out, "  error: {}", safe(error));
         }
@@ -271,6 +279,16 @@ fn render_status(status: &ServiceStatus) -> String {
         if let Some(error) = &registry.error {
             let _ = writeln!(out, "  error: {}", safe(error));
         }
+    }
+    for offer in &status.unconfigured {
+        let _ = writeln!(
+            out,
+            "\nnot configured: {} ({} peer{}): {}",
+            safe(&offer.name),
+            offer.peers,
+            if offer.peers == 1 { "" } else { "s" },
+            safe(&offer.discovery.text())
+        );
     }
     out
 }
@@ -428,6 +446,35 @@ mod tests {
                 "dropped: 3 from strangers, 4 over the rate limit, 1992 TCP connections over the cap"
             ),
             "{attacked}"
+        );
+    }
+
+    #[test]
+    fn a_first_run_shows_what_each_unconfigured_interface_would_use() {
+        use punchwire_control::setup::{Discovery, UnconfiguredInterface};
+        let mut status = with_registry(0, 0, 0);
+        status.unconfigured = vec![
+            UnconfiguredInterface {
+                name: "wg0".into(),
+                peers: 3,
+                discovery: Discovery::Found {
+                    registries: vec!["10.99.0.1:53".parse().unwrap()],
+                    zone: "example.com.".into(),
+                },
+            },
+            UnconfiguredInterface {
+                name: "wg1".into(),
+                peers: 1,
+                discovery: Discovery::NotFound {
+                    error: "no peer of wg1 named a zone".into(),
+                },
+            },
+        ];
+        let text = render_status(&status);
+        assert!(
+            text.contains("not configured: wg0 (3 peers): registry 10.99.0.1, zone example.com.")
+                && text.contains("not configured: wg1 (1 peer): no peer of wg1 named a zone"),
+            "{text}"
         );
     }
 }
