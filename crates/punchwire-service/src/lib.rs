@@ -23,6 +23,7 @@ pub mod report;
 pub mod scm;
 pub mod scout;
 pub mod service;
+pub mod set_config;
 pub mod signals;
 pub mod status;
 pub mod tunnel_check;
