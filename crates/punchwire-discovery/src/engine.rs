@@ -346,12 +346,14 @@ impl<S: AnswerSource> Engine<S> {
     }
 
     fn registry_answered(&mut self, registry: SocketAddr) {
+        self.view.registry_answered(registry, Instant::now(), None);
         if let Some(Change::Reachable) = self.registries.answered(registry) {
             self.emit(Event::RegistryReachable { registry });
         }
     }
 
     fn registry_failed(&mut self, registry: SocketAddr, why: &str) {
+        self.view.registry_failed(registry, why);
         let jitter = rand::random::<f64>();
         if let Some(Change::Unreachable(reason)) =
             self.registries
@@ -414,16 +416,22 @@ impl<S: AnswerSource> Engine<S> {
         let mut tasks = JoinSet::new();
         for registry in available {
             let source = Arc::clone(&self.source);
-            tasks.spawn(async move { (registry, source.soa_serial(registry).await) });
+            tasks.spawn(async move {
+                let asked = Instant::now();
+                let serial = source.soa_serial(registry).await;
+                (registry, serial.map(|serial| (asked.elapsed(), serial)))
+            });
         }
         let mut moved = false;
         while let Some(joined) = tasks.join_next().await {
-            let Ok((registry, serial)) = joined else {
+            let Ok((registry, answer)) = joined else {
                 continue;
             };
-            match serial {
-                Ok(serial) => {
+            match answer {
+                Ok((rtt, serial)) => {
                     moved |= self.serials.insert(registry, serial) != Some(serial);
+                    self.view
+                        .registry_answered(registry, Instant::now(), Some((rtt, serial)));
                     self.registry_answered(registry);
                 }
                 Err(e) => {
@@ -433,6 +441,10 @@ impl<S: AnswerSource> Engine<S> {
                 }
             }
         }
+        // Only the readings: the peers' part is published after each pass or check.
+        let readings = self.view.registries().clone();
+        self.published
+            .send_modify(|view| view.set_registries(readings));
         moved
     }
 
@@ -733,6 +745,26 @@ mod tests {
             e,
             Event::EndpointChanged { registry: r, .. } if *r == registry(9)
         )));
+    }
+
+    /// What the status shows of each registry comes from the engine's own SOA poll:
+    /// nobody asks the registries a second time to fill it.
+    #[tokio::test]
+    async fn the_published_view_holds_what_the_soa_poll_saw_of_each_registry() {
+        let (_memory, source, mut engine) = setup(&[registry(1), registry(9)]);
+        let view = engine.view();
+        assert_eq!(view.borrow().registry(registry(1)).reachable, None);
+        source.take_down(registry(9));
+
+        engine.serial_moved().await;
+
+        let up = view.borrow().registry(registry(1));
+        assert_eq!(up.reachable, Some(true));
+        assert!(up.serial.is_some() && up.rtt.is_some() && up.last_answer.is_some());
+        assert_eq!(up.error, None);
+        let down = view.borrow().registry(registry(9));
+        assert_eq!(down.reachable, Some(false));
+        assert!(down.error.is_some() && down.rtt.is_none(), "{down:?}");
     }
 
     /// A device that can be read but refuses every write.

@@ -34,4 +34,4 @@ pub use memory::MemorySource;
 pub use peer_health::{Facts, PeerHealth, Thresholds};
 pub use policy::{decide, Action, Decision, PolicyContext, Reason};
 pub use registry_route::{registry_outside_tunnel, OutsideTunnel};
-pub use view::InterfaceView;
+pub use view::{InterfaceView, RegistryReading};

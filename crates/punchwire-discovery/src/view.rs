@@ -3,9 +3,11 @@
 //! reads it to answer `status`, judging it with the current moment and the device's
 //! current reading, so that what the status says never waits for the next pass.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use punchwire_control::status::{EndpointSource, Health};
 use punchwire_wg::{Peer, PublicKey};
@@ -19,6 +21,22 @@ pub struct InterfaceView {
     /// The registries' DNS addresses: a peer whose AllowedIPs hold one serves a registry.
     registry_ips: Vec<IpAddr>,
     peers: HashMap<PublicKey, PeerHealth>,
+    /// What the engine's own SOA polls and lookups saw of each registry: the status shows
+    /// it, so that no one asks the registries a second time to fill it.
+    registries: BTreeMap<SocketAddr, RegistryReading>,
+}
+
+/// One registry as the engine last saw it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegistryReading {
+    /// `None` until it has been asked.
+    pub reachable: Option<bool>,
+    /// The round trip of the latest SOA poll that it answered.
+    pub rtt: Option<Duration>,
+    pub serial: Option<u32>,
+    pub last_answer: Option<Instant>,
+    /// Why its latest question failed, while it is unreachable.
+    pub error: Option<String>,
 }
 
 impl InterfaceView {
@@ -27,7 +45,48 @@ impl InterfaceView {
             thresholds,
             registry_ips: registries.iter().map(SocketAddr::ip).collect(),
             peers: HashMap::new(),
+            registries: registries
+                .iter()
+                .map(|&r| (r, RegistryReading::default()))
+                .collect(),
         }
+    }
+
+    /// What the engine last saw of `registry` (nothing, for one it does not ask).
+    pub fn registry(&self, registry: SocketAddr) -> RegistryReading {
+        self.registries.get(&registry).cloned().unwrap_or_default()
+    }
+
+    pub(crate) fn registries(&self) -> &BTreeMap<SocketAddr, RegistryReading> {
+        &self.registries
+    }
+
+    /// `registry` answered at `now`; with an SOA poll's round trip and serial when it was one.
+    pub(crate) fn registry_answered(
+        &mut self,
+        registry: SocketAddr,
+        now: Instant,
+        soa: Option<(Duration, u32)>,
+    ) {
+        let reading = self.registries.entry(registry).or_default();
+        reading.reachable = Some(true);
+        reading.error = None;
+        reading.last_answer = Some(now);
+        if let Some((rtt, serial)) = soa {
+            reading.rtt = Some(rtt);
+            reading.serial = Some(serial);
+        }
+    }
+
+    pub(crate) fn set_registries(&mut self, readings: BTreeMap<SocketAddr, RegistryReading>) {
+        self.registries = readings;
+    }
+
+    pub(crate) fn registry_failed(&mut self, registry: SocketAddr, why: &str) {
+        let reading = self.registries.entry(registry).or_default();
+        reading.reachable = Some(false);
+        reading.error = Some(why.to_owned());
+        reading.rtt = None;
     }
 
     pub fn thresholds(&self) -> &Thresholds {

@@ -4,27 +4,23 @@
 //! held back).
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use punchwire_control::defaults;
 use punchwire_control::setup::Discovery;
 use punchwire_control::zone::Zone;
 use punchwire_discovery::find::{find_on_device, Found};
-use punchwire_discovery::{AnswerSource, Config as EngineConfig, DnsSource, Engine, InterfaceView};
+use punchwire_discovery::{Config as EngineConfig, DnsSource, Engine, InterfaceView};
 use punchwire_wg::Backend;
 use serde_json::json;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::InterfaceConfig;
+use crate::engine_events::event_json;
 use crate::event_log::EventLog;
-use crate::notes::{event_json, Notes};
 use crate::peer_names::PeerNames;
-
-/// How often each registry's SOA is probed for the status (round trip, serial). The
-/// engines poll on their own; this only feeds what users see.
-const PROBE_EVERY: Duration = Duration::from_secs(5);
 
 /// After a search for the registries found none: the first wait before the next, which
 /// doubles up to [`FIND_RETRY_MAX`]. A registry that comes up later is found by itself.
@@ -36,7 +32,6 @@ const FIND_RETRY_MAX: Duration = Duration::from_secs(30);
 pub struct Shared {
     pub backend: Backend,
     pub log: Arc<EventLog>,
-    pub notes: Arc<Mutex<Notes>>,
     pub peer_names: Arc<PeerNames>,
 }
 
@@ -150,13 +145,10 @@ async fn run(
     let source = DnsSource::new(&setup.zone, defaults::DEFAULT_QUERY_TIMEOUT.get());
     let mut engine = Engine::new(
         shared.backend.clone(),
-        source.clone(),
+        source,
         engine_config(&config, setup.registries.clone()),
     );
-    let _helpers = AbortOnDrop(vec![
-        forward_events(&config, &shared, engine.subscribe()),
-        probe_registries(&config, &shared, &setup.registries, source),
-    ]);
+    let _forwarding = AbortOnDrop(forward_events(&config, &shared, engine.subscribe()));
     phase.send_replace(Phase::Ready(Ready {
         registries: setup.registries,
         zone: setup.zone,
@@ -293,8 +285,8 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Copies an engine's events into the service's notes and event log, with the peer's
-/// name where the interface's names file gives one.
+/// Copies an engine's events into the service's event log, with the peer's name where
+/// the interface's names file gives one.
 fn forward_events(
     config: &InterfaceConfig,
     shared: &Shared,
@@ -307,11 +299,6 @@ fn forward_events(
         loop {
             match rx.recv().await {
                 Ok(event) => {
-                    shared
-                        .notes
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .record(&iface, &event);
                     let name = event_peer(&event)
                         .and_then(|key| shared.peer_names.get(&names_path).get(key).cloned());
                     shared
@@ -329,37 +316,6 @@ fn forward_events(
     })
 }
 
-/// Measures each registry's round trip and serial for the status.
-fn probe_registries(
-    config: &InterfaceConfig,
-    shared: &Shared,
-    registries: &[SocketAddr],
-    source: DnsSource,
-) -> JoinHandle<()> {
-    let iface = config.name.to_string();
-    let registries = registries.to_vec();
-    let notes = Arc::clone(&shared.notes);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PROBE_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            for &registry in &registries {
-                let started = Instant::now();
-                let result = source
-                    .soa_serial(registry)
-                    .await
-                    .map(|serial| (started.elapsed().as_secs_f64() * 1000.0, serial))
-                    .map_err(|e| e.to_string());
-                notes
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .probed(&iface, registry, result);
-            }
-        }
-    })
-}
-
 /// The peer an engine event is about, if it is about one.
 fn event_peer(event: &punchwire_discovery::Event) -> Option<&punchwire_wg::PublicKey> {
     use punchwire_discovery::Event;
@@ -371,13 +327,11 @@ fn event_peer(event: &punchwire_discovery::Event) -> Option<&punchwire_wg::Publi
     }
 }
 
-/// Helper tasks that end with the interface's task, however it ends.
-struct AbortOnDrop(Vec<JoinHandle<()>>);
+/// A helper task that ends with the interface's task, however it ends.
+struct AbortOnDrop(JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        for helper in &self.0 {
-            helper.abort();
-        }
+        self.0.abort();
     }
 }

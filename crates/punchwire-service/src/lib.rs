@@ -5,18 +5,18 @@
 //! Reading order: [`config`] (what to do), [`tunnel_check`] (the check of it that needs
 //! the devices), [`service`] (doing it: the registry, and an [`interface_task`] per
 //! interface, which finds what the configuration left out before it runs the engine),
-//! [`scout`] (what the interfaces nobody configured would need), [`event_log`] (the
-//! events, live and recent), [`notes`], [`report`] and [`status`] (what it learned, as
-//! `status`), [`control`] (how clients
+//! [`scout`] (what the interfaces nobody configured would need), [`engine_events`] and
+//! [`event_log`] (the events, in the protocol's shape, live and recent), [`report`] and
+//! [`status`] (what it learned, as `status`), [`control`] (how clients
 //! ask), [`daemon`] (the process's life), [`signals`] (stop and reload requests of each
 //! platform) and on Windows `scm` (running as a Windows service).
 
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod engine_events;
 pub mod event_log;
 pub mod interface_task;
-pub mod notes;
 pub mod peer_names;
 pub mod report;
 #[cfg(windows)]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, MutexGuard};
+use std::sync::Arc;
 
 use punchwire_registry::{Registry, RegistryConfig as RunConfig, RunningRegistry, SelfRecord};
 use punchwire_wg::Backend;
@@ -15,7 +15,6 @@ use crate::control::protocol::{Command, ErrorBody, ErrorCode, Hello};
 use crate::control::server::ControlHandler;
 use crate::event_log::EventLog;
 use crate::interface_task::{InterfaceTask, Shared};
-use crate::notes::Notes;
 use crate::scout::Scout;
 use crate::tunnel_check::check_registries_in_tunnel;
 use punchwire_control::defaults;
@@ -54,7 +53,6 @@ impl Service {
         let shared = Shared {
             backend,
             log: Arc::default(),
-            notes: Arc::default(),
             peer_names: Arc::default(),
         };
         let service = Arc::new(Self {
@@ -83,10 +81,6 @@ impl Service {
     /// The configuration file this service reads on reload.
     pub fn config_path(&self) -> &Path {
         &self.config_path
-    }
-
-    pub(crate) fn notes(&self) -> MutexGuard<'_, Notes> {
-        self.shared.notes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn emit(&self, event: Value) {
@@ -184,7 +178,6 @@ impl Service {
                 if let Some(task) = state.interfaces.remove(&name) {
                     task.stop().await;
                 }
-                self.notes().forget(&name);
             }
         }
         for (name, config) in wanted {

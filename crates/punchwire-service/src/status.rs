@@ -96,18 +96,17 @@ impl Service {
             }
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
-        let notes = self.notes();
         let registries = registries
             .iter()
             .map(|&address| {
-                let link = notes.link(name, address);
+                let seen = view.registry(address);
                 RegistryLink {
                     address,
-                    reachable: link.reachable,
-                    rtt_ms: link.rtt_ms,
-                    serial: link.serial,
-                    last_sync_age_secs: link.last_answer.map(|t| t.elapsed().as_secs()),
-                    error: link.error,
+                    reachable: seen.reachable,
+                    rtt_ms: seen.rtt.map(|rtt| rtt.as_secs_f64() * 1000.0),
+                    serial: seen.serial,
+                    last_sync_age_secs: seen.last_answer.map(|t| t.elapsed().as_secs()),
+                    error: seen.error,
                 }
             })
             .collect();
