@@ -119,18 +119,28 @@ struct Read {
     revision: String,
 }
 
-/// Reads the configuration, applies `edit`, and saves it at the revision read.
+/// Reads the configuration, applies `edit`, and saves it at the revision read. A save
+/// refused as a conflict (someone saved in between, e.g. a second click) is made once more
+/// on what they saved: adding one entry to it undoes nothing of theirs.
 async fn change(
     store: &mut impl ConfigStore,
-    edit: impl FnOnce(&mut Value) -> Result<(), SetupError>,
+    edit: impl Fn(&mut Value) -> Result<(), SetupError>,
 ) -> Result<Value, AppError> {
-    let Read {
-        mut config,
-        revision,
-    } = serde_json::from_value(store.read().await?)
-        .map_err(|_| SetupError::Shape("get-config answered without `config` and `revision`"))?;
-    edit(&mut config)?;
-    store.save(config, revision).await
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let Read {
+            mut config,
+            revision,
+        } = serde_json::from_value(store.read().await?).map_err(|_| {
+            SetupError::Shape("get-config answered without `config` and `revision`")
+        })?;
+        edit(&mut config)?;
+        match store.save(config, revision).await {
+            Err(e) if e.kind == ErrorKind::Conflict && tries < 2 => continue,
+            saved => return saved,
+        }
+    }
 }
 
 /// Keeps the peers of the WireGuard interface `name` direct: configures it with
@@ -222,13 +232,13 @@ mod tests {
     }
 
     /// The service as the set-ups see it: a configuration at a revision, and every
-    /// save recorded (or refused with `refusal`).
+    /// save recorded (or refused with the next of `refusals`).
     struct FakeService {
         config: Value,
         revision: String,
         reads: usize,
         saves: Vec<(Value, String)>,
-        refusal: Option<ClientError>,
+        refusals: Vec<ClientError>,
     }
 
     impl FakeService {
@@ -238,8 +248,16 @@ mod tests {
                 revision: "rev-1".into(),
                 reads: 0,
                 saves: Vec::new(),
-                refusal: None,
+                refusals: Vec::new(),
             }
+        }
+    }
+
+    fn conflict() -> ClientError {
+        ClientError::Refused {
+            code: ErrorCode::Conflict,
+            message: "the settings were saved by someone else since you read them".into(),
+            key: None,
         }
     }
 
@@ -253,11 +271,11 @@ mod tests {
 
         async fn save(&mut self, config: Value, revision: String) -> Result<Value, AppError> {
             self.saves.push((config.clone(), revision));
-            if let Some(refusal) = self.refusal.take() {
-                return Err(refusal.into());
+            if !self.refusals.is_empty() {
+                return Err(self.refusals.remove(0).into());
             }
             self.config = config;
-            self.revision = "rev-2".into();
+            self.revision = format!("rev-{}", self.saves.len() + 1);
             Ok(json!({"revision": self.revision}))
         }
     }
@@ -280,22 +298,44 @@ mod tests {
     #[tokio::test]
     async fn what_the_service_refuses_is_told_in_its_words() {
         let mut service = FakeService::new(configured());
-        service.refusal = Some(ClientError::Refused {
-            code: ErrorCode::Conflict,
-            message: "the settings were saved by someone else since you read them".into(),
-            key: None,
+        service.refusals.push(ClientError::Refused {
+            code: ErrorCode::InvalidConfig,
+            message: "interface[1].name: no WireGuard interface named \"wg1\"".into(),
+            key: Some("interface[1].name".into()),
         });
         let e = enable_interface(&mut service, "wg1").await.unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Conflict);
+        assert_eq!(e.kind, ErrorKind::InvalidConfig);
+        assert_eq!(e.key.as_deref(), Some("interface[1].name"));
         assert_eq!(
             e.message,
-            "the settings were saved by someone else since you read them"
+            "interface[1].name: no WireGuard interface named \"wg1\""
         );
+        assert_eq!(service.saves.len(), 1, "a refusal is not retried");
         assert_eq!(
             service.config,
             configured(),
             "the refused change is not kept"
         );
+    }
+
+    #[tokio::test]
+    async fn a_save_that_crossed_another_is_made_again_on_top_of_it() {
+        let mut service = FakeService::new(configured());
+        service.refusals.push(conflict());
+        enable_interface(&mut service, "wg1").await.unwrap();
+        assert_eq!(service.reads, 2, "read again after the conflict");
+        assert_eq!(service.config["interface"][1], json!({"name": "wg1"}));
+
+        // Twice in a row: someone keeps saving; say so rather than loop.
+        let mut busy = FakeService::new(configured());
+        busy.refusals.extend([conflict(), conflict()]);
+        let e = enable_interface(&mut busy, "wg1").await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Conflict);
+        assert_eq!(
+            e.message,
+            "the settings were saved by someone else since you read them"
+        );
+        assert_eq!(busy.saves.len(), 2);
     }
 
     #[tokio::test]
