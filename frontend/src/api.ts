@@ -38,6 +38,12 @@ export const api = {
   getConfig: () => call<ConfigDocument>("get_config"),
   /** Saves `config` if the file is still at `revision`; resolves to the file's new revision. */
   setConfig: (config: ServiceConfig, revision: string) => call<{ revision?: string } | null>("set_config", { config, revision }),
+  /** Configures a WireGuard interface the configuration does not name, by its name alone. */
+  enableInterface: (name: string) => call<void>("enable_interface", { name }),
+  /** Makes this machine the registry for `zone`, serving the peers of `device`. */
+  enableRegistry: (device: string, zone: string) => call<void>("enable_registry", { device, zone }),
+  /** The service's latest events, oldest first. */
+  recentEvents: () => call<ServiceEvent[]>("recent_events"),
   appSettings: () => call<AppSettings>("app_settings"),
   setAppSettings: (settings: AppSettings) => call<void>("set_app_settings", { settings }),
 };

@@ -5,13 +5,23 @@
 import "./style.css";
 import { api, subscribe } from "./api";
 import { h, patch } from "./dom";
-import { activityPanel, worthShowing, type Logged } from "./views/activity";
+import { activityPanel, logEntry, merge, worthShowing, type Logged } from "./views/activity";
 import { interfaceSection } from "./views/peers";
 import { connectingState, problemState } from "./views/problem";
 import { registryModePanel } from "./views/registryMode";
 import { settingsView } from "./views/settings";
+import {
+  REGISTRY_KEY,
+  interfaceKey,
+  noInterfaceState,
+  registrySetupCard,
+  setupPanel,
+  wireguardInterfaces,
+  type SetupActions,
+  type SetupProgress,
+} from "./views/setup";
 import { overall, overallText } from "./summary";
-import type { AppError, ServiceStatus } from "./types";
+import type { AppError, ServiceEvent, ServiceStatus } from "./types";
 
 type Tab = "peers" | "settings";
 
@@ -19,11 +29,13 @@ const state = {
   connection: "connecting" as "connecting" | "up" | AppError,
   status: null as ServiceStatus | null,
   log: [] as Logged[],
+  /** Whether the log starts with the service's recent events (false: a service without them). */
+  history: true,
   tab: "peers" as Tab,
   actionError: null as string | null,
+  setup: { busy: null, errors: new Map() } as SetupProgress,
 };
 
-const MAX_LOG = 30;
 const app = document.getElementById("app")!;
 const main = h("main", null);
 let settings: HTMLElement | null = null;
@@ -49,6 +61,47 @@ async function act(action: () => Promise<void>) {
     state.actionError = (e as AppError).message;
     render();
   }
+}
+
+/** Runs a set-up; its outcome shows on the card it was started from. */
+async function setUp(key: string, action: () => Promise<void>) {
+  state.setup.busy = key;
+  state.setup.errors.delete(key);
+  render();
+  try {
+    await action();
+    state.setup.busy = null;
+    await refresh();
+  } catch (e) {
+    state.setup.busy = null;
+    state.setup.errors.set(key, (e as AppError).message);
+    render();
+  }
+}
+
+const setupActions: SetupActions = {
+  enableInterface: (name) => void setUp(interfaceKey(name), () => api.enableInterface(name)),
+  enableRegistry: (device, zone) => void setUp(REGISTRY_KEY, () => api.enableRegistry(device, zone)),
+};
+
+/** Adds the service's recent events to the list (each once, whenever they are read). */
+async function readRecentEvents() {
+  try {
+    const recent = await api.recentEvents();
+    state.history = true;
+    state.log = merge(state.log, recent.filter(worthShowing).map((e) => logEntry(e)));
+  } catch (e) {
+    // A service older than `recent-events` (or one gone again): the live events still come.
+    state.history = false;
+    console.info("no recent events from the service:", (e as AppError).message);
+  }
+  render();
+}
+
+function logLive(e: ServiceEvent) {
+  if (!worthShowing(e)) return;
+  state.log = merge(state.log, [logEntry(e)]);
+  render();
 }
 
 function header(): HTMLElement {
@@ -92,24 +145,23 @@ function header(): HTMLElement {
 
 function peersView(s: ServiceStatus): HTMLElement[] {
   const parts: HTMLElement[] = [];
-  if (s.interfaces.length === 0) {
-    parts.push(
-      h(
-        "section",
-        { class: "card", "data-empty": "interfaces" },
-        h("h2", null, "No interfaces configured"),
-        h("p", null, "Add an ", h("code", null, "[[interface]]"), " to ", h("code", null, s.config_path), " and run ", h("code", null, "punchwire reload"), "."),
-      ),
-    );
+  const unconfigured = s.unconfigured ?? [];
+  if (unconfigured.length > 0) {
+    parts.push(setupPanel(unconfigured, s.interfaces.length === 0, state.setup, setupActions));
+  } else if (s.interfaces.length === 0) {
+    parts.push(noInterfaceState(s));
   }
   for (const iface of s.interfaces) {
     parts.push(interfaceSection(iface, { pause: (n) => act(() => api.pause(n)), resume: (n) => act(() => api.resume(n)) }));
   }
+  const devices = wireguardInterfaces(s);
   if (s.registry) {
     parts.push(registryModePanel(s.registry, { enable: () => act(api.registryEnable), disable: () => act(api.registryDisable) }));
+  } else if (s.proposed_registry_zone !== undefined && devices.length > 0) {
+    parts.push(registrySetupCard(devices, s.proposed_registry_zone, state.setup, setupActions));
   }
   const names = new Map(s.interfaces.flatMap((i) => i.peers.map((p) => [p.public_key, p.name] as const)));
-  parts.push(activityPanel(state.log, (key) => names.get(key) ?? null));
+  parts.push(activityPanel(state.log, (key) => names.get(key) ?? null, state.history));
   return parts;
 }
 
@@ -150,14 +202,11 @@ async function start() {
       state.connection = "up";
       render();
     },
-    event: (e) => {
-      if (!worthShowing(e)) return;
-      state.log = [{ at: new Date(), event: e }, ...state.log].slice(0, MAX_LOG);
-      render();
-    },
+    event: logLive,
     connection: (c) => {
       if (c.state === "up") {
-        if (!state.status) void refresh();
+        // Back after being away: what happened meanwhile is in the recent events.
+        if (!state.status) void refresh().then(readRecentEvents);
         return;
       }
       state.connection = c.error;
@@ -165,7 +214,8 @@ async function start() {
       render();
     },
   });
-  await refresh();
+  // After subscribing, so that nothing falls between the two; `merge` drops what both hold.
+  await Promise.all([refresh(), readRecentEvents()]);
 }
 
 void start();

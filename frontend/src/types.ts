@@ -2,6 +2,7 @@
 // Rust types in crates/punchwire-control: see src/generated/control.ts and README.md.
 // Fields are only ever added within protocol v1, so everything is read defensively.
 export type {
+  Discovery,
   EndpointSource,
   ErrorCode,
   Health,
@@ -15,6 +16,7 @@ export type {
   ServiceStatus,
   Summary,
   SummaryState,
+  UnconfiguredInterface,
 } from "./generated/control";
 
 /** How the app's Rust side reports a failure (the rejection value of every command). */
@@ -29,17 +31,25 @@ export interface AppError {
 /** Payload of `punchwire://connection`. */
 export type Connection = { state: "up" } | { state: "down"; error: AppError };
 
-/** A service event (`punchwire://event`): always has a `type`; the rest depends on it. */
+/**
+ * A service event (`punchwire://event`, and each of `recent_events`): always has a
+ * `type`; `at` (milliseconds since the Unix epoch) from services that send it; the rest
+ * depends on the type.
+ */
 export interface ServiceEvent {
   type: string;
+  at?: number;
   [field: string]: unknown;
 }
 
-/** The settings the app edits: the service's configuration in its JSON form. */
+/**
+ * The settings the app edits: the service's configuration in its JSON form. An
+ * interface without `zone` or `registries` has them found among its peers.
+ */
 export interface InterfaceConfig {
   name: string;
-  zone: string;
-  registries: string[];
+  zone?: string;
+  registries?: string[];
   interval: string;
   poll: string;
   handshake_threshold: string;

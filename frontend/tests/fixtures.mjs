@@ -55,10 +55,38 @@ export function status({ peers, paused = false, registry = null, registries, sum
       },
     ],
     registry,
+    unconfigured: [],
   };
 }
 
 export const allDirect = () => status();
+
+/** What asking an interface's peers for their registry came to, as the service reports it. */
+export const found = (registries = ["10.99.0.1:53"], zone = "example.com.") => ({ kind: "found", registries, zone });
+export const looking = () => ({ kind: "looking" });
+export const notFound = (
+  error = "no registry answered: asked the tunnel addresses of 3 peers (10.99.0.1, 10.99.0.2, 10.99.0.3) for their zone; none answered within 2 s",
+) => ({ kind: "not-found", error });
+
+/** A machine whose configuration names no interface yet: what the window shows first. */
+export function firstRun(unconfigured = [{ name: "wg0", peers: 3, discovery: found() }]) {
+  return {
+    ...status(),
+    summary: { state: "no-peers", text: "No peers yet" },
+    interfaces: [],
+    unconfigured,
+    proposed_registry_zone: "punchwire.home.arpa.",
+  };
+}
+
+/** The first run once wg0 was enabled: configured by its name alone, its zone and registry found. */
+export function enabled() {
+  const s = status({ summary: { state: "all-direct", text: "All 2 peers direct" } });
+  s.interfaces[0].discovery = found();
+  s.unconfigured = [];
+  s.proposed_registry_zone = "punchwire.home.arpa.";
+  return s;
+}
 
 /** One peer in each health state: the shared golden status. */
 export const someNotDirect = () => golden().status;

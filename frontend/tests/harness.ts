@@ -11,8 +11,15 @@ interface Scenario {
   /** What a successful set_config answers with: the file's new revision. */
   savedRevision?: string;
   appSettings?: { notifications: boolean };
-  /** The status the service reports once a command has run, by command (pause, resume). */
+  /** The status the service reports once a command has run, by command (pause, resume, enable_interface, enable_registry). */
   after?: Record<string, unknown>;
+  /** What recent_events answers with (none: an empty list). */
+  recentEvents?: unknown[];
+  recentEventsError?: unknown;
+  /** recent_events answers only once the test calls `__mock.releaseRecentEvents()`. */
+  holdRecentEvents?: boolean;
+  /** Why enable_interface / enable_registry is refused, by command. */
+  setupError?: Record<string, unknown>;
 }
 
 declare global {
@@ -26,6 +33,7 @@ declare global {
 }
 
 const calls: { cmd: string; args: unknown }[] = [];
+const held: (() => void)[] = [];
 const sc = (): Scenario => window.__SCENARIO__ ?? {};
 
 type Iface = { name: string; paused: boolean };
@@ -59,6 +67,17 @@ mockIPC(
       case "set_config":
         if (s.setConfigError) throw s.setConfigError;
         return s.savedRevision ? { revision: s.savedRevision } : null;
+      case "recent_events": {
+        if (s.recentEventsError) throw s.recentEventsError;
+        const answer = () => JSON.parse(JSON.stringify(s.recentEvents ?? []));
+        if (s.holdRecentEvents) return new Promise((resolve) => held.push(() => resolve(answer())));
+        return answer();
+      }
+      case "enable_interface":
+      case "enable_registry":
+        if (s.setupError?.[cmd]) throw s.setupError[cmd];
+        if (s.after?.[cmd]) s.status = JSON.parse(JSON.stringify(s.after[cmd]));
+        return null;
       case "app_settings":
         return s.appSettings ?? { notifications: true };
       case "set_app_settings":
@@ -76,4 +95,5 @@ window.__mock = {
   emit: async (event, payload) => {
     await window.__TAURI_INTERNALS__.invoke("plugin:event|emit", { event, payload });
   },
+  releaseRecentEvents: () => held.splice(0).forEach((answer) => answer()),
 };

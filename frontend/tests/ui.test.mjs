@@ -39,8 +39,8 @@ after(async () => {
 });
 
 /** A page showing the built app against `scenario`, with the mock in place first. */
-async function open(scenario, { colorScheme = "light" } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1040, height: 720 }, colorScheme });
+async function open(scenario, { colorScheme = "light", timezoneId } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1040, height: 720 }, colorScheme, timezoneId });
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e));
@@ -138,13 +138,24 @@ describe("peers", () => {
     await done(page);
   });
 
-  test("empty states: no interfaces, and an interface without peers", async () => {
+  test("empty states: no WireGuard interface at all, and an interface without peers", async () => {
     const none = fx.allDirect();
     none.interfaces = [];
+    none.proposed_registry_zone = "punchwire.home.arpa.";
     let page = await open({ status: none });
+    const empty = page.locator('[data-empty="interfaces"]');
+    await empty.waitFor();
+    assert.equal(await empty.locator("h2").textContent(), "No WireGuard interface on this machine");
+    assert.match(await empty.textContent(), /Create one with wg-quick up wg0 or your VPN client/);
+    assert.equal(await page.locator('[data-panel="registry-setup"]').count(), 0, "no device to serve a registry on");
+    await shot(page, "no-interfaces");
+    await done(page);
+
+    // A service older than the first-run contract does not say which interfaces exist.
+    delete none.unconfigured;
+    page = await open({ status: none });
     await page.locator('[data-empty="interfaces"]').waitFor();
     assert.match(await page.locator('[data-empty="interfaces"]').textContent(), /Add an \[\[interface\]\] to \/etc\/punchwire\/config.toml/);
-    await shot(page, "no-interfaces");
     await done(page);
 
     page = await open({ status: fx.status({ peers: [], summary: { state: "no-peers", text: "No peers yet" } }) });
@@ -276,7 +287,7 @@ describe("health events", () => {
     for (const e of changes) await page.evaluate((ev) => window.__mock.emit("punchwire://event", ev), e);
     const events = page.locator('[data-panel="activity"] li');
     await events.nth(changes.length - 1).waitFor();
-    const texts = (await events.allTextContents()).map((t) => t.replace(/^\S+ /, ""));
+    const texts = (await events.allTextContents()).map((t) => t.replace(/^.*?\d\d:\d\d:\d\d /, ""));
     assert.deepEqual(texts, [
       "alice is direct: handshake 1 s ago",
       "carol is stale: latest handshake 150 s ago",
@@ -309,6 +320,234 @@ describe("activity", () => {
     assert.match(told, /discovery paused on wg0/);
     assert.match(told, /configuration reloaded/);
     assert.match(told, /registry mode disabled/);
+    await done(page);
+  });
+});
+
+describe("first run", () => {
+  const card = (page, name) => page.locator(`[data-unconfigured="${name}"]`);
+  const enable = (page, name) => page.locator(`[data-action="enable-interface"][data-iface="${name}"]`);
+
+  test("an interface whose registry was found is offered with one button; enabling it shows it configured", async () => {
+    const page = await open({ status: fx.firstRun(), after: { enable_interface: fx.enabled() } });
+    const wg0 = card(page, "wg0");
+    await wg0.waitFor();
+    assert.equal(await page.locator('[data-panel="setup"] h2').textContent(), "Set up Punchwire");
+    assert.equal(await wg0.getAttribute("data-discovery"), "found");
+    assert.equal(await wg0.locator(".setup-name").textContent(), "wg03 peers");
+    assert.equal(await wg0.locator(".discovery").textContent(), "registry 10.99.0.1, zone example.com. — keep this interface's peers direct");
+    assert.equal(await enable(page, "wg0").isEnabled(), true);
+    assert.equal(await page.locator('[data-empty="interfaces"]').count(), 0, "the first-run screen replaces the empty state");
+    await shot(page, "first-run");
+
+    await enable(page, "wg0").click();
+    const section = page.locator('section[data-interface="wg0"]');
+    await section.waitFor();
+    assert.deepEqual(await calls(page, "enable_interface"), [{ name: "wg0" }]);
+    assert.equal(await page.locator('[data-panel="setup"]').count(), 0, "nothing left to set up");
+    assert.equal(await section.locator('[data-discovery="found"]').textContent(), "found: registry 10.99.0.1, zone example.com.");
+    assert.equal(await summary(page).textContent(), "All 2 peers direct");
+    await shot(page, "first-run-enabled");
+    await done(page);
+  });
+
+  test("while looking, and when no registry was found: said in words, with nothing to click", async () => {
+    const page = await open({
+      status: fx.firstRun([
+        { name: "wg0", peers: 1, discovery: fx.looking() },
+        { name: "wg1", peers: 3, discovery: fx.notFound() },
+      ]),
+    });
+    await card(page, "wg1").waitFor();
+    assert.equal(await card(page, "wg0").locator(".discovery").textContent(), "looking for a registry among the peers…");
+    assert.equal(await card(page, "wg0").locator('[role="alert"]').count(), 0);
+    assert.equal(await enable(page, "wg0").isDisabled(), true);
+    assert.equal(await card(page, "wg0").locator(".setup-name").textContent(), "wg01 peer");
+
+    const alert = card(page, "wg1").locator('[role="alert"]');
+    assert.equal(await alert.textContent(), fx.notFound().error);
+    assert.equal(await enable(page, "wg1").isDisabled(), true);
+    await shot(page, "first-run-not-found");
+
+    // The service keeps looking and says when it finds one.
+    await page.evaluate((s) => window.__mock.emit("punchwire://status", s), fx.firstRun([{ name: "wg0", peers: 1, discovery: fx.found() }, { name: "wg1", peers: 3, discovery: fx.notFound() }]));
+    await page.waitForFunction(() => !document.querySelector('[data-action="enable-interface"][data-iface="wg0"]').disabled);
+    assert.match(await card(page, "wg0").locator(".discovery").textContent(), /^registry 10\.99\.0\.1, zone example\.com\./);
+    await done(page);
+  });
+
+  test("with an interface configured, the others are offered above it", async () => {
+    const s = fx.allDirect();
+    s.unconfigured = [{ name: "wg1", peers: 2, discovery: fx.found(["10.98.0.1:53", "10.98.0.2:53"], "lab.example.") }];
+    const page = await open({ status: s });
+    await card(page, "wg1").waitFor();
+    assert.equal(await page.locator('[data-panel="setup"] h2').textContent(), "More WireGuard interfaces");
+    assert.match(await card(page, "wg1").locator(".discovery").textContent(), /^registries 10\.98\.0\.1, 10\.98\.0\.2, zone lab\.example\./);
+    const above = await page.evaluate(() => {
+      const setup = document.querySelector('[data-panel="setup"]');
+      const wg0 = document.querySelector('section[data-interface="wg0"]');
+      return Boolean(setup.compareDocumentPosition(wg0) & Node.DOCUMENT_POSITION_FOLLOWING);
+    });
+    assert.ok(above, "the set-up comes before the configured interfaces");
+    await done(page);
+  });
+
+  test("a refused set-up is told on the card that was clicked, and can be tried again", async () => {
+    const page = await open({
+      status: fx.firstRun(),
+      setupError: {
+        enable_interface: {
+          kind: "permission-denied",
+          message: "permission denied on /run/punchwire/control.sock: you are not in the punchwire group (add yourself with `sudo usermod -aG punchwire $USER` and log in again)",
+        },
+      },
+    });
+    await enable(page, "wg0").click();
+    const error = card(page, "wg0").locator('[data-error="setup"]');
+    await error.waitFor();
+    assert.match(await error.textContent(), /not in the punchwire group/);
+    assert.deepEqual(await error.locator("code").allTextContents(), ["sudo usermod -aG punchwire $USER"]);
+    assert.equal(await page.locator('[data-error="action"]').count(), 0, "not a toast far from the button");
+    assert.equal(await enable(page, "wg0").isEnabled(), true, "it can be tried again");
+    await shot(page, "first-run-refused");
+    await done(page);
+  });
+
+  test("serving as a registry: the proposed zone, a choice of device, one button", async () => {
+    const s = fx.enabled();
+    s.unconfigured = [{ name: "wg1", peers: 0, discovery: fx.looking() }];
+    const served = fx.enabled();
+    served.proposed_registry_zone = undefined;
+    served.registry = { enabled: true, zone: "mesh.home.arpa.", device: "wg1", listen: [], peers_served: 0, queries: 0, refusals: 0, error: null };
+    const page = await open({
+      status: s,
+      after: { enable_registry: served },
+      setupError: { enable_registry: { kind: "invalid-config", key: "registry.device", message: "registry.device: wg1 has no tunnel address to listen on" } },
+    });
+    const setup = page.locator('[data-panel="registry-setup"]');
+    await setup.waitFor();
+    const zone = setup.locator('input[name="zone"]');
+    const device = setup.locator('select[name="device"]');
+    assert.equal(await zone.inputValue(), "punchwire.home.arpa.");
+    assert.deepEqual(await device.locator("option").allTextContents(), ["wg0", "wg1"], "configured and unconfigured interfaces");
+    assert.equal(await device.inputValue(), "wg0");
+    await shot(page, "registry-setup");
+
+    await device.selectOption("wg1");
+    await zone.fill("mesh.home.arpa");
+    // A status update while the user is at it keeps what they chose and typed.
+    await page.evaluate((st) => window.__mock.emit("punchwire://status", st), s);
+    await page.evaluate(() => window.__mock.emit("punchwire://event", { type: "reloaded", at: Date.now() }));
+    await page.locator('[data-panel="activity"] li[data-event="reloaded"]').waitFor();
+    assert.equal(await zone.inputValue(), "mesh.home.arpa");
+    assert.equal(await device.inputValue(), "wg1");
+
+    await setup.locator('[data-action="serve-as-registry"]').click();
+    const error = setup.locator('[data-error="setup"]');
+    await error.waitFor();
+    assert.equal(await error.textContent(), "registry.device: wg1 has no tunnel address to listen on");
+    assert.equal(await zone.inputValue(), "mesh.home.arpa", "the refusal keeps the form as it was");
+
+    await page.evaluate(() => delete window.__SCENARIO__.setupError);
+    await zone.press("Enter");
+    await page.locator('[data-panel="registry-mode"]').waitFor();
+    assert.deepEqual(await calls(page, "enable_registry"), [
+      { device: "wg1", zone: "mesh.home.arpa" },
+      { device: "wg1", zone: "mesh.home.arpa" },
+    ]);
+    assert.equal(await page.locator('[data-panel="registry-setup"]').count(), 0);
+    await done(page);
+  });
+
+  test("an interface configured without its zone and registries shows how finding them goes", async () => {
+    const s = fx.enabled();
+    s.interfaces[0].discovery = fx.looking();
+    s.interfaces[0].zone = "";
+    s.interfaces[0].registries = [];
+    const page = await open({ status: s });
+    const section = page.locator('section[data-interface="wg0"]');
+    await section.locator('[data-discovery="looking"]').waitFor();
+    assert.equal(await section.locator('[data-discovery="looking"]').textContent(), "looking for a registry among the peers…");
+    assert.equal(await section.locator(".zone").count(), 0, "no zone yet");
+    assert.match(await section.textContent(), /No registry found yet\./);
+
+    s.interfaces[0].discovery = fx.notFound();
+    await page.evaluate((st) => window.__mock.emit("punchwire://status", st), s);
+    const alert = section.locator('[data-discovery="not-found"]');
+    await alert.waitFor();
+    assert.equal(await alert.getAttribute("role"), "alert");
+    assert.equal(await alert.textContent(), fx.notFound().error);
+    await shot(page, "interface-discovery-not-found");
+
+    await page.evaluate((st) => window.__mock.emit("punchwire://status", st), fx.enabled());
+    await section.locator('[data-discovery="found"]').waitFor();
+    assert.equal(await section.locator('[data-discovery="found"]').textContent(), "found: registry 10.99.0.1, zone example.com.");
+    assert.equal(await section.locator(".zone").textContent(), "example.com.");
+    await done(page);
+  });
+});
+
+describe("recent activity", () => {
+  const lines = (page) => page.locator('[data-panel="activity"] li');
+
+  test("what happened before the window opened is shown, newest first, at the time it happened", async () => {
+    const sent = fx.events();
+    const page = await open({ status: fx.allDirect(), recentEvents: sent }, { timezoneId: "UTC" });
+    await lines(page).nth(sent.length - 1).waitFor();
+    assert.equal(await lines(page).count(), sent.length);
+    assert.deepEqual(
+      await lines(page).evaluateAll((li) => li.map((l) => l.dataset.event)),
+      sent.map((e) => e.type).reverse(),
+      "newest first",
+    );
+    const first = lines(page).first();
+    assert.equal(await first.locator("time").textContent(), "24 Nov 16:00:11", "the service's time, not when the window read it");
+    assert.equal(await first.locator("time").getAttribute("datetime"), new Date(sent.at(-1).at).toISOString());
+    assert.match(await lines(page).last().textContent(), /^24 Nov 16:00:00 bob: endpoint 203\.0\.113\.9:40000 → 203\.0\.113\.9:51820$/);
+    assert.equal((await calls(page, "recent_events")).length, 1);
+    await shot(page, "recent-activity");
+    await done(page);
+  });
+
+  test("an event in the recent list that also arrives live is shown once", async () => {
+    const [a, b] = fx.events();
+    const page = await open({ status: fx.allDirect(), recentEvents: [a, b] });
+    await lines(page).nth(1).waitFor();
+    // The same event as the stream carries it, its fields in another order.
+    const again = Object.fromEntries(Object.entries(b).reverse());
+    const later = { type: "reloaded", at: b.at + 5000 };
+    await page.evaluate((e) => window.__mock.emit("punchwire://event", e), again);
+    await page.evaluate((e) => window.__mock.emit("punchwire://event", e), later);
+    await page.locator('[data-panel="activity"] li[data-event="reloaded"]').waitFor();
+    assert.deepEqual(await lines(page).evaluateAll((li) => li.map((l) => l.dataset.event)), ["reloaded", "peer-health-changed", "endpoint-changed"]);
+    await done(page);
+  });
+
+  test("an event that arrives live before the recent list is read is shown once too", async () => {
+    const [a, b] = fx.events();
+    const page = await open({ status: fx.allDirect(), recentEvents: [a, b], holdRecentEvents: true });
+    await page.locator("table.peers").waitFor();
+    await page.evaluate((e) => window.__mock.emit("punchwire://event", e), b);
+    await lines(page).first().waitFor();
+    await page.evaluate(() => window.__mock.releaseRecentEvents());
+    await page.locator('[data-panel="activity"] li[data-event="endpoint-changed"]').waitFor();
+    assert.deepEqual(await lines(page).evaluateAll((li) => li.map((l) => l.dataset.event)), ["peer-health-changed", "endpoint-changed"]);
+    await done(page);
+  });
+
+  test("with nothing in the list it says so truly, for a service with and without recent events", async () => {
+    let page = await open({ status: fx.allDirect() });
+    await page.waitForFunction(() => window.__mock.calls.some((c) => c.cmd === "recent_events"));
+    const empty = page.locator('[data-empty="activity"]');
+    await empty.waitFor();
+    assert.equal(await empty.textContent(), "Nothing has happened yet.");
+    await done(page);
+
+    page = await open({ status: fx.allDirect(), recentEventsError: { kind: "refused", message: "bad request: unknown command `recent-events`" } });
+    await page.locator('[data-empty="activity"]', { hasText: "since the window opened" }).waitFor();
+    await page.evaluate(() => window.__mock.emit("punchwire://event", { type: "reloaded" }));
+    await lines(page).first().waitFor();
+    assert.match(await lines(page).first().textContent(), /configuration reloaded$/);
     await done(page);
   });
 });
@@ -460,6 +699,22 @@ describe("settings", () => {
     await page.locator(".saved:not([hidden])").waitFor();
     const sent = await calls(page, "set_config");
     assert.equal(sent.at(-1).revision, "rev-2", "the next save builds on what was read again");
+    await done(page);
+  });
+
+  test("an interface set up by its name alone keeps its zone and registries left out", async () => {
+    const doc = fx.config();
+    const { zone: _zone, registries: _registries, ...byName } = doc.config.interface[0];
+    doc.config.interface = [byName];
+    const page = await openSettings({ config: doc });
+    assert.equal(await page.locator('[id="interface[0].zone"]').inputValue(), "");
+    assert.equal(await page.locator('[id="interface[0].registries"]').inputValue(), "");
+    assert.match(await page.locator('[id="interface[0].registries"] ~ .hint').textContent(), /Empty: found among the peers\./);
+    await page.locator('[id="interface[0].poll"]').fill("2s");
+    await page.locator('[data-action="save"]').click();
+    await page.locator(".saved:not([hidden])").waitFor();
+    const [sent] = await calls(page, "set_config");
+    assert.deepEqual(sent.config.interface, [{ ...byName, poll: "2s" }], "no empty zone or registries written for the service to refuse");
     await done(page);
   });
 

@@ -12,6 +12,7 @@ mod notify;
 mod overall;
 mod service;
 mod settings;
+mod setup;
 mod tray;
 mod window;
 
@@ -61,6 +62,9 @@ fn main() {
             commands::registry_disable,
             commands::get_config,
             commands::set_config,
+            commands::enable_interface,
+            commands::enable_registry,
+            commands::recent_events,
             commands::app_settings,
             commands::set_app_settings,
         ])

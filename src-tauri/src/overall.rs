@@ -1,7 +1,9 @@
 //! What the tray shows, as a pure function of what the service last said: the icon's
-//! state, the tooltip line and the per-peer quick view. The verdicts (the summary and
-//! each peer's health) are the service's; this only renders them.
+//! state, the tooltip line, the interfaces it offers to set up and the per-peer quick
+//! view. The verdicts (the summary, each peer's health, what discovery found) are the
+//! service's; this only renders them.
 
+use punchwire_control::setup::{Discovery, UnconfiguredInterface};
 use punchwire_control::status::{PeerStatus, ServiceStatus, SummaryState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +22,48 @@ pub struct TrayView {
     pub summary: String,
     /// Whether any interface is running (so the menu offers Pause rather than Resume).
     pub running: bool,
+    /// The WireGuard interfaces the configuration does not name yet.
+    pub setup: Vec<SetupLine>,
     pub peers: Vec<PeerLine>,
+}
+
+/// One interface the tray offers to set up, or says why it cannot yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupLine {
+    /// "Keep wg0's peers direct (registry 10.99.0.1, zone example.com.)"
+    pub label: String,
+    /// The interface a click configures; none while no registry was found for it.
+    pub enables: Option<String>,
+}
+
+/// A menu item wider than this is cut: the window shows the whole text.
+const MAX_LABEL: usize = 80;
+
+impl SetupLine {
+    pub fn of(iface: &UnconfiguredInterface) -> Self {
+        let name = &iface.name;
+        let text = iface.discovery.text();
+        match &iface.discovery {
+            Discovery::Found { .. } => Self {
+                label: shorten(&format!("Keep {name}'s peers direct ({text})")),
+                enables: Some(name.clone()),
+            },
+            Discovery::Looking | Discovery::NotFound { .. } => Self {
+                label: shorten(&format!("{name}: {text}")),
+                enables: None,
+            },
+        }
+    }
+}
+
+/// `text`, cut to [`MAX_LABEL`] characters with an ellipsis when longer.
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= MAX_LABEL {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(MAX_LABEL - 1).collect();
+    cut.push('…');
+    cut
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +80,7 @@ impl TrayView {
             state: TrayState::Unreachable,
             summary: format!("Punchwire: {reason}"),
             running: false,
+            setup: Vec::new(),
             peers: Vec::new(),
         }
     }
@@ -52,6 +96,7 @@ impl TrayView {
             state,
             summary: format!("Punchwire: {}", status.summary.text),
             running: status.interfaces.iter().any(|i| !i.paused),
+            setup: status.unconfigured.iter().map(SetupLine::of).collect(),
             peers: status
                 .interfaces
                 .iter()
@@ -193,6 +238,57 @@ pub(crate) mod tests {
             TrayView::unreachable("service not running").state,
             TrayState::Unreachable
         );
+    }
+
+    #[test]
+    fn interfaces_not_configured_yet_are_offered_once_a_registry_is_found() {
+        let mut status = status(json!([]), false, ("no-peers", "No peers yet"));
+        status.unconfigured = serde_json::from_value(json!([
+            {"name": "wg1", "peers": 3,
+             "discovery": {"kind": "found", "registries": ["10.99.0.1:53"], "zone": "example.com."}},
+            {"name": "wg2", "peers": 1, "discovery": {"kind": "looking"}},
+            {"name": "wg3", "peers": 2, "discovery": {"kind": "not-found",
+             "error": "no peer answered at its tunnel address (asked 10.98.0.1, 10.98.0.2)"}},
+            {"name": "wg4", "peers": 2,
+             "discovery": {"kind": "found", "registries": ["10.97.0.1:53", "10.97.0.2:53", "10.97.0.3:53"], "zone": "home.example."}},
+        ]))
+        .unwrap();
+        let view = TrayView::of(&status);
+        assert_eq!(
+            view.setup,
+            [
+                SetupLine {
+                    label: "Keep wg1's peers direct (registry 10.99.0.1, zone example.com.)".into(),
+                    enables: Some("wg1".into()),
+                },
+                SetupLine {
+                    label: "wg2: looking for a registry among the peers…".into(),
+                    enables: None,
+                },
+                SetupLine {
+                    label:
+                        "wg3: no peer answered at its tunnel address (asked 10.98.0.1, 10.98.0.2)"
+                            .into(),
+                    enables: None,
+                },
+                SetupLine {
+                    label: "Keep wg4's peers direct (registries 10.97.0.1, 10.97.0.2, 10.97.0.3, zone home.…"
+                        .into(),
+                    enables: Some("wg4".into()),
+                },
+            ]
+        );
+        assert!(view
+            .setup
+            .iter()
+            .all(|l| l.label.chars().count() <= MAX_LABEL));
+        assert_eq!(TrayView::unreachable("service not running").setup, []);
+    }
+
+    #[test]
+    fn with_every_interface_configured_nothing_is_offered() {
+        let status: ServiceStatus = serde_json::from_value(fixture()["status"].clone()).unwrap();
+        assert_eq!(TrayView::of(&status).setup, []);
     }
 
     #[test]

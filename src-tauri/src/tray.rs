@@ -10,10 +10,11 @@ use tauri::{AppHandle, Manager};
 use tauri_plugin_clipboard_manager::ClipboardExt;
 
 use crate::overall::{TrayState, TrayView};
-use crate::{service, window, AppState};
+use crate::{service, setup, window, AppState};
 
 const TRAY_ID: &str = "punchwire";
 const COPY_PREFIX: &str = "copy:";
+const ENABLE_PREFIX: &str = "enable:";
 
 /// The coloured icons; on macOS black templates the menu bar recolours (a coloured
 /// icon there looks out of place and is unreadable on some backgrounds).
@@ -118,6 +119,16 @@ fn menu(app: &AppHandle, view: &TrayView) -> tauri::Result<Menu<tauri::Wry>> {
         .separator()
         .text("open", "Open Punchwire")
         .item(&toggle);
+    if !view.setup.is_empty() {
+        builder = builder.separator();
+    }
+    for line in &view.setup {
+        let item = match &line.enables {
+            Some(name) => MenuItemBuilder::with_id(format!("{ENABLE_PREFIX}{name}"), &line.label),
+            None => MenuItemBuilder::new(&line.label).enabled(false),
+        };
+        builder = builder.item(&item.build(app)?);
+    }
     if !view.peers.is_empty() {
         builder = builder.separator();
     }
@@ -145,7 +156,9 @@ fn on_menu(app: &AppHandle, id: &str) {
         "pause" => send(app, Command::Pause { interface: None }),
         "resume" => send(app, Command::Resume { interface: None }),
         _ => {
-            if let Some(ip) = id.strip_prefix(COPY_PREFIX) {
+            if let Some(name) = id.strip_prefix(ENABLE_PREFIX) {
+                enable_interface(app, name.to_owned());
+            } else if let Some(ip) = id.strip_prefix(COPY_PREFIX) {
                 if let Err(e) = app.clipboard().write_text(ip) {
                     tracing::warn!("cannot copy {ip} to the clipboard: {e}");
                 }
@@ -162,6 +175,21 @@ fn send(app: &AppHandle, command: Command) {
         match service::request(command).await {
             Ok(_) => app.state::<AppState>().kick.notify_one(),
             Err(e) => crate::notify::show("Punchwire could not do that".into(), e.message).await,
+        }
+    });
+}
+
+/// Configures an interface from the menu. Success shows in the menu itself (the item
+/// goes, the peers come); a refusal is a notification, since no window may be open.
+fn enable_interface(app: &AppHandle, name: String) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        match setup::enable_interface(&mut setup::Service, &name).await {
+            Ok(_) => app.state::<AppState>().kick.notify_one(),
+            Err(e) => {
+                tracing::warn!("cannot set up {name}: {e}");
+                crate::notify::show(format!("Punchwire could not set up {name}"), e.message).await
+            }
         }
     });
 }

@@ -51,4 +51,13 @@ fn the_events_fixture_holds_each_event_the_service_sends() {
             "registry-disabled",
         ]
     );
+    // Each when it happened (milliseconds since the Unix epoch), in the order it did: the
+    // window shows `recent-events` and the live ones at these times, newest first.
+    let times: Vec<u64> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["at"].as_u64().unwrap_or_else(|| panic!("no `at`: {e}")))
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
 }

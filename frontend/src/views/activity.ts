@@ -1,13 +1,66 @@
 // Recent service events in words: the ones the service sends (tests/fixtures/events.json
-// holds one of each). Unknown event types are shown as they came.
+// holds one of each). Unknown event types are shown as they came. The list is the
+// service's recent events, read when the window opens, merged with those that arrive
+// live, newest first, each at the time the service says it happened.
 import { h } from "../dom";
 import { shortKey } from "../format";
 import type { ServiceEvent } from "../types";
 import { HEALTH_LABEL } from "./peers";
 
+/** As many as the service keeps (`RECENT_EVENTS` in crates/punchwire-control). */
+export const MAX_LOG = 200;
+
 export interface Logged {
   at: Date;
   event: ServiceEvent;
+  /** The order it was logged in: the tie-break between events of the same millisecond. */
+  seq: number;
+}
+
+let logged = 0;
+
+/** An event as the list keeps it: at its `at`, or when it was received if it has none. */
+export function logEntry(event: ServiceEvent, received: Date = new Date()): Logged {
+  const at = typeof event.at === "number" ? new Date(event.at) : received;
+  return { at, event, seq: logged++ };
+}
+
+/** The same event as seen twice (in the recent list and live): keys sorted, so field order does not matter. */
+function identity(e: ServiceEvent): string | null {
+  if (typeof e.at !== "number") return null; // without a time, two alike events are two events
+  return canonical(e);
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v) ?? "null";
+}
+
+/** `log` with `more` added: each event once, newest first, at most `MAX_LOG`. */
+export function merge(log: Logged[], more: Logged[]): Logged[] {
+  const seen = new Set<string>();
+  const all = [...log, ...more].filter((l) => {
+    const id = identity(l.event);
+    if (id === null) return true;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+  all.sort((a, b) => b.at.getTime() - a.at.getTime() || b.seq - a.seq);
+  return all.slice(0, MAX_LOG);
+}
+
+/** The time of day, with the day when it was not today. */
+function when(at: Date, now: Date): string {
+  const time = at.toLocaleTimeString("en-GB");
+  return at.toDateString() === now.toDateString() ? time : `${at.toLocaleDateString("en-GB", { day: "numeric", month: "short" })} ${time}`;
 }
 
 function str(v: unknown): string | null {
@@ -61,28 +114,34 @@ export function describe(e: ServiceEvent, nameOf: NameOf = () => null): string {
     case "registry-disabled":
       return `registry mode ${e.type === "registry-enabled" ? "enabled" : "disabled"}`;
     default: {
-      const { type, ...rest } = e;
+      // `at` is in the line's time already.
+      const { type, at: _at, ...rest } = e;
       const detail = JSON.stringify(rest);
       return detail === "{}" ? type : `${type} ${detail}`;
     }
   }
 }
 
-export function activityPanel(log: Logged[], nameOf: NameOf = () => null): HTMLElement {
+/**
+ * The list; `history` says whether it starts with the service's recent events (a service
+ * older than `recent-events` only has what happened while the window was open).
+ */
+export function activityPanel(log: Logged[], nameOf: NameOf = () => null, history = true): HTMLElement {
+  const now = new Date();
   return h(
     "section",
     { class: "card activity", "data-panel": "activity" },
     h("header", { class: "card-head" }, h("h2", null, "Activity")),
     log.length === 0
-      ? h("p", { class: "empty" }, "Nothing has happened since the window opened.")
+      ? h("p", { class: "empty", "data-empty": "activity" }, history ? "Nothing has happened yet." : "Nothing has happened since the window opened.")
       : h(
           "ol",
           { class: "events" },
           log.map((l) =>
             h(
               "li",
-              { "data-event": l.event.type },
-              h("time", { class: "muted mono" }, l.at.toLocaleTimeString("en-GB")),
+              { "data-event": l.event.type, "data-at": l.at.getTime() },
+              h("time", { class: "muted mono", datetime: l.at.toISOString() }, when(l.at, now)),
               " ",
               describe(l.event, nameOf),
             ),

@@ -1,7 +1,9 @@
-// One section per WireGuard interface: its peers and the registries it asks.
+// One section per WireGuard interface: its peers, the registries it asks, and how finding
+// them went when the configuration left them to be found.
+import { discoveryText } from "../discovery";
 import { h } from "../dom";
 import { age, bytes, shortKey } from "../format";
-import type { InterfaceStatus, PeerStatus, RegistryLink } from "../types";
+import type { Discovery, InterfaceStatus, PeerStatus, RegistryLink } from "../types";
 
 export const HEALTH_LABEL: Record<string, string> = {
   direct: "direct",
@@ -30,7 +32,7 @@ export function interfaceSection(iface: InterfaceStatus, actions: InterfaceActio
     h(
       "header",
       { class: "card-head" },
-      h("h2", null, iface.name, h("span", { class: "muted zone" }, iface.zone)),
+      h("h2", null, iface.name, iface.zone ? h("span", { class: "muted zone" }, iface.zone) : null),
       iface.paused ? h("span", { class: "badge paused" }, "paused") : null,
       h(
         "button",
@@ -43,9 +45,23 @@ export function interfaceSection(iface: InterfaceStatus, actions: InterfaceActio
       ),
     ),
     iface.error ? h("p", { class: "inline-error", role: "alert" }, iface.error) : null,
+    iface.discovery ? discoveryLine(iface.discovery) : null,
     peersTable(iface),
-    registriesTable(iface.registries),
+    registriesTable(iface.registries, iface.discovery !== undefined),
   );
+}
+
+/** For an interface configured without its registries or zone: what asking its peers found. */
+function discoveryLine(d: Discovery): HTMLElement {
+  const text = discoveryText(d);
+  switch (d.kind) {
+    case "found":
+      return h("p", { class: "discovery muted", "data-discovery": d.kind }, `found: ${text}`);
+    case "looking":
+      return h("p", { class: "discovery muted", "data-discovery": d.kind }, text);
+    case "not-found":
+      return h("p", { class: "discovery inline-error", role: "alert", "data-discovery": d.kind }, text);
+  }
 }
 
 function peersTable(iface: InterfaceStatus): HTMLElement {
@@ -97,9 +113,9 @@ function peerRow(p: PeerStatus): HTMLElement {
   );
 }
 
-function registriesTable(links: RegistryLink[]): HTMLElement {
+function registriesTable(links: RegistryLink[], discovered: boolean): HTMLElement {
   if (links.length === 0) {
-    return h("p", { class: "empty" }, "No registries configured for this interface.");
+    return h("p", { class: "empty" }, discovered ? "No registry found yet." : "No registries configured for this interface.");
   }
   return h(
     "div",

@@ -10,10 +10,24 @@ type Timed = keyof NonNullable<ConfigDocument["defaults"]>;
  * Fields the form edits, per interface; each input carries its dotted key. The hints of
  * durations name the service's own default (get_config sends them), never a copy here.
  */
-const FIELDS: { field: keyof InterfaceConfig; label: string; hint: string; kind: "text" | "list" | "readonly"; timed?: Timed }[] = [
+const FIELDS: {
+  field: keyof InterfaceConfig;
+  label: string;
+  hint: string;
+  kind: "text" | "list" | "readonly";
+  timed?: Timed;
+  /** Left out of the configuration when empty: the service finds it. */
+  optional?: boolean;
+}[] = [
   { field: "name", label: "Interface", hint: "", kind: "readonly" },
-  { field: "zone", label: "Zone", hint: "The DNS-SD zone the registries serve, e.g. example.com.", kind: "text" },
-  { field: "registries", label: "Registries", hint: "One ip:port per line, reachable through the tunnel.", kind: "list" },
+  { field: "zone", label: "Zone", hint: "The DNS-SD zone the registries serve, e.g. example.com. Empty: the zone the registries name.", kind: "text", optional: true },
+  {
+    field: "registries",
+    label: "Registries",
+    hint: "One ip:port per line, reachable through the tunnel. Empty: found among the peers.",
+    kind: "list",
+    optional: true,
+  },
   { field: "interval", label: "Full resolution every", hint: "A duration such as 30s or 2m 30s.", kind: "text", timed: "interval" },
   { field: "poll", label: "Poll the zone's serial every", hint: "A duration such as 1s or 500ms.", kind: "text", timed: "poll" },
   {
@@ -144,11 +158,13 @@ function form(doc: ConfigDocument, reload: () => void): HTMLElement {
     ev.preventDefault();
     clearErrors();
     config.interface.forEach((iface, i) => {
-      for (const { field, kind } of FIELDS) {
+      for (const { field, kind, optional } of FIELDS) {
         if (kind === "readonly") continue;
         const raw = inputs.get(`interface[${i}].${String(field)}`)!.value;
-        (iface as Record<string, unknown>)[field as string] =
-          kind === "list" ? raw.split(/[\n,]/).map((s) => s.trim()).filter(Boolean) : raw.trim();
+        const value = kind === "list" ? raw.split(/[\n,]/).map((s) => s.trim()).filter(Boolean) : raw.trim();
+        const fields = iface as Record<string, unknown>;
+        if (optional && value.length === 0) delete fields[field as string];
+        else fields[field as string] = value;
       }
     });
     try {
