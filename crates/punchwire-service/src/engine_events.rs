@@ -50,12 +50,19 @@ mod tests {
         );
         let fixture: Vec<Value> =
             serde_json::from_str(&std::fs::read_to_string(path).expect("events.json")).unwrap();
+        // `at` is the moment the event log sent it (see event_log.rs), not part of it.
         let of_type = |kind: &str| {
-            fixture
+            let mut event = fixture
                 .iter()
                 .find(|e| e["type"] == kind)
                 .unwrap_or_else(|| panic!("no {kind} in {path}"))
-                .clone()
+                .clone();
+            assert!(
+                event["at"].is_u64(),
+                "the fixture's {kind} is sent with its time"
+            );
+            event.as_object_mut().unwrap().remove("at");
+            event
         };
         use punchwire_control::status::{HealthReason, HealthState};
         let bob =
