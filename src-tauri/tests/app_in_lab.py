@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""The real app in a real window against a real service: `punchwire demo` builds the NAT
-lab (registry, alice and bob behind NATs, userspace WireGuard) and runs alice's service
-on a socket this test chooses; the app, driven through tauri-driver and WebKitWebDriver,
-first says the service is not running, then shows bob in its peers table going direct;
-its pause button and its settings form reach the real service (a bad zone is refused at
-its field, a new interval is saved); it notices the service going away when the demo
-stops.
+"""The real app in a real window against a real service: `punchwire demo --first-run`
+builds the NAT lab (registry, alice and bob behind NATs, userspace WireGuard) and runs
+alice's service, with nothing configured, on a socket this test chooses. The app, driven
+through tauri-driver and WebKitWebDriver, first says the service is not running; then
+offers alice's interface with the registry and zone the service found, and one click
+enables it; bob goes direct in its peers table; its pause button and its settings form
+reach the real service (a bad zone is refused at its field, a new interval is saved);
+opened again, it shows what happened before it opened; it notices the service going
+away when the demo stops.
 
 Run as root: xvfb-run -a dbus-run-session -- python3 app_in_lab.py APP PUNCHWIRE SHOTS_DIR
 """
@@ -177,6 +179,38 @@ def steer_from_the_window(driver, control):
     print("app: pause and resume from the window reached the service")
 
 
+def enable_from_the_first_run_screen(driver, control, shots):
+    """The window offers the interface the service found a registry for; one click
+    enables it, with nothing typed. Returns the interface's name."""
+    offer = '[data-unconfigured][data-discovery="found"]'
+    iface = wait_for("the window to offer alice's interface", DIRECT,
+                     lambda: driver.js(f"""
+                         const e = document.querySelector('{offer}');
+                         return e ? e.dataset.unconfigured : null;"""))
+    text = shown(driver, offer)
+    if "registry 10.99.0.1" not in text or "zone " not in text:
+        raise AssertionError(f"the offer does not say what was found: {text!r}")
+    driver.screenshot(os.path.join(shots, "app-lab-2-first-run.png"))
+    driver.click_until(f'[data-action="enable-interface"][data-iface="{iface}"]',
+                       "the service to run the interface",
+                       lambda: [i["name"] for i in ask_service(control, "status")["interfaces"]] == [iface])
+    config = ask_service(control, "get-config")["config"]["interface"]
+    if len(config) != 1 or config[0]["name"] != iface or "zone" in config[0] or "registries" in config[0]:
+        raise AssertionError(f"enabling should name the interface alone (zone and registries found): {config}")
+    print(f"app: offered {iface} ({text!r}) and enabled it with one click")
+    return iface
+
+
+def activity_on_open(driver, app, shots):
+    """A window opened after things happened shows them, with their times."""
+    driver.stop()
+    driver.start(app)
+    wait_for("the reopened window to list the endpoint change from before it opened", STEP,
+             lambda: shown(driver, '[data-panel="activity"] li[data-event="endpoint-changed"]'))
+    driver.screenshot(os.path.join(shots, "app-lab-5-activity-on-open.png"))
+    print("app: opened again, it shows what happened before it opened")
+
+
 def edit_settings(driver, control, shots):
     """A bad zone is refused next to its field; a good interval is saved by the service."""
     driver.click_until('button[data-tab="settings"]', "the settings form",
@@ -190,8 +224,9 @@ def edit_settings(driver, control, shots):
                      lambda: shown(driver, '[data-error-for="interface[0].zone"]'))
     if "may only hold letters" not in error:
         raise AssertionError(f"the zone's error does not say why: {error!r}")
-    driver.screenshot(os.path.join(shots, "app-lab-3-settings-error.png"))
-    if ask_service(control, "get-config")["config"]["interface"][0]["zone"] != zone:
+    driver.screenshot(os.path.join(shots, "app-lab-4-settings-error.png"))
+    # Enabled by name alone, the interface has no zone in the file: it was found.
+    if ask_service(control, "get-config")["config"]["interface"][0].get("zone", "") != zone:
         raise AssertionError("a refused configuration changed the service's")
 
     driver.type_into(zone_field, zone)
@@ -199,7 +234,7 @@ def edit_settings(driver, control, shots):
     driver.click_until('button[data-action="save"]', "'Saved'",
                        lambda: shown(driver, "form.settings-form .saved") == "Saved")
     got = ask_service(control, "get-config")["config"]["interface"][0]
-    if got["interval"] != "45s" or got["zone"] != zone:
+    if got["interval"] != "45s" or got.get("zone", "") != zone:
         raise AssertionError(f"the service did not take the new settings: {got}")
     driver.click('button[data-tab="peers"]')
     print("app: settings refused a bad zone at its field and saved a new interval")
@@ -242,8 +277,10 @@ def main():
         print("app: says the service is not running")
 
         with open(demo_log_path, "w") as demo_log:
-            demo = subprocess.Popen([punchwire, "demo", "--socket", control], env=env,
+            demo = subprocess.Popen([punchwire, "demo", "--first-run", "--socket", control], env=env,
                                     stdout=demo_log, stderr=subprocess.STDOUT)
+
+        enable_from_the_first_run_screen(driver, control, shots)
 
         def bob_direct():
             if demo.poll() is not None:
@@ -260,7 +297,7 @@ def main():
             return bob_direct()
 
         health, endpoint = wait_for("bob to show as direct in the peers table", DIRECT, watch)
-        driver.screenshot(os.path.join(shots, "app-lab-2-bob-direct.png"))
+        driver.screenshot(os.path.join(shots, "app-lab-3-bob-direct.png"))
         print(f"app: bob is direct at {endpoint} (states seen: {sorted(seen)})")
         if not endpoint.startswith("203.0.113.10:"):
             raise AssertionError(f"bob's endpoint {endpoint} is not his NAT's public address")
@@ -271,6 +308,7 @@ def main():
 
         steer_from_the_window(driver, control)
         edit_settings(driver, control, shots)
+        activity_on_open(driver, app, shots)
 
         # The demo stops (Ctrl-C): the app notices the service is gone.
         stop_process(demo, signal.SIGINT, STEP)
