@@ -71,39 +71,14 @@ pub use topology::{Host, Nat, Node, DEFAULT_LISTEN_PORT, TUNNEL_PREFIX_LEN};
 pub use wait::{wait_for, wait_until, wait_until_ok};
 pub use wireguard::{WgImpl, BORINGTUN_ENV, MTU, SOCKET_DIR, WG_IMPL_ENV};
 
-/// Whether a lab test can run here. Lab tests need root; without it they are skipped
-/// with a loud message — unless `CI` is set, where a skipped lab test would hide a
-/// broken setup, so this panics instead. Use as
+/// Whether a lab test can run here: lab tests need root. Without it they are skipped
+/// with a loud message, or fail on CI (see `punchwire_testkit::can_run`). Use as
 /// `if !punchwire_lab::can_run("my_test") { return; }`.
 pub fn can_run(test: &str) -> bool {
-    if is_root() {
-        return true;
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-    if ci {
-        panic!("{test}: lab tests need root (network namespaces), and CI is set: refusing to skip");
-    }
-    // Straight to the stderr handle: libtest captures `eprintln!` of passing tests,
-    // and a skip nobody sees is a test that silently never runs.
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!! SKIPPED {test}: lab tests need root (network namespaces, iptables, TUN). \
-         Run as root, e.g. `sudo -E cargo test -p punchwire-lab`. !!!\n"
-    );
-    false
-}
-
-/// Whether this process runs with effective uid 0, read from /proc (no unsafe libc).
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
+    punchwire_testkit::can_run(
+        test,
+        punchwire_testkit::missing_root("lab tests need network namespaces, iptables and TUN"),
+    )
 }
 
 #[cfg(test)]

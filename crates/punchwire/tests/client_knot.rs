@@ -422,25 +422,19 @@ fn wait_for_exit(child: &mut Child, deadline: Duration) -> std::process::ExitSta
     }
 }
 
-/// Whether this machine can run the test; a loud skip when it cannot, a failure on CI.
+/// Whether this machine can run the test: root, Knot, wireguard-go and wg.
 fn can_run() -> bool {
-    let root = run(Command::new("id").arg("-u")).trim() == "0";
     let tools = ["/usr/sbin/knotd", "/usr/bin/wireguard-go", "/usr/bin/wg"]
         .iter()
         .all(|t| Path::new(t).exists());
-    if root && tools {
-        return true;
-    }
-    let why = if root {
-        "knotd, wireguard-go or wg is missing (apt-get install knot wireguard-go wireguard-tools)"
-    } else {
-        "it needs root for a network namespace and a TUN device"
-    };
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("cannot run the Knot interop test on CI: {why}");
-    }
-    eprintln!("SKIPPED the Knot interop test: {why}");
-    false
+    let missing =
+        punchwire_testkit::missing_root("a network namespace and a TUN device").or_else(|| {
+            (!tools).then(|| {
+                "knotd, wireguard-go and wg (apt-get install knot wireguard-go wireguard-tools)"
+                    .to_owned()
+            })
+        });
+    punchwire_testkit::can_run("the Knot interop test", missing)
 }
 
 /// A short tag unique to this process and moment: names must not collide with other

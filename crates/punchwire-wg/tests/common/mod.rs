@@ -6,7 +6,6 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::fs::File;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -64,30 +63,19 @@ impl Kind {
     }
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// Whether this test can run: root and the daemon's binary. Outside CI a missing
-/// prerequisite skips the test with a loud message; in CI (`CI=true`) it fails.
+/// Whether this test can run: root and the daemon's binary (see `punchwire_testkit::can_run`).
 pub fn require(kind: Kind) -> Option<PathBuf> {
-    let root = std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false);
     let binary = kind.binary();
-    let missing = match (&binary, root) {
-        (_, false) => Some("root (network namespaces and TUN devices)".to_owned()),
-        (None, _) => Some(format!(
-            "{} (not found on PATH or in ~/.cargo/bin)",
-            kind.binary_name()
-        )),
-        _ => None,
-    };
-    if let Some(what) = missing {
-        if in_ci() {
-            panic!("CI=true and this test needs {what}");
-        }
-        eprintln!("\n!!! SKIPPED: this test needs {what}; set CI=true to make that a failure\n");
+    let missing =
+        punchwire_testkit::missing_root("network namespaces and TUN devices").or_else(|| {
+            binary.is_none().then(|| {
+                format!(
+                    "{} (not found on PATH or in ~/.cargo/bin)",
+                    kind.binary_name()
+                )
+            })
+        });
+    if !punchwire_testkit::can_run(kind.binary_name(), missing) {
         return None;
     }
     binary

@@ -3,7 +3,7 @@
 //! resource lives in a guard that cleans up on drop, panics included.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -15,21 +15,13 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_punchwire");
 /// How long any single step may take before the test gives up and says which one.
 pub const STEP: Duration = Duration::from_secs(5);
 
-/// Root is needed (users, groups, sockets owned by a group). Outside CI a non-root run
-/// skips loudly; in CI it fails, so that a misconfigured runner cannot pass silently.
+/// Root is needed (users, groups, sockets owned by a group): see
+/// `punchwire_testkit::can_run` for what happens without it.
 pub fn have_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: needs root, and CI=true: run the tests as root");
-    }
-    // Straight to the stream: the test harness swallows eprintln! of passing tests.
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED {test}: needs root (run as root, or with CI=true to make this fail)"
-    );
-    false
+    punchwire_testkit::can_run(
+        test,
+        punchwire_testkit::missing_root("users, groups and sockets owned by a group"),
+    )
 }
 
 /// A short name part unique to this process and call: several test runs (and other
