@@ -570,14 +570,10 @@ mod tests {
 
     fn peer(n: u8) -> Peer {
         Peer {
-            public_key: key(n),
             has_preshared_key: true,
-            endpoint: None,
             allowed_ips: vec![format!("10.99.0.{n}/32").parse().unwrap()],
-            last_handshake: None,
-            rx_bytes: 0,
-            tx_bytes: 0,
             persistent_keepalive: Some(5),
+            ..Peer::new(key(n))
         }
     }
 

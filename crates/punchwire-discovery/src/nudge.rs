@@ -62,14 +62,9 @@ mod tests {
 
     fn peer(allowed: &[&str]) -> Peer {
         Peer {
-            public_key: PublicKey::from_bytes([1; 32]),
-            has_preshared_key: false,
-            endpoint: None,
             allowed_ips: allowed.iter().map(|a| a.parse().unwrap()).collect(),
-            last_handshake: None,
-            rx_bytes: 0,
-            tx_bytes: 0,
             persistent_keepalive: Some(25),
+            ..Peer::new(PublicKey::from_bytes([1; 32]))
         }
     }
 

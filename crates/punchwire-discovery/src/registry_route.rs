@@ -50,14 +50,8 @@ mod tests {
             listen_port: None,
             fwmark: None,
             peers: vec![Peer {
-                public_key: PublicKey::from_bytes([1; 32]),
-                has_preshared_key: false,
-                endpoint: None,
                 allowed_ips: allowed.iter().map(|a| a.parse().unwrap()).collect(),
-                last_handshake: None,
-                rx_bytes: 0,
-                tx_bytes: 0,
-                persistent_keepalive: None,
+                ..Peer::new(PublicKey::from_bytes([1; 32]))
             }],
         }
     }

@@ -11,14 +11,8 @@ use punchwire_wg::{Backend, Device, MemoryBackend, Peer, PublicKey};
 
 fn peer(n: u8, allowed: &[&str]) -> Peer {
     Peer {
-        public_key: PublicKey::from_bytes([n; 32]),
-        has_preshared_key: false,
-        endpoint: None,
         allowed_ips: allowed.iter().map(|a| a.parse().unwrap()).collect(),
-        last_handshake: None,
-        rx_bytes: 0,
-        tx_bytes: 0,
-        persistent_keepalive: None,
+        ..Peer::new(PublicKey::from_bytes([n; 32]))
     }
 }
 

@@ -88,14 +88,11 @@ mod tests {
         now: SystemTime,
     ) -> Peer {
         Peer {
-            public_key: PublicKey::from_bytes([5; 32]),
-            has_preshared_key: false,
             endpoint: endpoint.map(|e| e.parse().unwrap()),
             allowed_ips: vec![ips.parse().unwrap()],
             last_handshake: handshake_ago.map(|s| now - Duration::from_secs(s)),
-            rx_bytes: 0,
-            tx_bytes: 0,
             persistent_keepalive: Some(5),
+            ..Peer::new(PublicKey::from_bytes([5; 32]))
         }
     }
 

@@ -64,14 +64,8 @@ mod tests {
             listen_port: None,
             fwmark: None,
             peers: vec![Peer {
-                public_key: PublicKey::from_bytes([1; 32]),
-                has_preshared_key: false,
-                endpoint: None,
                 allowed_ips: vec!["10.99.0.1/32".parse().unwrap()],
-                last_handshake: None,
-                rx_bytes: 0,
-                tx_bytes: 0,
-                persistent_keepalive: None,
+                ..Peer::new(PublicKey::from_bytes([1; 32]))
             }],
         });
         Backend::new(memory)

@@ -16,7 +16,9 @@ use punchwire_service::control::auth::AccessPolicy;
 use punchwire_service::control::server::serve;
 use punchwire_service::control::unix::ControlListener;
 use punchwire_service::service::Service;
-use punchwire_wg::{Backend, BackendError, Device, Endpoint, MemoryBackend, PublicKey, WireGuard};
+use punchwire_wg::{
+    Backend, BackendError, Device, Endpoint, MemoryBackend, Peer, PublicKey, WireGuard,
+};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -267,14 +269,8 @@ async fn a_registry_outside_the_tunnel_is_refused_and_nothing_changes_unless_all
         listen_port: None,
         fwmark: None,
         peers: vec![punchwire_wg::Peer {
-            public_key: PublicKey::from_bytes([1; 32]),
-            has_preshared_key: false,
-            endpoint: None,
             allowed_ips: vec!["10.99.0.1/32".parse().unwrap()],
-            last_handshake: None,
-            rx_bytes: 0,
-            tx_bytes: 0,
-            persistent_keepalive: None,
+            ..Peer::new(PublicKey::from_bytes([1; 32]))
         }],
     });
     let running = Running::start(Backend::new(memory)).await;

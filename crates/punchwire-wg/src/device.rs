@@ -50,6 +50,21 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// A peer with this key and nothing else: no endpoint, no allowed IPs, never a
+    /// handshake, no traffic. Tests and readers start from it and set what they know.
+    pub const fn new(public_key: PublicKey) -> Self {
+        Self {
+            public_key,
+            has_preshared_key: false,
+            endpoint: None,
+            allowed_ips: Vec::new(),
+            last_handshake: None,
+            rx_bytes: 0,
+            tx_bytes: 0,
+            persistent_keepalive: None,
+        }
+    }
+
     /// How long ago the latest handshake was, or `None` if there never was one. A
     /// handshake stamped in the future (clock steps) counts as just now.
     pub fn handshake_age(&self, now: SystemTime) -> Option<Duration> {

@@ -143,14 +143,10 @@ mod tests {
             listen_port: Some(51820),
             fwmark: None,
             peers: vec![Peer {
-                public_key: key,
                 has_preshared_key: true,
-                endpoint: None,
                 allowed_ips: vec!["10.99.0.2/32".parse().unwrap()],
-                last_handshake: None,
-                rx_bytes: 0,
-                tx_bytes: 0,
                 persistent_keepalive: Some(5),
+                ..Peer::new(key)
             }],
         };
         (device, key)
