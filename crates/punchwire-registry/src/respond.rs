@@ -65,7 +65,7 @@ pub(crate) fn admits(live: &Live, snapshot: &Snapshot, source: IpAddr) -> bool {
 }
 
 /// [`answer`] to a question from `source`, with a refusal logged, for UDP and TCP alike.
-pub(crate) fn answer_from<'s>(
+fn answer_from<'s>(
     snapshot: &'s Snapshot,
     source: IpAddr,
     name: &LowerName,

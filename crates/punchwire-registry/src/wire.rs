@@ -1,6 +1,7 @@
-//! A query as it arrives over UDP, read in place: the header fields and the one question,
-//! with no name built and nothing allocated. What the registry answers is always a standard
-//! query with one question; everything else is told apart here for the cost of a header.
+//! A query as it arrives, a UDP datagram or a TCP message alike, read in place: the header
+//! fields and the one question, with no name built and nothing allocated. What the registry
+//! answers is always a standard query with one question; everything else is told apart here
+//! for the cost of a header.
 
 use hickory_proto::op::ResponseCode;
 
@@ -60,7 +61,7 @@ pub struct Query<'p> {
     pub opt: Option<Opt>,
 }
 
-/// How a datagram reads.
+/// How a message reads.
 // The query, name buffer and all, is the common case; boxing it would allocate per query.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
@@ -76,7 +77,7 @@ pub enum Incoming<'p> {
     },
 }
 
-/// Reads one datagram. `None`: not worth a response, being too short to carry an ID or
+/// Reads one message. `None`: not worth a response, being too short to carry an ID or
 /// itself a response (answering those would let anyone bounce traffic between servers).
 pub fn read(packet: &[u8]) -> Option<Incoming<'_>> {
     let header = packet.get(..HEADER_LEN)?;
