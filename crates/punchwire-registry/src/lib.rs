@@ -15,16 +15,20 @@ mod acl;
 mod answer;
 mod enumeration;
 mod fit;
+#[cfg(test)]
+mod fixtures;
 /// For the fuzz targets in `fuzz/` only.
 #[doc(hidden)]
 pub mod fuzzing;
 mod iface;
+mod instance;
 mod listen;
 mod live;
 mod negative;
 mod open_files;
 mod prepared;
 mod rate;
+mod records;
 mod refresh;
 mod registry;
 mod respond;

@@ -8,7 +8,7 @@
 
 use hickory_proto::rr::{Name, RData};
 
-use crate::snapshot::SizedRecord;
+use crate::records::SizedRecord;
 
 /// A compression pointer's two top bits (RFC 1035 §4.1.4).
 const POINTER: u16 = 0xc000;
