@@ -4,6 +4,7 @@
 //! for the cost of a header.
 
 use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{LowerName, Name};
 
 /// Size of a DNS header (RFC 1035 §4.1.1).
 pub const HEADER_LEN: usize = 12;
@@ -59,6 +60,25 @@ pub struct Query<'p> {
     pub qtype: u16,
     pub qclass: u16,
     pub opt: Option<Opt>,
+}
+
+impl Query<'_> {
+    /// The query name as hickory names it, for the general path (this builds a name); `None` only for bytes that are no name at all,
+    /// which `wire` has already turned away.
+    pub fn lower_name(&self) -> Option<LowerName> {
+        let mut labels = Vec::with_capacity(8);
+        let mut rest = self.name.as_bytes();
+        while let Some((&len, tail)) = rest.split_first() {
+            if len == 0 {
+                break;
+            }
+            let (label, tail) = tail.split_at_checked(usize::from(len))?;
+            labels.push(label);
+            rest = tail;
+        }
+        let name = Name::from_labels(labels).ok()?;
+        Some(LowerName::new(&name))
+    }
 }
 
 /// How a message reads.
