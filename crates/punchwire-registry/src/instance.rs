@@ -1,6 +1,8 @@
 //! One served peer, or the registry itself: `<label>._wireguard._udp.<zone>`, with its
 //! records built once and the responses prepared for it.
 
+pub mod prepared;
+
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
@@ -10,9 +12,9 @@ use ipnet::IpNet;
 use punchwire_wg::key::LABEL_LEN;
 use punchwire_wg::PublicKey;
 
-use crate::prepared::Prepared;
 use crate::records::{host_record, txt_strings, SizedRecord, TTL};
 use crate::zone::ZoneNames;
+use prepared::Prepared;
 
 /// A peer label in the form queries are matched in: lower-case base32 with padding.
 pub type Label = [u8; LABEL_LEN];

@@ -4,16 +4,17 @@
 //! Read it as the path of one query: `listen` (sockets tied to the device when on its own
 //! address) → `udp` (a datagram off the socket) or `tcp` (a connection admitted and capped,
 //! then its messages) → `wire` (the query read in place) → `respond`, the one decision both
-//! transports share (who is asking, whether `rate` lets them have another response, then
-//! one of three paths: a response `prepared` for the instance asked about; a name the zone
-//! does not have, from the `negative` SOA; or else `answer`, the question against a
-//! `snapshot`, with `fit` choosing what fits and `encode` writing it).
+//! transports share: who is asking, whether `rate` lets them have another response, then
+//! the name read once against the `snapshot` and one of three paths — an `instance`'s
+//! prepared response (`instance::prepared`); a name the zone does not have, from the
+//! `negative` SOA; or else `answer`, the question against the snapshot, with `fit`
+//! choosing what fits and `encode` writing it.
 //!
 //! What is served: a `snapshot` holds the zone's `records` and one `instance` per peer
-//! (its records, and the slots of its prepared responses). It is rebuilt by `refresh` in
-//! the background, which is watched so that a stop is reported, and swapped in through
-//! `live`; `registry` starts and stops all of it, with `open_files` keeping TCP clients to
-//! half the descriptors. `summary` keeps what strangers can cause from flooding the log.
+//! (its records, and the responses prepared for it). It is rebuilt by `refresh` in the
+//! background, which is watched so that a stop is reported, and swapped in through `live`;
+//! `registry` starts and stops all of it, with `open_files` keeping TCP clients to half
+//! the descriptors. `summary` keeps what strangers can cause from flooding the log.
 
 mod acl;
 mod answer;
@@ -31,7 +32,6 @@ mod listen;
 mod live;
 mod negative;
 mod open_files;
-mod prepared;
 mod rate;
 mod records;
 mod refresh;

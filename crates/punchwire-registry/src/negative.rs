@@ -7,7 +7,7 @@
 //! for every miss but for those pointers, which are patched in per query.
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::encode::{write_header, write_opt};
 use crate::fit::opt_len;
@@ -114,34 +114,27 @@ impl NegativeSoa {
     }
 }
 
-/// NXDOMAIN with the snapshot's prepared SOA, when `query` asks for a name the zone
-/// does not have; false, with `out` untouched, when it does not (or when the response
-/// would not fit `limit`): then the general path answers. The same response `answer`
+/// NXDOMAIN with the snapshot's prepared SOA, for `query` in class IN asking for a name
+/// the zone does not have, whose apex starts `apex_at` bytes into it (see
+/// [`Snapshot::asked`]). False, with `out` untouched, for a zone transfer or a response
+/// that would not fit `limit`: then the general path answers. The same response `answer`
 /// gives a miss, without building a name or encoding a record.
 pub fn write_no_such_name(
     out: &mut Vec<u8>,
     snapshot: &Snapshot,
     query: &Query<'_>,
+    apex_at: usize,
     limit: usize,
 ) -> bool {
-    let qtype = RecordType::from(query.qtype);
-    if query.qclass != u16::from(DNSClass::IN)
-        || matches!(qtype, RecordType::AXFR | RecordType::IXFR)
-    {
+    if matches!(
+        RecordType::from(query.qtype),
+        RecordType::AXFR | RecordType::IXFR
+    ) {
         return false;
     }
     let Some(soa) = snapshot.negative_soa() else {
         return false;
     };
-    let Some(below) = snapshot.zone().below_apex(query.name.as_bytes()) else {
-        return false;
-    };
-    if below
-        .instance
-        .is_some_and(|label| snapshot.instance(label).is_some())
-    {
-        return false;
-    }
     if HEADER_LEN + query.question.len() + soa.len() + opt_len(query.opt.is_some()) > limit {
         return false;
     }
@@ -156,7 +149,7 @@ pub fn write_no_such_name(
         [1, 0, 1, usize::from(query.opt.is_some())],
     );
     out.extend_from_slice(query.question);
-    if !soa.write(out, HEADER_LEN + below.apex_at) {
+    if !soa.write(out, HEADER_LEN + apex_at) {
         out.clear();
         return false;
     }

@@ -226,6 +226,36 @@ impl Snapshot {
     pub fn allows(&self, source: IpAddr) -> bool {
         self.acl.allows(source)
     }
+
+    /// What a query name, lower-case in wire form as a query carries it, is to this
+    /// snapshot: read once per query, with no name built, for the paths that answer
+    /// from prepared bytes.
+    pub fn asked(&self, wire: &[u8]) -> Asked<'_> {
+        let zone = self.zone();
+        if let Some(instance) = zone.instance_label(wire).and_then(|l| self.instance(l)) {
+            return Asked::Instance(instance);
+        }
+        // An instance-shaped name reaching here is not served: a label of the right
+        // length was just looked up, and one of another length never is.
+        match zone.below_apex(wire) {
+            Some(below) => Asked::Missing {
+                apex_at: below.apex_at,
+            },
+            None => Asked::Other,
+        }
+    }
+}
+
+/// What a query name is to a snapshot (see [`Snapshot::asked`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Asked<'s> {
+    /// A served instance, `<label>._wireguard._udp.<zone>`.
+    Instance(&'s Instance),
+    /// A name inside the zone that it does not have; the zone's apex starts `apex_at`
+    /// bytes into the name.
+    Missing { apex_at: usize },
+    /// The apex, the zone's fixed names, or a name outside it: for `answer` to place.
+    Other,
 }
 
 /// Keeps the previous snapshot's instance when it serves the same thing, so a change of

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hickory_proto::rr::RData;
 use punchwire_wg::{Device, PublicKey};
 
-use super::Snapshot;
+use super::{Asked, Snapshot};
 use crate::fixtures::{config, key, nets, snapshot, wgsd_device, wgsd_self};
 use crate::instance::Instance;
 
@@ -111,4 +111,48 @@ fn too_many_allowed_ips_are_cut_to_fit_the_txt_string() {
     assert!(allowed.len() <= 255, "{}", allowed.len());
     assert!(allowed.starts_with("allowed=10.1.0.0/24,10.1.1.0/24"));
     assert!(!allowed.ends_with(','));
+}
+
+/// `text` as a query carries it: lower-case labels, each after its length, then a zero.
+fn wire(text: &str) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for label in text.trim_end_matches('.').split('.') {
+        bytes.push(label.len() as u8);
+        bytes.extend_from_slice(label.as_bytes());
+    }
+    bytes.push(0);
+    bytes
+}
+
+#[test]
+fn a_query_name_is_read_once_as_a_served_instance_a_miss_or_neither() {
+    let snap = snapshot(&wgsd_device(), None);
+    let name = |k: PublicKey| format!("{}._wireguard._udp.example.com.", k.to_dns_label());
+    let Asked::Instance(served) = snap.asked(&wire(&name(key(1)))) else {
+        panic!("peer 1 is served");
+    };
+    assert_eq!(served.key, key(1));
+
+    // Where the apex starts: it ends every name in the zone.
+    let apex_at = |text: &str| wire(text).len() - wire("example.com.").len();
+    for missing in [
+        name(key(3)),
+        name(key(42)),
+        "short._wireguard._udp.example.com.".to_owned(),
+        "nope.example.com.".to_owned(),
+    ] {
+        assert!(
+            matches!(snap.asked(&wire(&missing)), Asked::Missing { apex_at: at } if at == apex_at(&missing)),
+            "{missing}"
+        );
+    }
+    for other in [
+        "example.com.",
+        "_wireguard._udp.example.com.",
+        "_udp.example.com.",
+        "ns1.example.com.",
+        "example.org.",
+    ] {
+        assert!(matches!(snap.asked(&wire(other)), Asked::Other), "{other}");
+    }
 }

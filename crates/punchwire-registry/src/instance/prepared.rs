@@ -40,10 +40,17 @@ impl Prepared {
         }
     }
 
+    /// The response to `query`, a question in class IN about this instance, when its type
+    /// is one prepared (made now if this is the first time it is asked).
+    pub fn response<'s>(&'s self, snapshot: &Snapshot, query: &Query<'_>) -> Option<&'s [u8]> {
+        let slot = self.slot(RecordType::from(query.qtype))?;
+        slot.get_or_init(|| prepare(snapshot, query)).as_deref()
+    }
+
     /// Where the UDP response to a `qtype` question is prepared; `None` when it is not:
     /// NODATA carries the SOA, whose serial moves with every snapshot, and the registry's
     /// own record may hold the address each query arrived on.
-    pub fn slot(&self, qtype: RecordType) -> Option<&Slot> {
+    fn slot(&self, qtype: RecordType) -> Option<&Slot> {
         let host_type = self.host_type?;
         match qtype {
             RecordType::SRV => Some(&self.srv),
@@ -52,18 +59,6 @@ impl Prepared {
             _ => None,
         }
     }
-}
-
-/// The prepared response to `query`, when it asks for one instance's SRV, TXT or
-/// address (preparing it on first use).
-pub fn response_to<'s>(snapshot: &'s Snapshot, query: &Query<'_>) -> Option<&'s [u8]> {
-    if query.qclass != u16::from(DNSClass::IN) {
-        return None;
-    }
-    let label = snapshot.zone().instance_label(query.name.as_bytes())?;
-    let instance = snapshot.instance(label)?;
-    let slot = instance.prepared.slot(RecordType::from(query.qtype))?;
-    slot.get_or_init(|| prepare(snapshot, query)).as_deref()
 }
 
 /// The whole response to `query`'s question asked in lower case, with ID 0 and no flags
