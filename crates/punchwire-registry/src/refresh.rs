@@ -65,7 +65,7 @@ impl Refresh {
 
     /// Watches `reader`, the task reading `iface`: when it stops other than by
     /// [`stop`](Self::stop), `live` is told why and it is logged.
-    fn watch(live: Arc<Live>, iface: String, reader: JoinHandle<()>) -> Self {
+    pub fn watch(live: Arc<Live>, iface: String, reader: JoinHandle<()>) -> Self {
         Self {
             reader: reader.abort_handle(),
             watcher: tokio::spawn(report_stop(live, iface, reader)),

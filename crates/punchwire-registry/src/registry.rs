@@ -332,3 +332,48 @@ impl Drop for RunningRegistry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use punchwire_wg::{Device, MemoryBackend};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_stats_say_at_once_why_the_refresh_stopped() {
+        let memory = MemoryBackend::new();
+        memory.put_device(Device {
+            name: "wg-test".into(),
+            public_key: None,
+            listen_port: None,
+            fwmark: None,
+            peers: Vec::new(),
+        });
+        let mut config = RegistryConfig::new("example.com".parse().unwrap(), "wg-test");
+        config.listen = vec!["127.0.0.1:0".parse().unwrap()];
+        let mut registry = Registry::start(config, Backend::new(memory)).await.unwrap();
+        assert_eq!(registry.stats().refresh_stopped, None);
+
+        // A refresh that panics, in place of the one that reads the memory device.
+        registry.refresh.stop();
+        let failing = tokio::spawn(async { panic!("a bug while reading") });
+        registry.refresh = Refresh::watch(Arc::clone(&registry.live), "wg-test".into(), failing);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while registry.stats().refresh_stopped.is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the stop never reached the stats"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let stats = registry.stats();
+        assert_eq!(
+            stats.refresh_stopped.as_deref(),
+            Some("it panicked: a bug while reading")
+        );
+        assert!(stats.fresh, "the last snapshot is still served");
+        registry.shutdown().await;
+    }
+}
