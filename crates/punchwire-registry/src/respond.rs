@@ -132,7 +132,7 @@ impl Responder {
         let query = match incoming {
             Incoming::Query(query) => query,
             Incoming::Reject { echo, rcode, opt } => {
-                debug!(%source, %rcode, "a datagram that is not a query this registry reads");
+                debug!(%source, %rcode, "a message that is not a query this registry reads");
                 write_header_only(out, echo, rcode, opt);
                 return true;
             }
