@@ -9,7 +9,9 @@ use hickory_proto::rr::rdata::HINFO;
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 
 use crate::enumeration::enumeration;
-use crate::snapshot::{Instance, SizedRecord, Snapshot, TTL};
+use crate::instance::Instance;
+use crate::records::{SizedRecord, TTL};
+use crate::snapshot::Snapshot;
 use crate::zone::Place;
 
 /// The sections of a response, borrowing from the snapshot where they can.

@@ -11,7 +11,8 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use punchwire_control::zone::{BROWSE_KINDS, BROWSE_SERVICE_LABELS};
 
 use crate::answer::Answer;
-use crate::snapshot::{SizedRecord, Snapshot, TTL};
+use crate::records::{SizedRecord, TTL};
+use crate::snapshot::Snapshot;
 
 // Registration domains (`r`, `dr`) are not offered: peers do not register through DNS,
 // the registry reads them off its device.

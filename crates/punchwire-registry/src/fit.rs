@@ -1,4 +1,4 @@
-//! How much of an answer fits in one message of a given size.
+//! How big a message may be, and how much of an answer fits in it.
 //!
 //! hickory's encoder stops where a message overflows, leaving the bytes of the record that
 //! did not fit behind the end of the message ("extra bytes at end" in dig). So the registry
@@ -14,6 +14,33 @@ use crate::answer::Answer;
 /// Size of the OPT record the registry adds to responses to EDNS queries (no options).
 pub const OPT_LEN: usize = 11;
 
+/// The largest UDP response the registry sends, whatever the client offers: 1232 bytes
+/// avoids IP fragmentation on any path (DNS flag day 2020), and a tunnel's MTU is lower
+/// than Ethernet's. Larger answers go over TCP.
+pub const MAX_UDP_PAYLOAD: u16 = 1232;
+
+/// Without EDNS a UDP message holds at most 512 bytes (RFC 1035 §4.2.1).
+pub const PLAIN_UDP_PAYLOAD: u16 = 512;
+
+/// A message over TCP holds at most 65,535 bytes (its length prefix is 16 bits).
+pub const TCP_LIMIT: usize = u16::MAX as usize;
+
+/// How many bytes a UDP response may have: what the client offers, within bounds.
+pub fn udp_limit(offered: Option<u16>) -> u16 {
+    offered.map_or(PLAIN_UDP_PAYLOAD, |o| {
+        o.clamp(PLAIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD)
+    })
+}
+
+/// The bytes of the OPT record a response carries when its query had one (`edns`).
+pub fn opt_len(edns: bool) -> usize {
+    if edns {
+        OPT_LEN
+    } else {
+        0
+    }
+}
+
 /// How many records of each section go into the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fit {
@@ -28,7 +55,7 @@ pub struct Fit {
 /// Fits `answer` into `limit` bytes, for a query whose question section is `question`
 /// (as it appeared on the wire) and that did (`edns`) or did not carry EDNS.
 pub fn fit(answer: &Answer<'_>, question: &[u8], edns: bool, limit: usize) -> Fit {
-    let opt = if edns { OPT_LEN } else { 0 };
+    let opt = opt_len(edns);
     let everything = Fit {
         answers: answer.answers.len(),
         authority: answer.authority.len(),

@@ -1,7 +1,7 @@
 //! The snapshot being served right now, and whether it is still fresh enough to serve.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -17,6 +17,9 @@ pub(crate) struct Live {
     last_read_ms: AtomicU64,
     epoch: Instant,
     stale_after: Duration,
+    /// Why the refresh task stopped, once it has: from then on nothing reads the device,
+    /// and the snapshot only ages.
+    refresh_stopped: OnceLock<String>,
     pub counters: Counters,
 }
 
@@ -27,6 +30,7 @@ impl Live {
             last_read_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             stale_after,
+            refresh_stopped: OnceLock::new(),
             counters: Counters::default(),
         }
     }
@@ -64,5 +68,16 @@ impl Live {
         let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_read_ms.store(now, Ordering::Release);
         Counters::bump(&self.counters.device_reads);
+    }
+
+    /// Records that the refresh task stopped, and why. Only the first reason is kept: the
+    /// task stops once.
+    pub fn note_refresh_stopped(&self, why: String) {
+        let _ = self.refresh_stopped.set(why);
+    }
+
+    /// Why the refresh task stopped; `None` while it runs.
+    pub fn why_refresh_stopped(&self) -> Option<&str> {
+        self.refresh_stopped.get().map(String::as_str)
     }
 }

@@ -1,4 +1,4 @@
-//! The SOA of a "no such name" response, prepared once per snapshot.
+//! The "no such name" response, from an SOA prepared once per snapshot.
 //!
 //! A flood of random names is the cheapest attack on an authoritative server, so a miss
 //! must cost no more than a hit. Every name a miss asks for ends in the zone's apex, and
@@ -6,9 +6,14 @@
 //! pointers to where the apex sits in the query's own question, the SOA is the same bytes
 //! for every miss but for those pointers, which are patched in per query.
 
-use hickory_proto::rr::{Name, RData};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, RData, RecordType};
 
-use crate::snapshot::SizedRecord;
+use crate::encode::{write_header, write_opt};
+use crate::fit::opt_len;
+use crate::records::SizedRecord;
+use crate::snapshot::Snapshot;
+use crate::wire::{Query, HEADER_LEN};
 
 /// A compression pointer's two top bits (RFC 1035 §4.1.4).
 const POINTER: u16 = 0xc000;
@@ -107,6 +112,51 @@ impl NegativeSoa {
             self.bytes.push(0);
         }
     }
+}
+
+/// NXDOMAIN with the snapshot's prepared SOA, for `query` in class IN asking for a name
+/// the zone does not have, whose apex starts `apex_at` bytes into it (see
+/// [`Snapshot::asked`]). False, with `out` untouched, for a zone transfer or a response
+/// that would not fit `limit`: then the general path answers. The same response `answer`
+/// gives a miss, without building a name or encoding a record.
+pub fn write_no_such_name(
+    out: &mut Vec<u8>,
+    snapshot: &Snapshot,
+    query: &Query<'_>,
+    apex_at: usize,
+    limit: usize,
+) -> bool {
+    if matches!(
+        RecordType::from(query.qtype),
+        RecordType::AXFR | RecordType::IXFR
+    ) {
+        return false;
+    }
+    let Some(soa) = snapshot.negative_soa() else {
+        return false;
+    };
+    if HEADER_LEN + query.question.len() + soa.len() + opt_len(query.opt.is_some()) > limit {
+        return false;
+    }
+    out.clear();
+    out.resize(HEADER_LEN, 0);
+    write_header(
+        out,
+        query.echo,
+        ResponseCode::NXDomain,
+        true,
+        false,
+        [1, 0, 1, usize::from(query.opt.is_some())],
+    );
+    out.extend_from_slice(query.question);
+    if !soa.write(out, HEADER_LEN + apex_at) {
+        out.clear();
+        return false;
+    }
+    if query.opt.is_some() {
+        write_opt(out, ResponseCode::NXDomain);
+    }
+    true
 }
 
 #[cfg(test)]

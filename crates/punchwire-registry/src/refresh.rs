@@ -1,10 +1,12 @@
 //! The background task that reads the device and swaps in a new snapshot when something
-//! served changed. Queries never wait for it.
+//! served changed. Queries never wait for it; if it ever stops, it is said at once.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use punchwire_wg::Backend;
+use tokio::task::{AbortHandle, JoinError, JoinHandle};
 use tracing::{debug, error, info, warn};
 
 use crate::live::Live;
@@ -34,9 +36,86 @@ pub(crate) fn pause_after(read_took: Duration, every: Duration, stale_after: Dur
     every.max(read_took * READ_SHARE).min(ceiling)
 }
 
+/// The running refresh, watched. Without the watch a panic in it would go unseen: the
+/// last snapshot would be served as usual until the stale bound, then SERVFAIL with
+/// nothing to say why.
+pub(crate) struct Refresh {
+    reader: AbortHandle,
+    watcher: JoinHandle<()>,
+}
+
+impl Refresh {
+    /// Starts reading `iface` (see [`run`]) and watching that it goes on.
+    pub fn start(
+        live: Arc<Live>,
+        backend: Backend,
+        iface: String,
+        every: Duration,
+        first_read: Duration,
+    ) -> Self {
+        let reader = tokio::spawn(run(
+            Arc::clone(&live),
+            backend,
+            iface.clone(),
+            every,
+            first_read,
+        ));
+        Self::watch(live, iface, reader)
+    }
+
+    /// Watches `reader`, the task reading `iface`: when it stops other than by
+    /// [`stop`](Self::stop), `live` is told why and it is logged.
+    pub fn watch(live: Arc<Live>, iface: String, reader: JoinHandle<()>) -> Self {
+        Self {
+            reader: reader.abort_handle(),
+            watcher: tokio::spawn(report_stop(live, iface, reader)),
+        }
+    }
+
+    /// Stops reading the device; that is not reported as a failure.
+    pub fn stop(&self) {
+        self.watcher.abort();
+        self.reader.abort();
+    }
+}
+
+/// Waits for the task reading `iface` to end, which it does only when it panics (or
+/// is stopped, which is not worth a word).
+async fn report_stop(live: Arc<Live>, iface: String, reader: JoinHandle<()>) {
+    let why = match reader.await {
+        Ok(()) => "it returned".to_owned(),
+        Err(stopped) if stopped.is_cancelled() => return,
+        Err(stopped) => panic_message(stopped),
+    };
+    error!(
+        device = %iface,
+        why = %why,
+        "the task reading the device stopped: the last snapshot is served until it is {:?} old, then every query gets SERVFAIL",
+        live.stale_after()
+    );
+    live.note_refresh_stopped(why);
+}
+
+/// What a panicked task said, as its panic message.
+fn panic_message(stopped: JoinError) -> String {
+    let Ok(payload) = stopped.try_into_panic() else {
+        return "it was cancelled".to_owned();
+    };
+    let said = payload_text(payload.as_ref()).unwrap_or("a panic without a message");
+    format!("it panicked: {said}")
+}
+
+/// The text of a panic: `panic!` gives a `&str` or a `String`.
+fn payload_text(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
 /// Reads `iface` every `every` (see [`pause_after`]) until the task is aborted.
 /// `first_read` is how long the registry's own first read took, before this task.
-pub(crate) async fn run(
+async fn run(
     live: Arc<Live>,
     backend: Backend,
     iface: String,
@@ -117,6 +196,62 @@ pub(crate) async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::snapshot::{Snapshot, SnapshotConfig};
+    use crate::zone::ZoneNames;
+    use punchwire_control::zone::Zone;
+    use punchwire_wg::Device;
+
+    fn live() -> Arc<Live> {
+        let config = Arc::new(SnapshotConfig {
+            zone: Arc::new(ZoneNames::new(&Zone::parse("example.com.").unwrap())),
+            self_record: None,
+            allow: Vec::new(),
+            nameserver_ips: Vec::new(),
+        });
+        let device = Device {
+            name: "wg0".into(),
+            public_key: None,
+            listen_port: None,
+            fwmark: None,
+            peers: Vec::new(),
+        };
+        Arc::new(Live::new(
+            Snapshot::first(config, &device, 1),
+            Duration::from_secs(60),
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_refresh_that_panics_is_reported_at_once_with_its_message() {
+        let live = live();
+        let reader = tokio::spawn(async {
+            tokio::task::yield_now().await;
+            panic!("the device read went wrong");
+        });
+        let refresh = Refresh::watch(Arc::clone(&live), "wg0".into(), reader);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while live.why_refresh_stopped().is_none() {
+            assert!(Instant::now() < deadline, "the stop was never reported");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            live.why_refresh_stopped(),
+            Some("it panicked: the device read went wrong")
+        );
+        refresh.stop();
+    }
+
+    #[tokio::test]
+    async fn a_refresh_stopped_on_purpose_is_not_reported() {
+        let live = live();
+        let reader = tokio::spawn(std::future::pending::<()>());
+        let refresh = Refresh::watch(Arc::clone(&live), "wg0".into(), reader);
+        // The reader alone, as a runtime shutting down would: the watcher sees it end.
+        refresh.reader.abort();
+        refresh.watcher.await.expect("the watcher ends by itself");
+        assert_eq!(live.why_refresh_stopped(), None);
+    }
 
     const SECOND: Duration = Duration::from_secs(1);
     const MINUTE: Duration = Duration::from_secs(60);

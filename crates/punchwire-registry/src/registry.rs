@@ -16,7 +16,7 @@ use crate::listen;
 use crate::live::Live;
 use crate::open_files;
 use crate::rate::{RateLimiter, ResponseRate, DEFAULT_RESPONSE_RATE};
-use crate::refresh::{self, unix_serial};
+use crate::refresh::{unix_serial, Refresh};
 use crate::respond::Responder;
 use crate::snapshot::{SelfRecord, Snapshot, SnapshotConfig};
 use crate::stats::RegistryStats;
@@ -231,13 +231,13 @@ impl Registry {
             local_addrs.push(local);
         }
 
-        let refresh = tokio::spawn(refresh::run(
+        let refresh = Refresh::start(
             Arc::clone(&live),
             backend,
             config.device.clone(),
             config.refresh,
             first_read,
-        ));
+        );
         let snapshot = live.snapshot();
         info!(
             zone = %zone,
@@ -277,20 +277,24 @@ pub struct RunningRegistry {
     live: Arc<Live>,
     /// Every listener's UDP loop and TCP accept loop (which owns its connections).
     tasks: Vec<JoinHandle<()>>,
-    refresh: JoinHandle<()>,
+    refresh: Refresh,
     local_addrs: Vec<SocketAddr>,
     zone: Arc<ZoneNames>,
 }
 
 impl RunningRegistry {
-    /// Counters since start, with the serial and peer count served now.
+    /// Counters since start, with the serial and peer count served now, and whether the
+    /// device is still being read.
     pub fn stats(&self) -> RegistryStats {
         let snapshot = self.live.snapshot();
-        self.live.counters.read(
-            snapshot.serial(),
-            snapshot.listing().len(),
-            self.live.is_fresh(),
-        )
+        RegistryStats {
+            refresh_stopped: self.live.why_refresh_stopped().map(str::to_owned),
+            ..self.live.counters.read(
+                snapshot.serial(),
+                snapshot.listing().len(),
+                self.live.is_fresh(),
+            )
+        }
     }
 
     /// The addresses actually listened on (UDP and TCP), in the order of the config.
@@ -310,7 +314,7 @@ impl RunningRegistry {
 
     /// Stops reading the device and closes every socket.
     pub async fn shutdown(mut self) {
-        self.refresh.abort();
+        self.refresh.stop();
         for task in self.tasks.drain(..) {
             task.abort();
             // Waiting for the aborted task drops its sockets (and a TCP listener's
@@ -322,9 +326,54 @@ impl RunningRegistry {
 
 impl Drop for RunningRegistry {
     fn drop(&mut self) {
-        self.refresh.abort();
+        self.refresh.stop();
         for task in &self.tasks {
             task.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use punchwire_wg::{Device, MemoryBackend};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_stats_say_at_once_why_the_refresh_stopped() {
+        let memory = MemoryBackend::new();
+        memory.put_device(Device {
+            name: "wg-test".into(),
+            public_key: None,
+            listen_port: None,
+            fwmark: None,
+            peers: Vec::new(),
+        });
+        let mut config = RegistryConfig::new("example.com".parse().unwrap(), "wg-test");
+        config.listen = vec!["127.0.0.1:0".parse().unwrap()];
+        let mut registry = Registry::start(config, Backend::new(memory)).await.unwrap();
+        assert_eq!(registry.stats().refresh_stopped, None);
+
+        // A refresh that panics, in place of the one that reads the memory device.
+        registry.refresh.stop();
+        let failing = tokio::spawn(async { panic!("a bug while reading") });
+        registry.refresh = Refresh::watch(Arc::clone(&registry.live), "wg-test".into(), failing);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while registry.stats().refresh_stopped.is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the stop never reached the stats"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let stats = registry.stats();
+        assert_eq!(
+            stats.refresh_stopped.as_deref(),
+            Some("it panicked: a bug while reading")
+        );
+        assert!(stats.fresh, "the last snapshot is still served");
+        registry.shutdown().await;
     }
 }

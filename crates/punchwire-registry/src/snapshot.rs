@@ -8,57 +8,15 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use hickory_proto::rr::rdata::{A, AAAA, NS, PTR, SOA, SRV, TXT};
-use hickory_proto::rr::{Name, RData, Record};
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 use ipnet::IpNet;
-use punchwire_wg::key::LABEL_LEN;
 use punchwire_wg::{Device, Endpoint, Peer, PublicKey};
 use tracing::warn;
 
 use crate::acl::AllowList;
+use crate::instance::{label_of, Address, Instance, Label};
 use crate::negative::NegativeSoa;
-use crate::prepared::Prepared;
+use crate::records::{apex_records, SizedRecord};
 use crate::zone::ZoneNames;
-
-/// TTL of every peer record: endpoints move at any moment, so nothing may be cached (as
-/// wgsd does).
-pub const TTL: u32 = 0;
-
-/// TTL of the SOA, and its negative-caching minimum. Kept at zero for the same reason: a
-/// cached "no such peer" would hide a peer that appears a second later.
-pub const SOA_TTL: u32 = 0;
-
-/// A `<character-string>` in a TXT record holds at most 255 octets.
-const TXT_STRING_MAX: usize = 255;
-
-/// The TXT version key, first in the record (RFC 6763 §6.7), as wgsd writes it.
-pub const TXT_VERSION: &str = "txtvers=1";
-
-/// A peer label in the form queries are matched in: lower-case base32 with padding.
-pub type Label = [u8; LABEL_LEN];
-
-/// A record and an upper bound of its size on the wire, so that a response can be sized
-/// without encoding it first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SizedRecord {
-    pub record: Record,
-    /// Its size with no name compression: never smaller than in any real message.
-    pub max_len: usize,
-}
-
-impl SizedRecord {
-    pub fn new(record: Record) -> Result<Self, hickory_proto::ProtoError> {
-        let mut buf = Vec::with_capacity(128);
-        let mut encoder = BinEncoder::new(&mut buf);
-        encoder.set_name_encoding(NameEncoding::Uncompressed);
-        record.emit(&mut encoder)?;
-        Ok(Self {
-            max_len: buf.len(),
-            record,
-        })
-    }
-}
 
 /// The registry's own entry, as wgsd's `self` option serves it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -79,135 +37,6 @@ pub struct SnapshotConfig {
     pub allow: Vec<IpNet>,
     /// The registry's own addresses, served as `ns1.<zone>` A/AAAA.
     pub nameserver_ips: Vec<IpAddr>,
-}
-
-/// Where an instance's endpoint address comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Address {
-    Fixed(SocketAddr),
-    /// The registry itself without a configured endpoint: the address each query arrived
-    /// on, with this port.
-    Arrival {
-        port: u16,
-    },
-}
-
-/// One served peer (or the registry itself): `<label>._wireguard._udp.<zone>`.
-#[derive(Debug)]
-pub struct Instance {
-    pub key: PublicKey,
-    pub address: Address,
-    pub allowed: Vec<IpNet>,
-    pub name: Name,
-    /// `_wireguard._udp.<zone> PTR <name>`.
-    pub ptr: SizedRecord,
-    pub srv: SizedRecord,
-    pub txt: SizedRecord,
-    /// The A or AAAA record; `None` for [`Address::Arrival`], built per query.
-    pub host: Option<SizedRecord>,
-    pub prepared: Prepared,
-}
-
-impl Instance {
-    fn build(
-        zone: &ZoneNames,
-        key: PublicKey,
-        address: Address,
-        allowed: &[IpNet],
-    ) -> Result<Self, hickory_proto::ProtoError> {
-        let label = key.to_dns_label();
-        let name = zone.instance(label.as_bytes())?;
-        let port = match address {
-            Address::Fixed(addr) => addr.port(),
-            Address::Arrival { port } => port,
-        };
-        let ptr = SizedRecord::new(Record::from_rdata(
-            zone.service().clone(),
-            TTL,
-            RData::PTR(PTR(name.clone())),
-        ))?;
-        let srv = SizedRecord::new(Record::from_rdata(
-            name.clone(),
-            TTL,
-            RData::SRV(SRV::new(0, 0, port, name.clone())),
-        ))?;
-        let txt = SizedRecord::new(Record::from_rdata(
-            name.clone(),
-            TTL,
-            RData::TXT(TXT::new(txt_strings(&key, allowed))),
-        ))?;
-        let host = match address {
-            Address::Fixed(addr) => Some(host_record(&name, addr.ip())?),
-            Address::Arrival { .. } => None,
-        };
-        Ok(Self {
-            key,
-            address,
-            allowed: allowed.to_vec(),
-            name,
-            ptr,
-            srv,
-            txt,
-            prepared: Prepared::new(host.as_ref().map(|h| h.record.record_type())),
-            host,
-        })
-    }
-
-    /// The A/AAAA record for a query that arrived on `arrival`.
-    pub fn host_for(&self, arrival: IpAddr) -> Option<std::borrow::Cow<'_, SizedRecord>> {
-        match (&self.host, self.address) {
-            (Some(host), _) => Some(std::borrow::Cow::Borrowed(host)),
-            (None, Address::Arrival { .. }) => host_record(&self.name, arrival)
-                .ok()
-                .map(std::borrow::Cow::Owned),
-            (None, Address::Fixed(_)) => None,
-        }
-    }
-
-    fn serves_same(&self, key: &PublicKey, address: Address, allowed: &[IpNet]) -> bool {
-        &self.key == key && self.address == address && self.allowed == allowed
-    }
-}
-
-/// A or AAAA for `ip`, by its family.
-pub fn host_record(name: &Name, ip: IpAddr) -> Result<SizedRecord, hickory_proto::ProtoError> {
-    let data = match ip.to_canonical() {
-        IpAddr::V4(v4) => RData::A(A(v4)),
-        IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
-    };
-    SizedRecord::new(Record::from_rdata(name.clone(), TTL, data))
-}
-
-/// `"txtvers=1" "pub=<base64>" "allowed=<cidr>,<cidr>"`, as wgsd writes them. A string
-/// holds at most 255 octets: ranges that do not fit are left out (and logged), because
-/// one oversized string would make every answer for this peer unencodable.
-fn txt_strings(key: &PublicKey, allowed: &[IpNet]) -> Vec<String> {
-    let mut list = String::from("allowed=");
-    let mut dropped = 0;
-    for (i, net) in allowed.iter().enumerate() {
-        let text = net.trunc().to_string();
-        let sep = usize::from(i > 0 && list.len() > "allowed=".len());
-        if list.len() + sep + text.len() > TXT_STRING_MAX {
-            dropped += 1;
-            continue;
-        }
-        if sep == 1 {
-            list.push(',');
-        }
-        list.push_str(&text);
-    }
-    if dropped > 0 {
-        warn!(
-            peer = %key,
-            dropped,
-            "peer has more AllowedIPs than fit in its 255-octet TXT allowed= string; the rest are not published"
-        );
-    }
-    vec![
-        TXT_VERSION.to_owned(),
-        format!("pub={}", key.to_base64()),
-        list,
-    ]
 }
 
 /// A device's peers in key order. wireguard-go lists peers in a different order on every
@@ -397,12 +226,36 @@ impl Snapshot {
     pub fn allows(&self, source: IpAddr) -> bool {
         self.acl.allows(source)
     }
+
+    /// What a query name, lower-case in wire form as a query carries it, is to this
+    /// snapshot: read once per query, with no name built, for the paths that answer
+    /// from prepared bytes.
+    pub fn asked(&self, wire: &[u8]) -> Asked<'_> {
+        let zone = self.zone();
+        if let Some(instance) = zone.instance_label(wire).and_then(|l| self.instance(l)) {
+            return Asked::Instance(instance);
+        }
+        // An instance-shaped name reaching here is not served: a label of the right
+        // length was just looked up, and one of another length never is.
+        match zone.below_apex(wire) {
+            Some(below) => Asked::Missing {
+                apex_at: below.apex_at,
+            },
+            None => Asked::Other,
+        }
+    }
 }
 
-fn label_of(key: &PublicKey) -> Label {
-    let mut label = [0u8; LABEL_LEN];
-    label.copy_from_slice(key.to_dns_label().as_bytes());
-    label
+/// What a query name is to a snapshot (see [`Snapshot::asked`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Asked<'s> {
+    /// A served instance, `<label>._wireguard._udp.<zone>`.
+    Instance(&'s Instance),
+    /// A name inside the zone that it does not have; the zone's apex starts `apex_at`
+    /// bytes into the name.
+    Missing { apex_at: usize },
+    /// The apex, the zone's fixed names, or a name outside it: for `answer` to place.
+    Other,
 }
 
 /// Keeps the previous snapshot's instance when it serves the same thing, so a change of
@@ -456,36 +309,5 @@ fn same_listing(a: &[Arc<Instance>], b: &[Arc<Instance>]) -> bool {
             .all(|(x, y)| Arc::ptr_eq(x, y) || x.serves_same(&y.key, y.address, &y.allowed))
 }
 
-/// SOA (with wgsd's names and timers), NS, and `ns1` A/AAAA. These names are all valid
-/// ASCII labels, so building them cannot fail; a failure would be a bug here.
-fn apex_records(
-    zone: &ZoneNames,
-    serial: u32,
-    nameserver_ips: &[IpAddr],
-) -> (SizedRecord, SizedRecord, Vec<SizedRecord>) {
-    let soa = SizedRecord::new(Record::from_rdata(
-        zone.apex().clone(),
-        SOA_TTL,
-        RData::SOA(SOA::new(
-            zone.nameserver().clone(),
-            zone.mailbox().clone(),
-            serial,
-            86400,
-            7200,
-            3_600_000,
-            SOA_TTL,
-        )),
-    ))
-    .expect("an SOA of valid names always encodes");
-    let ns = SizedRecord::new(Record::from_rdata(
-        zone.apex().clone(),
-        SOA_TTL,
-        RData::NS(NS(zone.nameserver().clone())),
-    ))
-    .expect("an NS of valid names always encodes");
-    let hosts = nameserver_ips
-        .iter()
-        .filter_map(|ip| host_record(zone.nameserver(), *ip).ok())
-        .collect();
-    (soa, ns, hosts)
-}
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use hickory_proto::op::ResponseCode;
 
 /// What the registry has done since it started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RegistryStats {
     /// Every query received (allowed or not).
     pub queries: u64,
@@ -25,6 +25,10 @@ pub struct RegistryStats {
     /// Whether the last successful read is recent enough to answer from (false: every
     /// query gets SERVFAIL).
     pub fresh: bool,
+    /// Why the task that reads the device stopped (a panic, with its message); `None`
+    /// while it runs. Once it has stopped the last snapshot is served until it is older
+    /// than the stale bound, then every query gets SERVFAIL.
+    pub refresh_stopped: Option<String>,
     /// Queries and TCP connections from sources outside the allowed ranges, dropped
     /// without an answer (an answer would let them bounce traffic off the registry).
     pub strangers_dropped: u64,
@@ -72,6 +76,8 @@ impl Counters {
         Self::bump(counter);
     }
 
+    /// The counters, with what the caller knows of the snapshot served now; the refresh
+    /// is taken to run.
     pub fn read(&self, serial: u32, peers: usize, fresh: bool) -> RegistryStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         RegistryStats {
@@ -86,6 +92,7 @@ impl Counters {
             rate_limited: get(&self.rate_limited),
             tcp_refused: get(&self.tcp_refused),
             fresh,
+            refresh_stopped: None,
             serial,
             peers,
         }

@@ -1,8 +1,10 @@
-//! A query as it arrives over UDP, read in place: the header fields and the one question,
-//! with no name built and nothing allocated. What the registry answers is always a standard
-//! query with one question; everything else is told apart here for the cost of a header.
+//! A query as it arrives, a UDP datagram or a TCP message alike, read in place: the header
+//! fields and the one question, with no name built and nothing allocated. What the registry
+//! answers is always a standard query with one question; everything else is told apart here
+//! for the cost of a header.
 
 use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{LowerName, Name};
 
 /// Size of a DNS header (RFC 1035 §4.1.1).
 pub const HEADER_LEN: usize = 12;
@@ -60,7 +62,26 @@ pub struct Query<'p> {
     pub opt: Option<Opt>,
 }
 
-/// How a datagram reads.
+impl Query<'_> {
+    /// The query name as hickory names it, for the general path (this builds a name); `None` only for bytes that are no name at all,
+    /// which `wire` has already turned away.
+    pub fn lower_name(&self) -> Option<LowerName> {
+        let mut labels = Vec::with_capacity(8);
+        let mut rest = self.name.as_bytes();
+        while let Some((&len, tail)) = rest.split_first() {
+            if len == 0 {
+                break;
+            }
+            let (label, tail) = tail.split_at_checked(usize::from(len))?;
+            labels.push(label);
+            rest = tail;
+        }
+        let name = Name::from_labels(labels).ok()?;
+        Some(LowerName::new(&name))
+    }
+}
+
+/// How a message reads.
 // The query, name buffer and all, is the common case; boxing it would allocate per query.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
@@ -76,7 +97,7 @@ pub enum Incoming<'p> {
     },
 }
 
-/// Reads one datagram. `None`: not worth a response, being too short to carry an ID or
+/// Reads one message. `None`: not worth a response, being too short to carry an ID or
 /// itself a response (answering those would let anyone bounce traffic between servers).
 pub fn read(packet: &[u8]) -> Option<Incoming<'_>> {
     let header = packet.get(..HEADER_LEN)?;

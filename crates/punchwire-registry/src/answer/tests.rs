@@ -1,80 +1,18 @@
 //! Every row of the registry's behaviour, answered from snapshots of in-memory devices.
 //! The first test is wgsd's own test table (wgsd_test.go), ported.
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::net::IpAddr;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, RecordType};
-use ipnet::IpNet;
-use punchwire_wg::{Device, Peer, PublicKey};
+use punchwire_wg::PublicKey;
 
 use super::{answer, Answer};
-use crate::snapshot::{SelfRecord, SizedRecord, Snapshot, SnapshotConfig};
-use crate::zone::ZoneNames;
-use punchwire_control::zone::Zone;
+use crate::fixtures::{key, nets, snapshot, wgsd_device, wgsd_self};
+use crate::records::SizedRecord;
+use crate::snapshot::{SelfRecord, Snapshot};
 
-const ZONE: &str = "example.com.";
 const ARRIVAL: &str = "127.0.0.1";
-
-fn key(first: u8) -> PublicKey {
-    let mut bytes = [0u8; 32];
-    bytes[0] = first;
-    PublicKey::from_bytes(bytes)
-}
-
-fn nets(list: &[&str]) -> Vec<IpNet> {
-    list.iter().map(|s| s.parse().unwrap()).collect()
-}
-
-fn peer(key: PublicKey, endpoint: Option<&str>, allowed: &[&str]) -> Peer {
-    Peer {
-        public_key: key,
-        has_preshared_key: false,
-        endpoint: endpoint.map(|e| e.parse::<SocketAddr>().unwrap()),
-        allowed_ips: nets(allowed),
-        last_handshake: None,
-        rx_bytes: 0,
-        tx_bytes: 0,
-        persistent_keepalive: None,
-    }
-}
-
-/// wgsd's test device: self key 99, peer 1 on IPv4, peer 2 on IPv6, and (added in later
-/// wgsd versions) a peer that has no endpoint yet.
-fn wgsd_device() -> Device {
-    Device {
-        name: "wg0".into(),
-        public_key: Some(key(99)),
-        listen_port: Some(51820),
-        fwmark: None,
-        peers: vec![
-            peer(key(1), Some("1.1.1.1:1"), &["10.0.0.1/32", "10.0.0.2/32"]),
-            peer(key(2), Some("[::2]:2"), &["10.0.0.3/32", "10.0.0.4/32"]),
-            peer(key(3), None, &["10.0.0.5/32"]),
-        ],
-    }
-}
-
-fn config(self_record: Option<SelfRecord>) -> Arc<SnapshotConfig> {
-    Arc::new(SnapshotConfig {
-        zone: Arc::new(ZoneNames::new(&Zone::parse(ZONE).unwrap())),
-        self_record,
-        allow: Vec::new(),
-        nameserver_ips: vec!["10.0.0.99".parse().unwrap()],
-    })
-}
-
-fn wgsd_self() -> SelfRecord {
-    SelfRecord {
-        endpoint: None,
-        allowed: nets(&["10.0.0.99/32", "10.0.0.100/32"]),
-    }
-}
-
-fn snapshot(device: &Device, self_record: Option<SelfRecord>) -> Snapshot {
-    Snapshot::first(config(self_record), device, 7)
-}
 
 fn b32(k: PublicKey) -> String {
     k.to_dns_label()
@@ -401,101 +339,4 @@ fn any_is_answered_minimally_per_rfc8482() {
     }
     let a = ask(&snap, &instance(key(42)), RecordType::ANY);
     assert_eq!(a.rcode, ResponseCode::NXDomain);
-}
-
-fn endpoint_of(device: &mut Device, index: usize, endpoint: &str) {
-    device.peers[index].endpoint = Some(endpoint.parse().unwrap());
-}
-
-#[test]
-fn serial_moves_exactly_when_served_data_changes() {
-    let mut device = wgsd_device();
-    let first = snapshot(&device, Some(wgsd_self()));
-    assert_eq!(first.serial(), 7);
-
-    // Traffic and handshakes are not served: nothing to rebuild.
-    device.peers[0].rx_bytes += 1000;
-    device.peers[0].last_handshake = Some(std::time::SystemTime::now());
-    assert!(first.next(&device, 0).is_none());
-
-    // An endpoint moves: the serial goes up by one (the floor is lower).
-    endpoint_of(&mut device, 0, "1.1.1.1:9");
-    let second = first.next(&device, 0).expect("a changed endpoint rebuilds");
-    assert_eq!(second.serial(), 8);
-    let srv = ask(&second, &instance(key(1)), RecordType::SRV);
-    assert!(show(&srv.answers[0]).contains(" 0 0 9 "));
-
-    // A peer without endpoint gets new AllowedIPs: access control changes, records don't.
-    device.peers[2].allowed_ips = nets(&["10.0.0.50/32"]);
-    let third = second.next(&device, 0).expect("the ACL changed");
-    assert_eq!(third.serial(), 8);
-    assert!(third.allows("10.0.0.50".parse().unwrap()));
-    assert!(!third.allows("10.0.0.5".parse().unwrap()));
-
-    // That peer gets an endpoint: it is listed now, and the serial jumps to the floor.
-    endpoint_of(&mut device, 2, "203.0.113.5:5000");
-    let fourth = third.next(&device, 1_000_000).unwrap();
-    assert_eq!(fourth.serial(), 1_000_000);
-    assert_eq!(fourth.listing().len(), 4);
-
-    // The listen port moves the registry's own SRV (arrival address in use).
-    device.listen_port = Some(51821);
-    let fifth = fourth.next(&device, 0).unwrap();
-    assert_eq!(fifth.serial(), 1_000_001);
-}
-
-#[test]
-fn peer_order_is_not_a_change() {
-    // wireguard-go lists its peers in a new order on every read.
-    let mut device = wgsd_device();
-    let first = snapshot(&device, None);
-    device.peers.reverse();
-    assert!(first.next(&device, 0).is_none());
-    device.peers[0].rx_bytes = 1;
-    endpoint_of(&mut device, 1, "[::2]:3");
-    let second = first.next(&device, 0).unwrap();
-    assert_eq!(second.serial(), first.serial() + 1);
-    device.peers.reverse();
-    assert!(second.next(&device, 0).is_none());
-}
-
-#[test]
-fn unchanged_peers_keep_their_records_across_rebuilds() {
-    let mut device = wgsd_device();
-    let first = snapshot(&device, None);
-    endpoint_of(&mut device, 0, "1.1.1.1:9");
-    let second = first.next(&device, 0).unwrap();
-    assert!(Arc::ptr_eq(&first.listing()[1], &second.listing()[1]));
-    assert!(!Arc::ptr_eq(&first.listing()[0], &second.listing()[0]));
-}
-
-#[test]
-fn access_control_covers_peers_allowed_ips_and_extra_ranges() {
-    let device = wgsd_device();
-    let mut cfg = (*config(None)).clone();
-    cfg.allow = nets(&["192.0.2.0/24"]);
-    let snap = Snapshot::first(Arc::new(cfg), &device, 1);
-    for ok in ["10.0.0.1", "10.0.0.4", "10.0.0.5", "192.0.2.77"] {
-        assert!(snap.allows(ok.parse().unwrap()), "{ok}");
-    }
-    for no in ["10.0.0.6", "127.0.0.1", "198.51.100.1"] {
-        assert!(!snap.allows(no.parse().unwrap()), "{no}");
-    }
-}
-
-#[test]
-fn too_many_allowed_ips_are_cut_to_fit_the_txt_string() {
-    let mut device = wgsd_device();
-    device.peers[0].allowed_ips = (0..40)
-        .map(|i| format!("10.1.{i}.0/24").parse().unwrap())
-        .collect();
-    let snap = snapshot(&device, None);
-    let txt = ask(&snap, &instance(key(1)), RecordType::TXT);
-    let RData::TXT(data) = &txt.answers[0].record.data else {
-        panic!("not a TXT")
-    };
-    let allowed = String::from_utf8(data.txt_data[2].to_vec()).unwrap();
-    assert!(allowed.len() <= 255, "{}", allowed.len());
-    assert!(allowed.starts_with("allowed=10.1.0.0/24,10.1.1.0/24"));
-    assert!(!allowed.ends_with(','));
 }

@@ -199,7 +199,7 @@ fn general_response(asker: &Asker, packet: &[u8], limit: usize) -> Vec<u8> {
         panic!("not a query");
     };
     let (snapshot, _) = asker.live.current();
-    let name = super::lower_name(&query).unwrap();
+    let name = query.lower_name().unwrap();
     let decided = crate::answer::answer(
         &snapshot,
         &name,
@@ -208,7 +208,7 @@ fn general_response(asker: &Asker, packet: &[u8], limit: usize) -> Vec<u8> {
         "10.0.0.200".parse().unwrap(),
     );
     let mut out = Vec::new();
-    super::encode(&mut out, &query, &decided, limit);
+    crate::encode::encode(&mut out, &query, &decided, limit);
     out
 }
 
