@@ -168,9 +168,14 @@ fn registry_status(state: &State) -> Option<RegistryModeStatus> {
             rate_limited: stats.as_ref().map_or(0, |s| s.rate_limited),
             tcp_refused: stats.as_ref().map_or(0, |s| s.tcp_refused),
             error: state.registry.error.clone().or_else(|| {
-                stats
-                    .filter(|s| !s.fresh)
-                    .map(|_| format!("cannot read {}: answering SERVFAIL", config.device))
+                let stats = stats?;
+                if let Some(why) = stats.refresh_stopped {
+                    return Some(format!(
+                        "the registry stopped reading {}: {why}; restart the service",
+                        config.device
+                    ));
+                }
+                (!stats.fresh).then(|| format!("cannot read {}: answering SERVFAIL", config.device))
             }),
         }
     })
