@@ -40,11 +40,11 @@ if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
     mount --bind "$root/etc-copy" /etc
     mount --bind "$root/sysusers-copy" /usr/lib/sysusers.d
     rm -rf /etc/punchwire
-    # The package'"'"'s files are not installed here: the script reads them where dpkg-deb put them.
+    # The files of the package are not installed here: the script reads them where dpkg-deb put them.
     sed "s#/usr/share/punchwire/#$root/usr/share/punchwire/#" "$root/DEBIAN/postinst" > "$root/postinst"
     sh "$root/postinst" configure >/dev/null
     getent group punchwire >/dev/null
-    # The first-run configuration (that the service takes it: config.rs's tests).
+    # The first-run configuration; that the service takes it is a test in config.rs.
     grep -q "names no WireGuard interface" /etc/punchwire/config.toml
   ' || { echo "postinst did not create the punchwire group and the first-run configuration"; fail=1; }
 else
