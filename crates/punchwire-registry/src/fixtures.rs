@@ -25,14 +25,9 @@ pub fn nets(list: &[&str]) -> Vec<IpNet> {
 
 pub fn peer(key: PublicKey, endpoint: Option<&str>, allowed: &[&str]) -> Peer {
     Peer {
-        public_key: key,
-        has_preshared_key: false,
         endpoint: endpoint.map(|e| e.parse::<SocketAddr>().unwrap()),
         allowed_ips: nets(allowed),
-        last_handshake: None,
-        rx_bytes: 0,
-        tx_bytes: 0,
-        persistent_keepalive: None,
+        ..Peer::new(key)
     }
 }
 

@@ -37,14 +37,9 @@ impl Answerer {
             PublicKey::from_bytes(bytes)
         };
         let peer = |n: u8, endpoint: &str| Peer {
-            public_key: key(n),
-            has_preshared_key: false,
             endpoint: Some(endpoint.parse().expect("a literal endpoint")),
             allowed_ips: vec![format!("10.0.0.{n}/32").parse().expect("a literal range")],
-            last_handshake: None,
-            rx_bytes: 0,
-            tx_bytes: 0,
-            persistent_keepalive: None,
+            ..Peer::new(key(n))
         };
         let device = Device {
             name: "wg0".into(),

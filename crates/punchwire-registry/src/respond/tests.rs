@@ -27,14 +27,9 @@ fn key(n: u8) -> PublicKey {
 
 fn peer(n: u8, endpoint: &str) -> Peer {
     Peer {
-        public_key: key(n),
-        has_preshared_key: false,
         endpoint: Some(endpoint.parse().unwrap()),
         allowed_ips: vec![format!("10.0.0.{n}/32").parse().unwrap()],
-        last_handshake: None,
-        rx_bytes: 0,
-        tx_bytes: 0,
-        persistent_keepalive: None,
+        ..Peer::new(key(n))
     }
 }
 

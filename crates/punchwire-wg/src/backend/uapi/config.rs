@@ -193,16 +193,7 @@ struct PeerBuilder {
 impl PeerBuilder {
     fn new(public_key: PublicKey) -> Self {
         Self {
-            peer: Peer {
-                public_key,
-                has_preshared_key: false,
-                endpoint: None,
-                allowed_ips: Vec::new(),
-                last_handshake: None,
-                rx_bytes: 0,
-                tx_bytes: 0,
-                persistent_keepalive: None,
-            },
+            peer: Peer::new(public_key),
             preshared_key: None,
             handshake_sec: 0,
             handshake_nsec: 0,
