@@ -49,6 +49,10 @@ pub struct Peer {
     pub persistent_keepalive: Option<u16>,
 }
 
+/// WireGuard's REJECT_AFTER_TIME: no packet is accepted on a session's keys after this
+/// long, so a peer whose latest handshake is older has no session.
+pub const REJECT_AFTER_TIME: Duration = Duration::from_secs(180);
+
 impl Peer {
     /// A peer with this key and nothing else: no endpoint, no allowed IPs, never a
     /// handshake, no traffic. Tests and readers start from it and set what they know.
@@ -63,6 +67,13 @@ impl Peer {
             tx_bytes: 0,
             persistent_keepalive: None,
         }
+    }
+
+    /// Whether WireGuard holds a session with this peer at `now`: a handshake younger
+    /// than REJECT_AFTER_TIME (180 s), after which WireGuard drops a session's keys.
+    pub fn has_session(&self, now: SystemTime) -> bool {
+        self.handshake_age(now)
+            .is_some_and(|age| age < REJECT_AFTER_TIME)
     }
 
     /// How long ago the latest handshake was, or `None` if there never was one. A

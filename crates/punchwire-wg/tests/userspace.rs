@@ -158,6 +158,54 @@ fn set_endpoint_changes_only_the_endpoint(kind: Kind) {
     );
 }
 
+/// A peer that never had a session is made anew to take its first endpoint (so that
+/// its first handshake need not wait out one it tried with no endpoint): it keeps its
+/// preshared key, allowed IPs and keepalive.
+fn a_peer_without_a_session_keeps_everything_when_its_endpoint_is_set(kind: Kind) {
+    let Some(binary) = common::require(kind) else {
+        return;
+    };
+    let ns = Netns::new(&common::tag());
+    let iface = format!("pw{}", common::tag());
+    let mut daemon = Daemon::start(kind, &binary, &ns, &iface);
+    let keys = common::Keys::generate();
+    let peer = common::Keys::generate();
+    let (psk_file, psk) = common::preshared_key();
+    daemon.wg(&[
+        "set",
+        &iface,
+        "private-key",
+        keys.path(),
+        "peer",
+        &peer.public.to_base64(),
+        "allowed-ips",
+        "10.99.0.2/32,fd99::/64",
+        "persistent-keepalive",
+        "25",
+        "preshared-key",
+        psk_file.path().to_str().unwrap(),
+    ]);
+    let before = daemon.dump();
+    assert_eq!(before[0].endpoint, "(none)");
+    assert_eq!(before[0].preshared_key, psk);
+
+    UapiBackend::new()
+        .set_endpoint(&iface, &peer.public, NOWHERE.parse().unwrap())
+        .unwrap_or_else(|e| panic!("{kind:?}: {e}\n{}", daemon.log()));
+
+    assert!(daemon.alive(), "{kind:?} died\n{}", daemon.log());
+    let after = daemon.dump();
+    let expected = common::DumpPeer {
+        endpoint: NOWHERE.to_owned(),
+        ..before[0].clone()
+    };
+    assert_eq!(
+        after,
+        [expected],
+        "{kind:?}: more than the endpoint changed"
+    );
+}
+
 fn unknown_peer_is_refused_and_nothing_changes(kind: Kind) {
     let Some(binary) = common::require(kind) else {
         return;
@@ -195,6 +243,13 @@ macro_rules! against {
             #[test]
             fn set_endpoint_changes_only_the_endpoint() {
                 super::set_endpoint_changes_only_the_endpoint(Kind::$kind);
+            }
+
+            #[test]
+            fn a_peer_without_a_session_keeps_everything_when_its_endpoint_is_set() {
+                super::a_peer_without_a_session_keeps_everything_when_its_endpoint_is_set(
+                    Kind::$kind,
+                );
             }
 
             #[test]

@@ -47,7 +47,9 @@ pub trait WireGuard: Send + Sync + 'static {
     fn device(&self, iface: &str) -> Result<Device, BackendError>;
 
     /// Points an existing peer at `endpoint`. Never creates a peer, and leaves its
-    /// allowed IPs, keepalive and preshared key as they were.
+    /// allowed IPs, keepalive and preshared key as they were. A backend may make a peer
+    /// without a session anew with those settings, in one request, so that its first
+    /// handshake goes out at once (the UAPI backend does, for wireguard-go).
     fn set_endpoint(
         &self,
         iface: &str,

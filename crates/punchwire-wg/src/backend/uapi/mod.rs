@@ -221,7 +221,11 @@ impl WireGuard for UapiBackend {
             return Ok(());
         }
         match implementation {
-            Implementation::Compliant => self.set(iface, &request::update_endpoint(key, endpoint)),
+            // A live session is left alone: only the endpoint moves.
+            Implementation::Compliant if peer.peer.has_session(SystemTime::now()) => {
+                self.set(iface, &request::update_endpoint(key, endpoint))
+            }
+            Implementation::Compliant => self.set(iface, &request::replace_peer(peer, endpoint)),
             Implementation::Boringtun => self.re_add(iface, peer, endpoint),
         }
     }

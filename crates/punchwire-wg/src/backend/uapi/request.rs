@@ -28,21 +28,37 @@ pub(super) fn remove_peer(peer: &PublicKey) -> String {
 /// `endpoint`, or with no endpoint when `None`. Only keys that boringtun knows: it
 /// refuses the whole request on any other.
 pub(super) fn add_peer(peer: &UapiPeer, endpoint: Option<SocketAddr>) -> String {
-    let mut request = format!("set=1\npublic_key={}\n", hex(&peer.peer.public_key));
+    format!("set=1\n{}\n", peer_lines(peer, endpoint))
+}
+
+/// Removes `peer` and adds it again, with everything it had, at `endpoint`: in one
+/// request, which a compliant implementation applies whole. A peer made anew has never
+/// tried a handshake, so its first initiation goes out at once instead of waiting out
+/// REKEY_TIMEOUT (5 s) after one it tried while it had no endpoint.
+pub(super) fn replace_peer(peer: &UapiPeer, endpoint: Endpoint) -> String {
+    format!(
+        "set=1\npublic_key={}\nremove=true\n{}\n",
+        hex(&peer.peer.public_key),
+        peer_lines(peer, Some(endpoint.addr()))
+    )
+}
+
+/// The lines that make `peer` what it is, its `public_key=` first.
+fn peer_lines(peer: &UapiPeer, endpoint: Option<SocketAddr>) -> String {
+    let mut lines = format!("public_key={}\n", hex(&peer.peer.public_key));
     if let Some(psk) = &peer.preshared_key {
-        let _ = writeln!(request, "preshared_key={}", psk.to_hex());
+        let _ = writeln!(lines, "preshared_key={}", psk.to_hex());
     }
     if let Some(endpoint) = endpoint {
-        let _ = writeln!(request, "endpoint={endpoint}");
+        let _ = writeln!(lines, "endpoint={endpoint}");
     }
     if let Some(interval) = peer.peer.persistent_keepalive {
-        let _ = writeln!(request, "persistent_keepalive_interval={interval}");
+        let _ = writeln!(lines, "persistent_keepalive_interval={interval}");
     }
     for net in &peer.peer.allowed_ips {
-        let _ = writeln!(request, "allowed_ip={net}");
+        let _ = writeln!(lines, "allowed_ip={net}");
     }
-    request.push('\n');
-    request
+    lines
 }
 
 fn hex(key: &PublicKey) -> String {
@@ -75,6 +91,16 @@ mod tests {
                 "set=1\npublic_key={k}\npreshared_key={psk}\nendpoint=[2001:db8::7]:51820\n\
                  persistent_keepalive_interval=5\nallowed_ip=10.99.0.2/32\n\
                  allowed_ip=10.98.0.0/16\n\n",
+                k = "ab".repeat(32),
+                psk = "cd".repeat(32),
+            )
+        );
+        assert_eq!(
+            replace_peer(device.peer(&key).unwrap(), endpoint),
+            format!(
+                "set=1\npublic_key={k}\nremove=true\npublic_key={k}\npreshared_key={psk}\n\
+                 endpoint=[2001:db8::7]:51820\npersistent_keepalive_interval=5\n\
+                 allowed_ip=10.99.0.2/32\nallowed_ip=10.98.0.0/16\n\n",
                 k = "ab".repeat(32),
                 psk = "cd".repeat(32),
             )
