@@ -230,15 +230,36 @@ fn boringtun_endpoint_change_is_remove_then_full_re_add() {
     );
 }
 
-#[test]
-fn compliant_endpoint_change_is_one_update_only_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let answer = format!(
+/// A compliant daemon's peer: a handshake `handshake_secs_ago` seconds ago (wireguard-go
+/// gives the time since the epoch), or none.
+fn compliant_answer(handshake_secs_ago: Option<u64>) -> String {
+    let handshake = handshake_secs_ago
+        .map(|ago| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            format!(
+                "last_handshake_time_sec={}\nlast_handshake_time_nsec=0\n",
+                now - ago
+            )
+        })
+        .unwrap_or_default();
+    format!(
         "private_key={}\nlisten_port=51820\npublic_key={PEER_HEX}\nprotocol_version=1\n\
-         endpoint=192.0.2.2:51820\nallowed_ip=10.99.0.2/32\nerrno=0\n\n",
+         endpoint=192.0.2.2:51820\nallowed_ip=10.99.0.2/32\n{handshake}errno=0\n\n",
         "33".repeat(32)
+    )
+}
+
+#[test]
+fn compliant_endpoint_change_with_a_session_is_one_update_only_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = fake_daemon(
+        dir.path(),
+        "pwgo",
+        vec![compliant_answer(Some(10)), "errno=0\n\n".into()],
     );
-    let daemon = fake_daemon(dir.path(), "pwgo", vec![answer, "errno=0\n\n".into()]);
     let peer = PublicKey::from_bytes(hex32(PEER_HEX));
     backend(&dir)
         .set_endpoint("pwgo", &peer, "[2001:db8::5]:4500".parse().unwrap())
@@ -252,6 +273,35 @@ fn compliant_endpoint_change_is_one_update_only_request() {
             ),
         ]
     );
+}
+
+/// Without a session (never a handshake, or none for REJECT_AFTER_TIME), the peer is
+/// made anew in one request, so that its first handshake is not held back.
+#[test]
+fn compliant_endpoint_change_without_a_session_remakes_the_peer_in_one_request() {
+    for handshake in [None, Some(181)] {
+        let dir = tempfile::tempdir().unwrap();
+        let daemon = fake_daemon(
+            dir.path(),
+            "pwgo",
+            vec![compliant_answer(handshake), "errno=0\n\n".into()],
+        );
+        let peer = PublicKey::from_bytes(hex32(PEER_HEX));
+        backend(&dir)
+            .set_endpoint("pwgo", &peer, "[2001:db8::5]:4500".parse().unwrap())
+            .unwrap();
+        assert_eq!(
+            daemon.join().unwrap(),
+            [
+                "get=1\n".to_owned(),
+                format!(
+                    "set=1\npublic_key={PEER_HEX}\nremove=true\npublic_key={PEER_HEX}\n\
+                     endpoint=[2001:db8::5]:4500\nallowed_ip=10.99.0.2/32\n"
+                ),
+            ],
+            "handshake {handshake:?} s ago"
+        );
+    }
 }
 
 #[test]
