@@ -47,9 +47,13 @@ impl Scout {
         seen.retain(|name, _| interfaces.iter().any(|(n, _)| n == name));
         let mut listed = Vec::new();
         for (name, peers) in interfaces {
-            let entry = seen.entry(name.clone()).or_insert(Seen {
-                discovery: Discovery::Looking,
-                ended: Some(Instant::now() - FOUND_STANDS),
+            let entry = seen.entry(name.clone()).or_insert_with(|| {
+                // First seen: searched at once (`ended: None` says a search runs).
+                self.search(name.clone());
+                Seen {
+                    discovery: Discovery::Looking,
+                    ended: None,
+                }
             });
             let stands = match entry.discovery {
                 Discovery::Found { .. } => FOUND_STANDS,
