@@ -100,6 +100,11 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl InterfaceConfig {
+    /// Whether the registries or the zone are left out, to be found among the peers.
+    pub fn finds_registries(&self) -> bool {
+        self.zone.is_none() || self.registries.is_empty()
+    }
+
     /// Where this interface's peer names are read from.
     pub fn names_path(&self) -> PathBuf {
         self.names_from

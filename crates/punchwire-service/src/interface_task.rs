@@ -46,10 +46,7 @@ pub enum Phase {
 
 #[derive(Clone)]
 pub struct Ready {
-    pub registries: Vec<SocketAddr>,
-    pub zone: Zone,
-    /// How they were found, when the configuration left them out.
-    pub discovery: Option<Discovery>,
+    pub setup: Setup,
     /// What the engine published last: the peers' health memory, judged at `status`.
     pub view: watch::Receiver<InterfaceView>,
 }
@@ -150,9 +147,7 @@ async fn run(
     );
     let _forwarding = AbortOnDrop(forward_events(&config, &shared, engine.subscribe()));
     phase.send_replace(Phase::Ready(Ready {
-        registries: setup.registries,
-        zone: setup.zone,
-        discovery: setup.discovery,
+        setup,
         view: engine.view(),
     }));
     loop {
@@ -183,10 +178,13 @@ pub fn engine_config(config: &InterfaceConfig, registries: Vec<SocketAddr>) -> E
     engine
 }
 
-struct Setup {
-    registries: Vec<SocketAddr>,
-    zone: Zone,
-    discovery: Option<Discovery>,
+/// The registries and zone an interface's engine asks.
+#[derive(Clone)]
+pub struct Setup {
+    pub registries: Vec<SocketAddr>,
+    pub zone: Zone,
+    /// How they were found, when the configuration left them out.
+    pub discovery: Option<Discovery>,
 }
 
 /// The configured registries and zone; what the configuration leaves out is asked of the
@@ -196,7 +194,7 @@ async fn registries_and_zone(
     shared: &Shared,
     phase: &watch::Sender<Phase>,
 ) -> Setup {
-    if let (false, Some(zone)) = (config.registries.is_empty(), &config.zone) {
+    if let (false, Some(zone)) = (config.finds_registries(), &config.zone) {
         return Setup {
             registries: config.registries.clone(),
             zone: zone.clone(),

@@ -24,7 +24,7 @@ struct Copied {
 
 impl Service {
     pub async fn status(&self) -> ServiceStatus {
-        let (configured, registry, registry_device, proposed_registry_zone) = {
+        let (configured, registry) = {
             let state = self.state.lock().await;
             let configured: Vec<Copied> = state
                 .interfaces
@@ -35,13 +35,7 @@ impl Service {
                     phase: task.phase(),
                 })
                 .collect();
-            let device = state.config.registry.as_ref().map(|r| r.device.to_string());
-            let proposed = state
-                .config
-                .registry
-                .is_none()
-                .then(|| PROPOSED_REGISTRY_ZONE.to_owned());
-            (configured, registry_status(&state), device, proposed)
+            (configured, registry_status(&state))
         };
         let now = SystemTime::now();
         let mut interfaces = Vec::new();
@@ -51,9 +45,12 @@ impl Service {
         let taken: Vec<&str> = configured
             .iter()
             .map(|c| c.config.name.as_str())
-            .chain(registry_device.as_deref())
+            .chain(registry.as_ref().map(|r| r.device.as_str()))
             .collect();
         let unconfigured = self.unconfigured(&taken).await;
+        let proposed_registry_zone = registry
+            .is_none()
+            .then(|| PROPOSED_REGISTRY_ZONE.to_owned());
         ServiceStatus {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             config_path: self.config_path().display().to_string(),
@@ -65,7 +62,7 @@ impl Service {
         }
     }
 
-    /// One interface as the device, the names file and the notes show it now.
+    /// One interface as the device, the names file and the engine's view show it now.
     async fn interface_status(&self, copied: &Copied, now: SystemTime) -> InterfaceStatus {
         let config = &copied.config;
         let name = config.name.as_str();
@@ -78,9 +75,9 @@ impl Service {
                 InterfaceView::new(&[], engine_config(config, Vec::new()).thresholds()),
             ),
             Phase::Ready(ready) => (
-                ready.registries.clone(),
-                ready.zone.to_string(),
-                ready.discovery.clone(),
+                ready.setup.registries.clone(),
+                ready.setup.zone.to_string(),
+                ready.setup.discovery.clone(),
                 ready.view.borrow().clone(),
             ),
         };
@@ -117,7 +114,8 @@ impl Service {
             error,
             peers,
             registries,
-            discovery: discovery.filter(|_| config.zone.is_none() || config.registries.is_empty()),
+            // The task says `looking` until it has started, even when there is nothing to find.
+            discovery: discovery.filter(|_| config.finds_registries()),
         }
     }
 
