@@ -338,15 +338,16 @@ impl<S: AnswerSource> Engine<S> {
                 _ => true,
             });
             if answered {
-                self.registry_answered(registry);
+                self.registry_answered(registry, None);
             } else if let Some(why) = failure {
                 self.registry_failed(registry, &why);
             }
         }
     }
 
-    fn registry_answered(&mut self, registry: SocketAddr) {
-        self.view.registry_answered(registry, Instant::now(), None);
+    /// `registry` answered; `soa` is the round trip and serial when it was an SOA poll.
+    fn registry_answered(&mut self, registry: SocketAddr, soa: Option<(Duration, u32)>) {
+        self.view.registry_answered(registry, Instant::now(), soa);
         if let Some(Change::Reachable) = self.registries.answered(registry) {
             self.emit(Event::RegistryReachable { registry });
         }
@@ -430,9 +431,7 @@ impl<S: AnswerSource> Engine<S> {
             match answer {
                 Ok((rtt, serial)) => {
                     moved |= self.serials.insert(registry, serial) != Some(serial);
-                    self.view
-                        .registry_answered(registry, Instant::now(), Some((rtt, serial)));
-                    self.registry_answered(registry);
+                    self.registry_answered(registry, Some((rtt, serial)));
                 }
                 Err(e) => {
                     // Forgotten, so that the pass after it comes back is not skipped.
