@@ -252,20 +252,26 @@ fn compliant_answer(handshake_secs_ago: Option<u64>) -> String {
     )
 }
 
-#[test]
-fn compliant_endpoint_change_with_a_session_is_one_update_only_request() {
+/// The requests a compliant daemon whose peer had its latest handshake
+/// `handshake_secs_ago` gets when that peer is sent to `[2001:db8::5]:4500`.
+fn requests_to_move_a_compliant_peer(handshake_secs_ago: Option<u64>) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let daemon = fake_daemon(
         dir.path(),
         "pwgo",
-        vec![compliant_answer(Some(10)), "errno=0\n\n".into()],
+        vec![compliant_answer(handshake_secs_ago), "errno=0\n\n".into()],
     );
     let peer = PublicKey::from_bytes(hex32(PEER_HEX));
     backend(&dir)
         .set_endpoint("pwgo", &peer, "[2001:db8::5]:4500".parse().unwrap())
         .unwrap();
+    daemon.join().unwrap()
+}
+
+#[test]
+fn compliant_endpoint_change_with_a_session_is_one_update_only_request() {
     assert_eq!(
-        daemon.join().unwrap(),
+        requests_to_move_a_compliant_peer(Some(10)),
         [
             "get=1\n".to_owned(),
             format!(
@@ -280,18 +286,8 @@ fn compliant_endpoint_change_with_a_session_is_one_update_only_request() {
 #[test]
 fn compliant_endpoint_change_without_a_session_remakes_the_peer_in_one_request() {
     for handshake in [None, Some(181)] {
-        let dir = tempfile::tempdir().unwrap();
-        let daemon = fake_daemon(
-            dir.path(),
-            "pwgo",
-            vec![compliant_answer(handshake), "errno=0\n\n".into()],
-        );
-        let peer = PublicKey::from_bytes(hex32(PEER_HEX));
-        backend(&dir)
-            .set_endpoint("pwgo", &peer, "[2001:db8::5]:4500".parse().unwrap())
-            .unwrap();
         assert_eq!(
-            daemon.join().unwrap(),
+            requests_to_move_a_compliant_peer(handshake),
             [
                 "get=1\n".to_owned(),
                 format!(
