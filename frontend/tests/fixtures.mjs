@@ -62,11 +62,17 @@ export function status({ peers, paused = false, registry = null, registries, sum
 export const allDirect = () => status();
 
 /** What asking an interface's peers for their registry came to, as the service reports it. */
-export const found = (registries = ["10.99.0.1:53"], zone = "example.com.") => ({ kind: "found", registries, zone });
-export const looking = () => ({ kind: "looking" });
+// Each `text` is what the service words for it (crates/punchwire-control/src/setup.rs tests).
+export const found = (registries = ["10.99.0.1:53"], zone = "example.com.", text = "registry 10.99.0.1, zone example.com.") => ({
+  kind: "found",
+  registries,
+  zone,
+  text,
+});
+export const looking = () => ({ kind: "looking", text: "looking for a registry among the peers…" });
 export const notFound = (
-  error = "no registry answered: asked the tunnel addresses of 3 peers (10.99.0.1, 10.99.0.2, 10.99.0.3) for their zone; none answered within 2 s",
-) => ({ kind: "not-found", error });
+  text = "no registry answered: asked the tunnel addresses of 3 peers (10.99.0.1, 10.99.0.2, 10.99.0.3) for their zone; none answered within 2 s",
+) => ({ kind: "not-found", text });
 
 /** A machine whose configuration names no interface yet: what the window shows first. */
 export function firstRun(unconfigured = [{ name: "wg0", peers: 3, discovery: found() }]) {

@@ -365,7 +365,7 @@ describe("first run", () => {
     assert.equal(await card(page, "wg0").locator(".setup-name").textContent(), "wg01 peer");
 
     const alert = card(page, "wg1").locator('[role="alert"]');
-    assert.equal(await alert.textContent(), fx.notFound().error);
+    assert.equal(await alert.textContent(), fx.notFound().text);
     assert.equal(await enable(page, "wg1").isDisabled(), true);
     await shot(page, "first-run-not-found");
 
@@ -378,7 +378,7 @@ describe("first run", () => {
 
   test("with an interface configured, the others are offered above it", async () => {
     const s = fx.allDirect();
-    s.unconfigured = [{ name: "wg1", peers: 2, discovery: fx.found(["10.98.0.1:53", "10.98.0.2:53"], "lab.example.") }];
+    s.unconfigured = [{ name: "wg1", peers: 2, discovery: fx.found(["10.98.0.1:53", "10.98.0.2:53"], "lab.example.", "registries 10.98.0.1, 10.98.0.2, zone lab.example.") }];
     const page = await open({ status: s });
     await card(page, "wg1").waitFor();
     assert.equal(await page.locator('[data-panel="setup"] h2').textContent(), "More WireGuard interfaces");
@@ -476,7 +476,7 @@ describe("first run", () => {
     const alert = section.locator('[data-discovery="not-found"]');
     await alert.waitFor();
     assert.equal(await alert.getAttribute("role"), "alert");
-    assert.equal(await alert.textContent(), fx.notFound().error);
+    assert.equal(await alert.textContent(), fx.notFound().text);
     await shot(page, "interface-discovery-not-found");
 
     await page.evaluate((st) => window.__mock.emit("punchwire://status", st), fx.enabled());

@@ -48,7 +48,7 @@ impl SetupLine {
                 label: shorten(&format!("Keep {name}'s peers direct ({text})")),
                 enables: Some(name.clone()),
             },
-            Discovery::Looking | Discovery::NotFound { .. } => Self {
+            Discovery::Looking { .. } | Discovery::NotFound { .. } => Self {
                 label: shorten(&format!("{name}: {text}")),
                 enables: None,
             },
@@ -243,16 +243,35 @@ pub(crate) mod tests {
     #[test]
     fn interfaces_not_configured_yet_are_offered_once_a_registry_is_found() {
         let mut status = status(json!([]), false, ("no-peers", "No peers yet"));
-        status.unconfigured = serde_json::from_value(json!([
-            {"name": "wg1", "peers": 3,
-             "discovery": {"kind": "found", "registries": ["10.99.0.1:53"], "zone": "example.com."}},
-            {"name": "wg2", "peers": 1, "discovery": {"kind": "looking"}},
-            {"name": "wg3", "peers": 2, "discovery": {"kind": "not-found",
-             "error": "no peer answered at its tunnel address (asked 10.98.0.1, 10.98.0.2)"}},
-            {"name": "wg4", "peers": 2,
-             "discovery": {"kind": "found", "registries": ["10.97.0.1:53", "10.97.0.2:53", "10.97.0.3:53"], "zone": "home.example."}},
-        ]))
-        .unwrap();
+        let offer = |name: &str, peers, discovery| UnconfiguredInterface {
+            name: name.into(),
+            peers,
+            discovery,
+        };
+        let registries = |list: &[&str]| list.iter().map(|r| r.parse().unwrap()).collect();
+        status.unconfigured = vec![
+            offer(
+                "wg1",
+                3,
+                Discovery::found(registries(&["10.99.0.1:53"]), "example.com.".into()),
+            ),
+            offer("wg2", 1, Discovery::looking()),
+            offer(
+                "wg3",
+                2,
+                Discovery::not_found(
+                    "no peer answered at its tunnel address (asked 10.98.0.1, 10.98.0.2)".into(),
+                ),
+            ),
+            offer(
+                "wg4",
+                2,
+                Discovery::found(
+                    registries(&["10.97.0.1:53", "10.97.0.2:53", "10.97.0.3:53"]),
+                    "home.example.".into(),
+                ),
+            ),
+        ];
         let view = TrayView::of(&status);
         assert_eq!(
             view.setup,

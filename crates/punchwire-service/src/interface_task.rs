@@ -76,7 +76,7 @@ impl InterfaceTask {
         };
         let (wanted_tx, wanted_rx) = watch::channel(wanted);
         let (running_tx, running_rx) = watch::channel(false);
-        let (phase_tx, phase_rx) = watch::channel(Phase::Finding(Discovery::Looking));
+        let (phase_tx, phase_rx) = watch::channel(Phase::Finding(Discovery::looking()));
         let handle = tokio::spawn(run(config.clone(), shared, wanted_rx, running_tx, phase_tx));
         Self {
             config,
@@ -238,7 +238,7 @@ async fn registries_and_zone(
                     }));
                     said = Some(error.clone());
                 }
-                phase.send_replace(Phase::Finding(Discovery::NotFound { error }));
+                phase.send_replace(Phase::Finding(Discovery::not_found(error)));
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(FIND_RETRY_MAX);
             }
@@ -265,10 +265,7 @@ pub async fn find(
 }
 
 pub fn found_discovery(found: &Found) -> Discovery {
-    Discovery::Found {
-        registries: found.registries.clone(),
-        zone: found.zone.to_string(),
-    }
+    Discovery::found(found.registries.clone(), found.zone.to_string())
 }
 
 /// An error and its sources, in one line.

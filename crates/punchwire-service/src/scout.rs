@@ -51,7 +51,7 @@ impl Scout {
                 // First seen: searched at once (`ended: None` says a search runs).
                 self.search(name.clone());
                 Seen {
-                    discovery: Discovery::Looking,
+                    discovery: Discovery::looking(),
                     ended: None,
                 }
             });
@@ -77,7 +77,7 @@ impl Scout {
         tokio::spawn(async move {
             let discovery = match find(&scout.shared.backend, &iface, &[], None).await {
                 Ok(found) => found_discovery(&found),
-                Err(error) => Discovery::NotFound { error },
+                Err(error) => Discovery::not_found(error),
             };
             let changed = {
                 let mut seen = scout.seen.lock().unwrap_or_else(|p| p.into_inner());

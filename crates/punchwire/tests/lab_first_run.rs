@@ -65,7 +65,7 @@ fn a_first_run_is_set_up_through_the_control_socket_with_nothing_typed() {
         assert_eq!(status["interfaces"], json!([]), "{status}");
         assert_eq!(status["proposed_registry_zone"], "punchwire.home.arpa.");
         let offer = offered(&alice.socket, &iface, |d| d["kind"] == "not-found");
-        let error = offer["discovery"]["error"].as_str().unwrap();
+        let error = offer["discovery"]["text"].as_str().unwrap();
         assert!(
             error.contains("10.99.0.1:53") && error.contains("b._dns-sd._udp"),
             "the error says whom it asked, and what: {error}"
@@ -126,7 +126,8 @@ fn a_first_run_is_set_up_through_the_control_socket_with_nothing_typed() {
         assert_eq!(shown["zone"], ZONE, "{shown}");
         assert_eq!(
             shown["discovery"],
-            json!({"kind": "found", "registries": ["10.99.0.1:53"], "zone": ZONE}),
+            json!({"kind": "found", "registries": ["10.99.0.1:53"], "zone": ZONE,
+                   "text": format!("registry 10.99.0.1, zone {ZONE}")}),
         );
         assert_eq!(shown["registries"][0]["address"], "10.99.0.1:53");
         assert_eq!(status["unconfigured"], json!([]), "{status}");

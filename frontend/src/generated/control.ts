@@ -133,9 +133,10 @@ peers: number,
 discovery: Discovery, };
 
 /**
- * How asking the peers' tunnel addresses for their zone (RFC 6763 §11) went.
+ * How asking the peers' tunnel addresses for their zone (RFC 6763 §11) went, with
+ * `text`, the one line every client shows, so that none of them words it anew.
  */
-export type Discovery = { "kind": "looking" } | { "kind": "found", registries: string[], zone: string, } | { "kind": "not-found", error: string, };
+export type Discovery = { "kind": "looking", text: string, } | { "kind": "found", registries: string[], zone: string, text: string, } | { "kind": "not-found", text: string, };
 
 export type Request = { v: number, id: number, } & ({ "cmd": "status" } | { "cmd": "hello" } | { "cmd": "subscribe" } | { "cmd": "recent-events" } | { "cmd": "pause", interface?: string, } | { "cmd": "resume", interface?: string, } | { "cmd": "reload" } | { "cmd": "registry-enable" } | { "cmd": "registry-disable" } | { "cmd": "get-config" } | { "cmd": "set-config", config: unknown, 
 /**

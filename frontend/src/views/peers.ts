@@ -1,6 +1,5 @@
 // One section per WireGuard interface: its peers, the registries it asks, and how finding
 // them went when the configuration left them to be found.
-import { discoveryText } from "../discovery";
 import { h } from "../dom";
 import { age, bytes, shortKey } from "../format";
 import type { Discovery, InterfaceStatus, PeerStatus, RegistryLink } from "../types";
@@ -53,7 +52,7 @@ export function interfaceSection(iface: InterfaceStatus, actions: InterfaceActio
 
 /** For an interface configured without its registries or zone: what asking its peers found. */
 function discoveryLine(d: Discovery): HTMLElement {
-  const text = discoveryText(d);
+  const text = d.text;
   switch (d.kind) {
     case "found":
       return h("p", { class: "discovery muted", "data-discovery": d.kind }, `found: ${text}`);

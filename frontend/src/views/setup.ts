@@ -1,7 +1,6 @@
 // Setting Punchwire up from the window: the WireGuard interfaces the configuration does
 // not name yet, each with what asking its peers found and one button; serving as a
 // registry; and what to do when there is no WireGuard interface at all.
-import { discoveryText } from "../discovery";
 import { h, richText } from "../dom";
 import type { ServiceStatus, UnconfiguredInterface } from "../types";
 
@@ -36,13 +35,13 @@ function unconfiguredCard(iface: UnconfiguredInterface, progress: SetupProgress,
   const found = d.kind === "found";
   const discovery =
     d.kind === "found"
-      ? h("p", { class: "discovery" }, `${discoveryText(d)} — keep this interface's peers direct`)
+      ? h("p", { class: "discovery" }, `${d.text} — keep this interface's peers direct`)
       : d.kind === "looking"
-        ? h("p", { class: "discovery muted" }, discoveryText(d))
+        ? h("p", { class: "discovery muted" }, d.text)
         : h(
             "div",
             null,
-            h("p", { class: "discovery inline-error", role: "alert" }, discoveryText(d)),
+            h("p", { class: "discovery inline-error", role: "alert" }, d.text),
             h("p", { class: "muted small" }, "Punchwire keeps asking by itself: a registry that comes up later is found."),
           );
   return h(

@@ -178,7 +178,7 @@ fn render_status(status: &ServiceStatus) -> String {
             if iface.paused { "paused" } else { "running" }
         );
         if let Some(found) = &iface.discovery {
-            let _ = writeln!(out, "  found among the peers: {}", safe(&found.text()));
+            let _ = writeln!(out, "  found among the peers: {}", safe(found.text()));
         }
         if let Some(error) = &iface.error {
             let _ = writeln!(out, "  error: {}", safe(error));
@@ -287,7 +287,7 @@ fn render_status(status: &ServiceStatus) -> String {
             safe(&offer.name),
             offer.peers,
             if offer.peers == 1 { "" } else { "s" },
-            safe(&offer.discovery.text())
+            safe(offer.discovery.text())
         );
     }
     out
@@ -457,17 +457,15 @@ mod tests {
             UnconfiguredInterface {
                 name: "wg0".into(),
                 peers: 3,
-                discovery: Discovery::Found {
-                    registries: vec!["10.99.0.1:53".parse().unwrap()],
-                    zone: "example.com.".into(),
-                },
+                discovery: Discovery::found(
+                    vec!["10.99.0.1:53".parse().unwrap()],
+                    "example.com.".into(),
+                ),
             },
             UnconfiguredInterface {
                 name: "wg1".into(),
                 peers: 1,
-                discovery: Discovery::NotFound {
-                    error: "no peer of wg1 named a zone".into(),
-                },
+                discovery: Discovery::not_found("no peer of wg1 named a zone".into()),
             },
         ];
         let text = render_status(&status);

@@ -38,7 +38,8 @@ pub fn wait_until_enabled(
                 "alice's service did not find her registry within {timeout:?}: {}",
                 offered.map_or("her interface is not offered".to_owned(), |o| o
                     .discovery
-                    .text())
+                    .text()
+                    .to_owned())
             ),
             _ => std::thread::sleep(LOOK_EVERY),
         }
