@@ -29,6 +29,9 @@ fn main() {
 }
 
 #[cfg(target_os = "linux")]
+#[path = "support/runs.rs"]
+mod runs;
+#[cfg(target_os = "linux")]
 mod support;
 
 #[cfg(target_os = "linux")]
@@ -39,6 +42,7 @@ mod bench {
 
     use anyhow::{bail, ensure, Context, Result};
 
+    use crate::runs::{ms, percentile, runs_from_args};
     use crate::support::{punchwire_bin, stop_flag};
     use punchwire_lab::{wait_until, Host, Lab, PeerStats, ServiceOptions, WgImpl};
 
@@ -71,7 +75,7 @@ mod bench {
             nix::unistd::Uid::effective().is_root(),
             "the NAT lab needs root (network namespaces, iptables, TUN): run this with sudo"
         );
-        let runs = runs_from_args()?;
+        let runs = runs_from_args("convergence", DEFAULT_RUNS)?;
         let bin = punchwire_bin()?;
         let stop = stop_flag()?;
 
@@ -99,19 +103,6 @@ mod bench {
         print_summary(wg, &samples);
         // Dropping the lab tears it down; shutdown reports what could not be removed.
         lab.shutdown().context("tearing down the lab")
-    }
-
-    fn runs_from_args() -> Result<usize> {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        match args.as_slice() {
-            [] => Ok(DEFAULT_RUNS),
-            [flag, n] if flag == "--runs" => {
-                let n: usize = n.parse().with_context(|| format!("--runs {n}"))?;
-                ensure!(n > 0, "--runs must be at least 1");
-                Ok(n)
-            }
-            _ => bail!("usage: convergence [--runs N]   (default {DEFAULT_RUNS})"),
-        }
     }
 
     /// Registry and both services up, and the first direct tunnel made.
@@ -323,21 +314,5 @@ mod bench {
                 ms(TARGET_P99),
             );
         }
-    }
-
-    /// Nearest-rank percentile: with 20 samples p99 is the largest, as it should be
-    /// (there is no 99th sample to interpolate towards).
-    fn percentile(values: &[Duration], p: usize) -> Duration {
-        let mut sorted = values.to_vec();
-        sorted.sort();
-        if sorted.is_empty() {
-            return Duration::ZERO;
-        }
-        let rank = (p * sorted.len()).div_ceil(100).max(1);
-        sorted[rank - 1]
-    }
-
-    fn ms(d: Duration) -> String {
-        format!("{} ms", d.as_millis())
     }
 }
