@@ -64,7 +64,7 @@ pub async fn set_config(
 /// Keeps the peers of an interface the configuration does not name yet direct.
 #[tauri::command]
 pub async fn enable_interface(state: State<'_, AppState>, name: String) -> Result<(), AppError> {
-    setup::enable_interface(&mut setup::Service, &name).await?;
+    setup::enable_interface(&mut setup::ServiceConfig, &name).await?;
     state.kick.notify_one();
     Ok(())
 }
@@ -76,7 +76,7 @@ pub async fn enable_registry(
     device: String,
     zone: String,
 ) -> Result<(), AppError> {
-    setup::enable_registry(&mut setup::Service, &device, &zone).await?;
+    setup::enable_registry(&mut setup::ServiceConfig, &device, &zone).await?;
     state.kick.notify_one();
     Ok(())
 }

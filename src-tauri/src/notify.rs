@@ -16,7 +16,7 @@ use crate::overall::display_name;
 pub const COALESCE: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub enum PeerChange {
     EndpointChanged {
         peer: String,
         from: Option<String>,
@@ -36,7 +36,7 @@ pub enum Change {
     },
 }
 
-impl Change {
+impl PeerChange {
     /// The change an event tells, if it is one worth a notification.
     pub fn of(event: &ServiceEvent) -> Option<Self> {
         match event {
@@ -46,7 +46,7 @@ impl Change {
                 old,
                 new,
                 ..
-            } => Some(Change::EndpointChanged {
+            } => Some(PeerChange::EndpointChanged {
                 peer: display_name(name.as_deref(), peer),
                 from: old.map(|o| o.to_string()),
                 to: new.to_string(),
@@ -63,11 +63,13 @@ impl Change {
                 let reason = text.clone();
                 match (from, to) {
                     (f, HealthState::Direct) if *f != HealthState::Direct => {
-                        Some(Change::BecameDirect { peer })
+                        Some(PeerChange::BecameDirect { peer })
                     }
-                    (HealthState::Direct, _) => Some(Change::StoppedBeingDirect { peer, reason }),
+                    (HealthState::Direct, _) => {
+                        Some(PeerChange::StoppedBeingDirect { peer, reason })
+                    }
                     (HealthState::Pending, HealthState::NotDirect) => {
-                        Some(Change::CouldNotGoDirect { peer, reason })
+                        Some(PeerChange::CouldNotGoDirect { peer, reason })
                     }
                     _ => None,
                 }
@@ -78,21 +80,21 @@ impl Change {
 
     pub fn line(&self) -> String {
         match self {
-            Change::EndpointChanged {
+            PeerChange::EndpointChanged {
                 peer,
                 from: Some(from),
                 to,
             } => format!("{peer}: endpoint {from} → {to}"),
-            Change::EndpointChanged {
+            PeerChange::EndpointChanged {
                 peer,
                 from: None,
                 to,
             } => format!("{peer}: endpoint set to {to}"),
-            Change::BecameDirect { peer } => format!("{peer} is direct"),
-            Change::StoppedBeingDirect { peer, reason } => {
+            PeerChange::BecameDirect { peer } => format!("{peer} is direct"),
+            PeerChange::StoppedBeingDirect { peer, reason } => {
                 format!("{peer} is no longer direct: {reason}")
             }
-            Change::CouldNotGoDirect { peer, reason } => {
+            PeerChange::CouldNotGoDirect { peer, reason } => {
                 format!("{peer} is not direct: {reason}")
             }
         }
@@ -100,17 +102,21 @@ impl Change {
 }
 
 /// One notification for a burst: (summary, body).
-pub fn summarize(changes: &[Change]) -> Option<(String, String)> {
+pub fn summarize(changes: &[PeerChange]) -> Option<(String, String)> {
     let title = match changes {
         [] => return None,
-        [Change::BecameDirect { peer }] => format!("{peer} is direct"),
-        [Change::StoppedBeingDirect { peer, .. }] => format!("{peer} is no longer direct"),
-        [Change::CouldNotGoDirect { peer, .. }] => format!("{peer} is not direct"),
-        [Change::EndpointChanged { peer, .. }] => format!("{peer}'s endpoint changed"),
+        [PeerChange::BecameDirect { peer }] => format!("{peer} is direct"),
+        [PeerChange::StoppedBeingDirect { peer, .. }] => format!("{peer} is no longer direct"),
+        [PeerChange::CouldNotGoDirect { peer, .. }] => format!("{peer} is not direct"),
+        [PeerChange::EndpointChanged { peer, .. }] => format!("{peer}'s endpoint changed"),
         many => format!("Punchwire: {} changes", many.len()),
     };
     const MAX_LINES: usize = 6;
-    let mut body: Vec<String> = changes.iter().take(MAX_LINES).map(Change::line).collect();
+    let mut body: Vec<String> = changes
+        .iter()
+        .take(MAX_LINES)
+        .map(PeerChange::line)
+        .collect();
     if changes.len() > MAX_LINES {
         body.push(format!("…and {} more", changes.len() - MAX_LINES));
     }
@@ -120,21 +126,21 @@ pub fn summarize(changes: &[Change]) -> Option<(String, String)> {
 /// Collects changes and shows one notification per burst, when enabled.
 #[derive(Clone)]
 pub struct Notifier {
-    tx: mpsc::UnboundedSender<Change>,
+    tx: mpsc::UnboundedSender<PeerChange>,
 }
 
 impl Notifier {
     /// `enabled` is asked when a burst is over, so turning notifications off takes effect
     /// at once.
     pub fn spawn(enabled: impl Fn() -> bool + Send + 'static) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel::<Change>();
+        let (tx, rx) = mpsc::unbounded_channel::<PeerChange>();
         tauri::async_runtime::spawn(bursts(rx, COALESCE, enabled, show));
         Self { tx }
     }
 
     /// Takes in one service event; those worth telling join the current burst.
     pub fn event(&self, event: &ServiceEvent) {
-        if let Some(change) = Change::of(event) {
+        if let Some(change) = PeerChange::of(event) {
             // The receiver lives as long as the runtime; nothing to do if it is gone.
             let _ = self.tx.send(change);
         }
@@ -144,7 +150,7 @@ impl Notifier {
 /// Until `rx` closes: waits for a change, gathers every change that follows within
 /// `window` of the first, and shows the burst as one notification if `enabled` says so.
 pub async fn bursts<F: Future<Output = ()>>(
-    mut rx: mpsc::UnboundedReceiver<Change>,
+    mut rx: mpsc::UnboundedReceiver<PeerChange>,
     window: Duration,
     enabled: impl Fn() -> bool,
     show: impl Fn(String, String) -> F,
@@ -206,24 +212,24 @@ mod tests {
 
     #[test]
     fn the_service_s_events_become_changes_in_its_words() {
-        let changes: Vec<Change> = fixture_events().iter().filter_map(Change::of).collect();
+        let changes: Vec<PeerChange> = fixture_events().iter().filter_map(PeerChange::of).collect();
         assert_eq!(
             changes,
             [
-                Change::EndpointChanged {
+                PeerChange::EndpointChanged {
                     peer: "bob".into(),
                     from: Some("203.0.113.9:40000".into()),
                     to: "203.0.113.9:51820".into()
                 },
-                Change::CouldNotGoDirect {
+                PeerChange::CouldNotGoDirect {
                     peer: "bob".into(),
                     reason: "no handshake followed endpoint 203.0.113.9:40000 (symmetric NAT on either side?)".into()
                 },
-                Change::StoppedBeingDirect {
+                PeerChange::StoppedBeingDirect {
                     peer: "carol".into(),
                     reason: "latest handshake 150 s ago".into()
                 },
-                Change::BecameDirect {
+                PeerChange::BecameDirect {
                     peer: "alice".into()
                 },
             ],
@@ -234,15 +240,15 @@ mod tests {
     #[test]
     fn a_burst_reads_as_one_notification() {
         assert_eq!(summarize(&[]), None);
-        let one = [Change::BecameDirect {
+        let one = [PeerChange::BecameDirect {
             peer: "alice".into(),
         }];
         assert_eq!(
             summarize(&one).unwrap(),
             ("alice is direct".into(), "alice is direct".into())
         );
-        let many: Vec<Change> = (0..8)
-            .map(|i| Change::BecameDirect {
+        let many: Vec<PeerChange> = (0..8)
+            .map(|i| PeerChange::BecameDirect {
                 peer: format!("p{i}"),
             })
             .collect();
@@ -256,7 +262,7 @@ mod tests {
 
     /// Runs the burst loop over `batches`: each batch is sent at once, and the next one
     /// only after the previous one's notification was shown (or skipped).
-    async fn run(batches: Vec<Vec<Change>>, enabled: bool) -> Vec<(String, String)> {
+    async fn run(batches: Vec<Vec<PeerChange>>, enabled: bool) -> Vec<(String, String)> {
         let shown: Shown = Arc::default();
         let (tx, rx) = mpsc::unbounded_channel();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<()>();
@@ -293,7 +299,7 @@ mod tests {
 
     #[tokio::test]
     async fn events_close_together_are_one_notification_and_later_ones_another() {
-        let changes: Vec<Change> = fixture_events().iter().filter_map(Change::of).collect();
+        let changes: Vec<PeerChange> = fixture_events().iter().filter_map(PeerChange::of).collect();
         let shown = run(vec![changes[..3].to_vec(), changes[3..].to_vec()], true).await;
         assert_eq!(shown.len(), 2, "{shown:?}");
         assert_eq!(shown[0].0, "Punchwire: 3 changes");
@@ -311,7 +317,7 @@ mod tests {
 
     #[tokio::test]
     async fn with_notifications_off_nothing_is_shown() {
-        let changes: Vec<Change> = fixture_events().iter().filter_map(Change::of).collect();
+        let changes: Vec<PeerChange> = fixture_events().iter().filter_map(PeerChange::of).collect();
         assert_eq!(run(vec![changes], false).await, []);
     }
 }

@@ -101,9 +101,9 @@ pub(crate) trait ConfigStore {
 }
 
 /// The service's own configuration, through its control socket.
-pub struct Service;
+pub struct ServiceConfig;
 
-impl ConfigStore for Service {
+impl ConfigStore for ServiceConfig {
     async fn read(&mut self) -> Result<Value, AppError> {
         service::settings_request(Command::GetConfig).await
     }

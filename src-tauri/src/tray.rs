@@ -184,7 +184,7 @@ fn send(app: &AppHandle, command: Command) {
 fn enable_interface(app: &AppHandle, name: String) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        match setup::enable_interface(&mut setup::Service, &name).await {
+        match setup::enable_interface(&mut setup::ServiceConfig, &name).await {
             Ok(_) => app.state::<AppState>().kick.notify_one(),
             Err(e) => {
                 tracing::warn!("cannot set up {name}: {e}");

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::events::{Event, CHANNEL_CAPACITY};
-use crate::health::{Change, Registries};
+use crate::health::{Registries, RegistryChange};
 use crate::lookup::{AnswerSource, Lookup};
 use crate::nudge;
 use crate::peer_health::{Facts, Thresholds, Transition, DEFAULT_PENDING_FOR};
@@ -348,7 +348,7 @@ impl<S: AnswerSource> Engine<S> {
     /// `registry` answered; `soa` is the round trip and serial when it was an SOA poll.
     fn registry_answered(&mut self, registry: SocketAddr, soa: Option<(Duration, u32)>) {
         self.view.registry_answered(registry, Instant::now(), soa);
-        if let Some(Change::Reachable) = self.registries.answered(registry) {
+        if let Some(RegistryChange::Reachable) = self.registries.answered(registry) {
             self.emit(Event::RegistryReachable { registry });
         }
     }
@@ -356,7 +356,7 @@ impl<S: AnswerSource> Engine<S> {
     fn registry_failed(&mut self, registry: SocketAddr, why: &str) {
         self.view.registry_failed(registry, why);
         let jitter = rand::random::<f64>();
-        if let Some(Change::Unreachable(reason)) =
+        if let Some(RegistryChange::Unreachable(reason)) =
             self.registries
                 .failed(registry, why, Instant::now(), jitter)
         {

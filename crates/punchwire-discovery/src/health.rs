@@ -14,7 +14,7 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// What a registry did, when it is news: the engine turns these into events.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub enum RegistryChange {
     Reachable,
     Unreachable(String),
 }
@@ -70,13 +70,13 @@ impl Registries {
     }
 
     /// Records an answer from `addr`; says so if that is news.
-    pub fn answered(&mut self, addr: SocketAddr) -> Option<Change> {
+    pub fn answered(&mut self, addr: SocketAddr) -> Option<RegistryChange> {
         let r = self.get(addr)?;
         r.failures = 0;
         r.retry_at = None;
         let news = r.known != Known::Reachable;
         r.known = Known::Reachable;
-        news.then_some(Change::Reachable)
+        news.then_some(RegistryChange::Reachable)
     }
 
     /// Records a failure of `addr` at `now`; `jitter` in `[0, 1)` spreads the retry over
@@ -87,13 +87,13 @@ impl Registries {
         reason: &str,
         now: Instant,
         jitter: f64,
-    ) -> Option<Change> {
+    ) -> Option<RegistryChange> {
         let r = self.get(addr)?;
         r.failures = r.failures.saturating_add(1);
         r.retry_at = Some(now + backoff(r.failures, jitter));
         let news = r.known != Known::Unreachable;
         r.known = Known::Unreachable;
-        news.then(|| Change::Unreachable(reason.to_owned()))
+        news.then(|| RegistryChange::Unreachable(reason.to_owned()))
     }
 
     fn get(&mut self, addr: SocketAddr) -> Option<&mut Registry> {
@@ -132,7 +132,7 @@ mod tests {
         assert_eq!(regs.available(t0), vec![addr(1), addr(2)]);
         assert_eq!(
             regs.failed(addr(1), "timed out", t0, 0.0),
-            Some(Change::Unreachable("timed out".into()))
+            Some(RegistryChange::Unreachable("timed out".into()))
         );
         assert_eq!(regs.available(t0), vec![addr(2)]);
         assert_eq!(regs.next_retry(), Some(t0 + Duration::from_millis(500)));
@@ -141,7 +141,7 @@ mod tests {
         // Only the first failure in a row is news; the pause grows.
         assert_eq!(regs.failed(addr(1), "timed out", t1, 0.0), None);
         assert_eq!(regs.next_retry(), Some(t1 + Duration::from_secs(1)));
-        assert_eq!(regs.answered(addr(1)), Some(Change::Reachable));
+        assert_eq!(regs.answered(addr(1)), Some(RegistryChange::Reachable));
         assert_eq!(regs.answered(addr(1)), None);
         assert_eq!(regs.available(t1), vec![addr(1), addr(2)]);
         assert_eq!(regs.next_retry(), None);

@@ -31,7 +31,7 @@ pub struct Config {
     pub interfaces: Vec<InterfaceConfig>,
     /// Present when this machine also serves as a registry.
     #[serde(default)]
-    pub registry: Option<RegistryConfig>,
+    pub registry: Option<RegistryModeConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,9 +123,11 @@ fn default_threshold() -> Timing {
     defaults::DEFAULT_HANDSHAKE_THRESHOLD
 }
 
+/// `[registry]`: registry mode, this machine serving its mesh's registry; the service
+/// turns it into a running registry's [`punchwire_registry::RegistryConfig`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RegistryConfig {
+pub struct RegistryModeConfig {
     #[serde(default = "default_true")]
     pub enabled: bool,
     pub zone: Zone,

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use punchwire_registry::{Registry, RegistryConfig as RunConfig, RunningRegistry, SelfRecord};
+use punchwire_registry::{Registry, RegistryConfig, RunningRegistry, SelfRecord};
 use punchwire_wg::Backend;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use crate::config::{Config, ConfigError, InterfaceConfig, Loaded, RegistryConfig};
+use crate::config::{Config, ConfigError, InterfaceConfig, Loaded, RegistryModeConfig};
 use crate::control::protocol::{Command, ErrorBody, ErrorCode, Hello};
 use crate::control::server::ControlHandler;
 use crate::event_log::EventLog;
@@ -92,7 +92,7 @@ impl Service {
     }
 
     /// Starts, restarts or stops the registry to match `wanted`.
-    async fn apply_registry(&self, state: &mut State, wanted: Option<&RegistryConfig>) {
+    async fn apply_registry(&self, state: &mut State, wanted: Option<&RegistryModeConfig>) {
         if let Some(running) = state.registry.running.take() {
             running.shutdown().await;
         }
@@ -103,7 +103,7 @@ impl Service {
         if !wanted.enabled || state.registry.disabled {
             return;
         }
-        let mut config = RunConfig::new(wanted.zone.clone(), wanted.device.to_string());
+        let mut config = RegistryConfig::new(wanted.zone.clone(), wanted.device.to_string());
         config.listen = wanted.listen.clone();
         config.allow = wanted.allow.clone();
         config.refresh = wanted.refresh.get();
