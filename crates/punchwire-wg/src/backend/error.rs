@@ -1,9 +1,14 @@
+use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::key::PublicKey;
 
 /// What went wrong talking to WireGuard, phrased for the person who has to fix it.
+///
+/// A variant that wraps a failure of the OS or of a library keeps it as its source, and
+/// its message also says it: most of these messages are shown by their `Display` alone
+/// (a status, an event), and those that walk the chain skip a cause already shown.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     #[error("no WireGuard interface named {iface:?}")]
@@ -19,15 +24,28 @@ pub enum BackendError {
     )]
     PermissionDenied { iface: String },
 
-    /// The WireGuard library could not be loaded (Windows: `wireguard.dll`).
-    #[error("{dll} could not be loaded ({detail}): put wireguard.dll from WireGuardNT (https://download.wireguard.com/wireguard-nt/, bin\\<arch>\\wireguard.dll) next to punchwire.exe, and install WireGuard for Windows for the driver and its tunnels")]
-    DriverMissing { dll: String, detail: String },
+    /// The WireGuard library could not be loaded (Windows: `wireguard.dll`). Every path
+    /// tried is kept with its own failure; `source` has room for only one, so the
+    /// message lists them all instead.
+    #[error("{dll} could not be loaded ({}): put wireguard.dll from WireGuardNT (https://download.wireguard.com/wireguard-nt/, bin\\<arch>\\wireguard.dll) next to punchwire.exe, and install WireGuard for Windows for the driver and its tunnels", list(.tried))]
+    DriverMissing {
+        dll: String,
+        tried: Vec<LoadFailure>,
+    },
 
-    #[error("the WireGuard daemon of {iface} is not answering on {} ({detail})", socket.display())]
+    /// `what` says how the daemon failed to answer; `source` is the socket's error, none
+    /// when a deadline ran out (a timeout error would only repeat `what`).
+    #[error(
+        "the WireGuard daemon of {iface} is not answering on {} ({what}{})",
+        socket.display(),
+        then_cause(.source)
+    )]
     NotAnswering {
         iface: String,
         socket: PathBuf,
-        detail: String,
+        what: String,
+        #[source]
+        source: Option<io::Error>,
     },
 
     #[error("{iface} has no peer {peer}")]
@@ -60,17 +78,60 @@ pub enum BackendError {
         restore: Box<BackendError>,
     },
 
-    #[error("{iface}: {detail}")]
-    Protocol { iface: String, detail: String },
+    /// WireGuard answered, but not as it should (a refusal, a malformed answer): there
+    /// is no underlying error, only what was wrong with the answer.
+    #[error("{iface}: {problem}")]
+    Protocol { iface: String, problem: String },
 
-    #[error("{what} is not supported here: {detail}")]
-    Unsupported { what: String, detail: String },
+    /// A call to the OS failed while `doing` something on `iface`.
+    #[error("{iface}: {doing}: {source}")]
+    Io {
+        iface: String,
+        doing: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("{what} is not supported here: {why} ({source})")]
+    Unsupported {
+        what: String,
+        why: String,
+        #[source]
+        source: io::Error,
+    },
 
     #[error("{what} took longer than {after:?}: the WireGuard implementation is not answering")]
     Deadline { what: String, after: Duration },
 
-    #[error("{detail}")]
-    Internal { detail: String },
+    /// A backend call panicked; `source` carries the panic's message.
+    #[error("{what}: {source}")]
+    Internal {
+        what: String,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
+
+/// One path the WireGuard library was loaded from, and why it could not be.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct LoadFailure {
+    pub path: PathBuf,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+fn list(tried: &[LoadFailure]) -> String {
+    let tried: Vec<String> = tried.iter().map(LoadFailure::to_string).collect();
+    tried.join("; ")
+}
+
+/// `": cause"`, or nothing.
+fn then_cause(source: &Option<io::Error>) -> String {
+    source
+        .as_ref()
+        .map(|err| format!(": {err}"))
+        .unwrap_or_default()
 }
 
 impl BackendError {
@@ -84,9 +145,10 @@ impl BackendError {
             ErrorKind::NotFound => Self::NoSuchInterface {
                 iface: iface.to_owned(),
             },
-            _ => Self::Protocol {
+            _ => Self::Io {
                 iface: iface.to_owned(),
-                detail: format!("{context}: {err}"),
+                doing: context.to_owned(),
+                source: err,
             },
         }
     }
