@@ -83,15 +83,17 @@ pub enum BackendError {
     #[error("{iface}: {problem}")]
     Protocol { iface: String, problem: String },
 
-    /// A call to the OS failed while `doing` something on `iface`.
-    #[error("{iface}: {doing}: {source}")]
+    /// A call to the OS (or to the WireGuard library) failed on `iface`; `context` says
+    /// what was being done.
+    #[error("{iface}: {context}: {source}")]
     Io {
         iface: String,
-        doing: String,
+        context: String,
         #[source]
         source: io::Error,
     },
 
+    /// The platform lacks `what`: `why` says so in words, `source` is how the OS said it.
     #[error("{what} is not supported here: {why} ({source})")]
     Unsupported {
         what: String,
@@ -103,7 +105,8 @@ pub enum BackendError {
     #[error("{what} took longer than {after:?}: the WireGuard implementation is not answering")]
     Deadline { what: String, after: Duration },
 
-    /// A backend call panicked; `source` carries the panic's message.
+    /// A backend call panicked (or was cancelled as the runtime shut down); `source` is
+    /// the join error, which carries the panic's message.
     #[error("{what}: {source}")]
     Internal {
         what: String,
@@ -147,9 +150,59 @@ impl BackendError {
             },
             _ => Self::Io {
                 iface: iface.to_owned(),
-                doing: context.to_owned(),
+                context: context.to_owned(),
                 source: err,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn an_io_failure_is_kept_as_the_source_and_still_said() {
+        let err = BackendError::from_io(
+            "wg0",
+            "kernel WireGuard over netlink",
+            io::Error::from_raw_os_error(105),
+        );
+        let source = err.source().expect("the io error is the source");
+        let cause = source.to_string();
+        assert_eq!(
+            err.to_string(),
+            format!("wg0: kernel WireGuard over netlink: {cause}")
+        );
+    }
+
+    #[test]
+    fn a_daemon_not_answering_says_its_cause_only_when_there_is_one() {
+        let not_answering = |what: &str, source| BackendError::NotAnswering {
+            iface: "wg0".into(),
+            socket: "/run/wg0.sock".into(),
+            what: what.into(),
+            source,
+        };
+        let timed_out = not_answering("no answer to get=1 within 2s", None);
+        assert!(timed_out.source().is_none());
+        assert!(
+            timed_out
+                .to_string()
+                .ends_with("on /run/wg0.sock (no answer to get=1 within 2s)"),
+            "{timed_out}"
+        );
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        let said = reset.to_string();
+        let closed = not_answering("connection closed", Some(reset));
+        assert!(closed.source().is_some());
+        assert!(
+            closed
+                .to_string()
+                .ends_with(&format!("(connection closed: {said})")),
+            "{closed}"
+        );
     }
 }

@@ -101,7 +101,7 @@ impl NtBackend {
             }
             _ => BackendError::Io {
                 iface: iface.to_owned(),
-                doing: format!("wireguard-nt failed {}", err.step),
+                context: format!("wireguard-nt failed {}", err.step),
                 source: err.source,
             },
         }

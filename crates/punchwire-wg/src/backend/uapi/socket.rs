@@ -172,7 +172,7 @@ impl Connection {
             ),
             _ => BackendError::Io {
                 iface: self.iface.clone(),
-                doing: format!("{step} for {operation} on {}", self.socket.display()),
+                context: format!("{step} for {operation} on {}", self.socket.display()),
                 source: err,
             },
         }
