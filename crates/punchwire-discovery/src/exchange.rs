@@ -21,7 +21,8 @@ const UDP_PAYLOAD: u16 = 1232;
 /// Why a server gave no usable answer.
 ///
 /// `Clone`, so that one failure can be handed to everyone it concerns (every peer asked
-/// of that server). `io::Error` is not `Clone`, so it is shared behind an `Arc`.
+/// of that server). `io::Error` is not `Clone`, so it is shared behind an `Arc` (which
+/// is then the source: downcast to `Arc<io::Error>`).
 /// Messages are shown by their `Display` alone (events, the status), so each one also
 /// says its cause.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -189,4 +190,33 @@ fn answers(answer: &Message, query: &Message) -> bool {
     answer.metadata.id == query.metadata.id
         && answer.metadata.message_type == MessageType::Response
         && answer.queries == query.queries
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn an_io_failure_stays_the_source_of_every_copy_and_is_still_said() {
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let said = refused.to_string();
+        let err = DnsError::Io {
+            server: ([10, 0, 0, 1], 53).into(),
+            what: "_wireguard._udp.example.com. SOA".into(),
+            source: Arc::new(refused),
+        };
+        let copy = err.clone();
+        let source = copy.source().expect("the io error is the source");
+        // The source is the `Arc` itself (`Arc<E>` is an error where `E` is).
+        let io = source
+            .downcast_ref::<Arc<io::Error>>()
+            .expect("an Arc<io::Error>");
+        assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            copy.to_string(),
+            format!("cannot reach 10.0.0.1:53 (_wireguard._udp.example.com. SOA): {said}")
+        );
+    }
 }
