@@ -2,11 +2,15 @@
 //! truncated, bounded in time. No resolver configuration, no cache, no retries across
 //! servers: the caller names the server.
 
+use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::serialize::binary::DecodeError;
+use hickory_proto::ProtoError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -15,6 +19,12 @@ use tokio::net::{TcpStream, UdpSocket};
 const UDP_PAYLOAD: u16 = 1232;
 
 /// Why a server gave no usable answer.
+///
+/// `Clone`, so that one failure can be handed to everyone it concerns (every peer asked
+/// of that server). `io::Error` is not `Clone`, so it is shared behind an `Arc` (which
+/// is then the source: downcast to `Arc<io::Error>`).
+/// Messages are shown by their `Display` alone (events, the status), so each one also
+/// says its cause.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DnsError {
     #[error("{server} did not answer {what} within {after:?}")]
@@ -23,17 +33,35 @@ pub enum DnsError {
         what: String,
         after: Duration,
     },
-    #[error("cannot reach {server} ({what}): {detail}")]
+    #[error("cannot reach {server} ({what}): {source}")]
     Io {
         server: SocketAddr,
         what: String,
-        detail: String,
+        #[source]
+        source: Arc<io::Error>,
     },
-    #[error("{server} sent a malformed answer to {what}: {detail}")]
+    /// The server answered, and the answer broke the protocol: what was wrong with it.
+    #[error("{server} sent a malformed answer to {what}: {problem}")]
     Malformed {
         server: SocketAddr,
         what: String,
-        detail: String,
+        problem: String,
+    },
+    /// The server's answer could not be decoded at all.
+    #[error("{server} sent a malformed answer to {what}: {source}")]
+    Undecodable {
+        server: SocketAddr,
+        what: String,
+        #[source]
+        source: DecodeError,
+    },
+    /// The question could not be written; the server was never asked.
+    #[error("cannot ask {server} {what}: the question cannot be encoded: {source}")]
+    Unencodable {
+        server: SocketAddr,
+        what: String,
+        #[source]
+        source: ProtoError,
     },
 }
 
@@ -64,10 +92,10 @@ async fn exchange(
     what: &str,
 ) -> Result<Message, DnsError> {
     let query = query(name, rtype);
-    let bytes = query.to_vec().map_err(|e| DnsError::Malformed {
+    let bytes = query.to_vec().map_err(|source| DnsError::Unencodable {
         server,
         what: what.to_owned(),
-        detail: format!("cannot encode the question: {e}"),
+        source,
     })?;
     let answer = over_udp(server, &bytes, &query, what).await?;
     if answer.metadata.truncation {
@@ -92,10 +120,10 @@ async fn over_udp(
     query: &Message,
     what: &str,
 ) -> Result<Message, DnsError> {
-    let io = |detail: std::io::Error| DnsError::Io {
+    let io = |source: io::Error| DnsError::Io {
         server,
         what: what.to_owned(),
-        detail: detail.to_string(),
+        source: Arc::new(source),
     };
     let local: SocketAddr = if server.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
@@ -129,10 +157,10 @@ async fn over_tcp(
     query: &Message,
     what: &str,
 ) -> Result<Message, DnsError> {
-    let io = |detail: std::io::Error| DnsError::Io {
+    let io = |source: io::Error| DnsError::Io {
         server,
         what: format!("{what} over TCP"),
-        detail: detail.to_string(),
+        source: Arc::new(source),
     };
     let mut stream = TcpStream::connect(server).await.map_err(io)?;
     let len = u16::try_from(bytes.len()).expect("a question always fits in 64 KiB");
@@ -143,16 +171,16 @@ async fn over_tcp(
     let len = stream.read_u16().await.map_err(io)?;
     let mut buf = vec![0u8; usize::from(len)];
     stream.read_exact(&mut buf).await.map_err(io)?;
-    let answer = Message::from_vec(&buf).map_err(|e| DnsError::Malformed {
+    let answer = Message::from_vec(&buf).map_err(|source| DnsError::Undecodable {
         server,
         what: what.to_owned(),
-        detail: e.to_string(),
+        source,
     })?;
     if !answers(&answer, query) {
         return Err(DnsError::Malformed {
             server,
             what: what.to_owned(),
-            detail: "the TCP answer is for another question".into(),
+            problem: "the TCP answer is for another question".into(),
         });
     }
     Ok(answer)
@@ -162,4 +190,33 @@ fn answers(answer: &Message, query: &Message) -> bool {
     answer.metadata.id == query.metadata.id
         && answer.metadata.message_type == MessageType::Response
         && answer.queries == query.queries
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn an_io_failure_stays_the_source_of_every_copy_and_is_still_said() {
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let said = refused.to_string();
+        let err = DnsError::Io {
+            server: ([10, 0, 0, 1], 53).into(),
+            what: "_wireguard._udp.example.com. SOA".into(),
+            source: Arc::new(refused),
+        };
+        let copy = err.clone();
+        let source = copy.source().expect("the io error is the source");
+        // The source is the `Arc` itself (`Arc<E>` is an error where `E` is).
+        let io = source
+            .downcast_ref::<Arc<io::Error>>()
+            .expect("an Arc<io::Error>");
+        assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            copy.to_string(),
+            format!("cannot reach 10.0.0.1:53 (_wireguard._udp.example.com. SOA): {said}")
+        );
+    }
 }

@@ -114,7 +114,11 @@ impl DnsSource {
         let name = self.instance_name(&key);
         let answer = match self.ask(registry, &name, RecordType::SRV).await {
             Ok(answer) => answer,
-            Err(e @ DnsError::Malformed { .. }) => return Lookup::Rejected(e.to_string()),
+            Err(
+                e @ (DnsError::Malformed { .. }
+                | DnsError::Undecodable { .. }
+                | DnsError::Unencodable { .. }),
+            ) => return Lookup::Rejected(e.to_string()),
             Err(e) => return Lookup::Unreachable(e.to_string()),
         };
         match answer.metadata.response_code {
@@ -186,7 +190,7 @@ impl AnswerSource for DnsSource {
             return Err(DnsError::Malformed {
                 server: registry,
                 what,
-                detail: format!(
+                problem: format!(
                     "answered {}: is it serving this zone?",
                     answer.metadata.response_code
                 ),
@@ -202,7 +206,7 @@ impl AnswerSource for DnsSource {
             .ok_or_else(|| DnsError::Malformed {
                 server: registry,
                 what,
-                detail: "no SOA record in the answer".into(),
+                problem: "no SOA record in the answer".into(),
             })
     }
 }

@@ -268,13 +268,17 @@ pub fn found_discovery(found: &Found) -> Discovery {
     Discovery::found(found.registries.clone(), found.zone.to_string())
 }
 
-/// An error and its sources, in one line.
+/// An error and its sources, in one line. A source whose words are already there is not
+/// said again: most errors also say their cause, for readers that show only `Display`.
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
+        let said = e.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         source = e.source();
     }
     text
@@ -328,5 +332,33 @@ struct AbortOnDrop(JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use punchwire_discovery::find::FindError;
+    use punchwire_wg::BackendError;
+
+    #[test]
+    fn a_cause_is_said_once_however_deep_it_sits() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let refused_text = refused.to_string();
+        let error = FindError::Device {
+            device: "wg0".into(),
+            source: BackendError::NotAnswering {
+                iface: "wg0".into(),
+                socket: "/var/run/wireguard/wg0.sock".into(),
+                what: "the socket file is left over from a daemon that is gone".into(),
+                source: Some(refused),
+            },
+        };
+        let line = chain(&error);
+        assert!(
+            line.starts_with("cannot read the peers of wg0: the WireGuard daemon of wg0"),
+            "{line}"
+        );
+        assert_eq!(line.matches(&refused_text).count(), 1, "{line}");
     }
 }

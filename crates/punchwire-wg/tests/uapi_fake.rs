@@ -118,8 +118,17 @@ fn stale_socket_file_is_not_answering() {
     drop(UnixListener::bind(dir.path().join("pwstale.sock")).unwrap());
     let err = backend(&dir).device("pwstale").unwrap_err();
     assert!(
-        matches!(&err, BackendError::NotAnswering { detail, .. } if detail.contains("refused")),
-        "{err:?}"
+        matches!(
+            &err,
+            BackendError::NotAnswering { source: Some(refused), .. }
+                if refused.kind() == std::io::ErrorKind::ConnectionRefused
+        ),
+        "the refusal is kept as the source: {err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("left over") && message.contains("refused"),
+        "the message says why, with the OS's own words: {message}"
     );
 }
 

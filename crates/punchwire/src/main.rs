@@ -93,6 +93,22 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// An error and its causes in one line, like `{:#}`, except that a cause whose words are
+/// already there is not said again: most errors also say their cause, for the readers
+/// that show only `Display` (the status, events).
+pub(crate) fn one_line(error: &anyhow::Error) -> String {
+    let mut causes = error.chain();
+    let mut text = causes.next().map(ToString::to_string).unwrap_or_default();
+    for cause in causes {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+    }
+    text
+}
+
 fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
@@ -100,9 +116,40 @@ fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
             // Errors quote the service, daemons and registries.
             eprintln!(
                 "punchwire: {}",
-                punchwire_control::escape::display_safe(&format!("{e:#}"))
+                punchwire_control::escape::display_safe(&one_line(&e))
             );
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_says_each_cause_once() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let refused_text = refused.to_string();
+        let backend = punchwire_wg::BackendError::NotAnswering {
+            iface: "wg0".into(),
+            socket: "/var/run/wireguard/wg0.sock".into(),
+            what: "cannot connect".into(),
+            source: Some(refused),
+        };
+        let error = anyhow::Error::new(backend).context("reading wg0");
+        let line = one_line(&error);
+        assert!(
+            line.starts_with("reading wg0: the WireGuard daemon"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with(&format!("(cannot connect: {refused_text})")),
+            "{line}"
+        );
+        assert_eq!(line.matches(&refused_text).count(), 1, "{line}");
+
+        let plain = anyhow::anyhow!("cause").context("outer");
+        assert_eq!(one_line(&plain), "outer: cause");
     }
 }

@@ -1,9 +1,14 @@
+use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::key::PublicKey;
 
 /// What went wrong talking to WireGuard, phrased for the person who has to fix it.
+///
+/// A variant that wraps a failure of the OS or of a library keeps it as its source, and
+/// its message also says it: most of these messages are shown by their `Display` alone
+/// (a status, an event), and those that walk the chain skip a cause already shown.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     #[error("no WireGuard interface named {iface:?}")]
@@ -19,15 +24,28 @@ pub enum BackendError {
     )]
     PermissionDenied { iface: String },
 
-    /// The WireGuard library could not be loaded (Windows: `wireguard.dll`).
-    #[error("{dll} could not be loaded ({detail}): put wireguard.dll from WireGuardNT (https://download.wireguard.com/wireguard-nt/, bin\\<arch>\\wireguard.dll) next to punchwire.exe, and install WireGuard for Windows for the driver and its tunnels")]
-    DriverMissing { dll: String, detail: String },
+    /// The WireGuard library could not be loaded (Windows: `wireguard.dll`). Every path
+    /// tried is kept with its own failure; `source` has room for only one, so the
+    /// message lists them all instead.
+    #[error("{dll} could not be loaded ({}): put wireguard.dll from WireGuardNT (https://download.wireguard.com/wireguard-nt/, bin\\<arch>\\wireguard.dll) next to punchwire.exe, and install WireGuard for Windows for the driver and its tunnels", list(.tried))]
+    DriverMissing {
+        dll: String,
+        tried: Vec<LoadFailure>,
+    },
 
-    #[error("the WireGuard daemon of {iface} is not answering on {} ({detail})", socket.display())]
+    /// `what` says how the daemon failed to answer; `source` is the socket's error, none
+    /// when a deadline ran out (a timeout error would only repeat `what`).
+    #[error(
+        "the WireGuard daemon of {iface} is not answering on {} ({what}{})",
+        socket.display(),
+        then_cause(.source)
+    )]
     NotAnswering {
         iface: String,
         socket: PathBuf,
-        detail: String,
+        what: String,
+        #[source]
+        source: Option<io::Error>,
     },
 
     #[error("{iface} has no peer {peer}")]
@@ -60,17 +78,63 @@ pub enum BackendError {
         restore: Box<BackendError>,
     },
 
-    #[error("{iface}: {detail}")]
-    Protocol { iface: String, detail: String },
+    /// WireGuard answered, but not as it should (a refusal, a malformed answer): there
+    /// is no underlying error, only what was wrong with the answer.
+    #[error("{iface}: {problem}")]
+    Protocol { iface: String, problem: String },
 
-    #[error("{what} is not supported here: {detail}")]
-    Unsupported { what: String, detail: String },
+    /// A call to the OS (or to the WireGuard library) failed on `iface`; `context` says
+    /// what was being done.
+    #[error("{iface}: {context}: {source}")]
+    Io {
+        iface: String,
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+
+    /// The platform lacks `what`: `why` says so in words, `source` is how the OS said it.
+    #[error("{what} is not supported here: {why} ({source})")]
+    Unsupported {
+        what: String,
+        why: String,
+        #[source]
+        source: io::Error,
+    },
 
     #[error("{what} took longer than {after:?}: the WireGuard implementation is not answering")]
     Deadline { what: String, after: Duration },
 
-    #[error("{detail}")]
-    Internal { detail: String },
+    /// A backend call panicked (or was cancelled as the runtime shut down); `source` is
+    /// the join error, which carries the panic's message.
+    #[error("{what}: {source}")]
+    Internal {
+        what: String,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
+
+/// One path the WireGuard library was loaded from, and why it could not be.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct LoadFailure {
+    pub path: PathBuf,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+fn list(tried: &[LoadFailure]) -> String {
+    let tried: Vec<String> = tried.iter().map(LoadFailure::to_string).collect();
+    tried.join("; ")
+}
+
+/// `": cause"`, or nothing.
+fn then_cause(source: &Option<io::Error>) -> String {
+    source
+        .as_ref()
+        .map(|err| format!(": {err}"))
+        .unwrap_or_default()
 }
 
 impl BackendError {
@@ -84,10 +148,61 @@ impl BackendError {
             ErrorKind::NotFound => Self::NoSuchInterface {
                 iface: iface.to_owned(),
             },
-            _ => Self::Protocol {
+            _ => Self::Io {
                 iface: iface.to_owned(),
-                detail: format!("{context}: {err}"),
+                context: context.to_owned(),
+                source: err,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn an_io_failure_is_kept_as_the_source_and_still_said() {
+        let err = BackendError::from_io(
+            "wg0",
+            "kernel WireGuard over netlink",
+            io::Error::from_raw_os_error(105),
+        );
+        let source = err.source().expect("the io error is the source");
+        let cause = source.to_string();
+        assert_eq!(
+            err.to_string(),
+            format!("wg0: kernel WireGuard over netlink: {cause}")
+        );
+    }
+
+    #[test]
+    fn a_daemon_not_answering_says_its_cause_only_when_there_is_one() {
+        let not_answering = |what: &str, source| BackendError::NotAnswering {
+            iface: "wg0".into(),
+            socket: "/run/wg0.sock".into(),
+            what: what.into(),
+            source,
+        };
+        let timed_out = not_answering("no answer to get=1 within 2s", None);
+        assert!(timed_out.source().is_none());
+        assert!(
+            timed_out
+                .to_string()
+                .ends_with("on /run/wg0.sock (no answer to get=1 within 2s)"),
+            "{timed_out}"
+        );
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        let said = reset.to_string();
+        let closed = not_answering("connection closed", Some(reset));
+        assert!(closed.source().is_some());
+        assert!(
+            closed
+                .to_string()
+                .ends_with(&format!("(connection closed: {said})")),
+            "{closed}"
+        );
     }
 }

@@ -182,7 +182,8 @@ fn netlink_error(iface: &str, err: io::Error) -> BackendError {
         },
         Some(EOPNOTSUPP) => BackendError::Unsupported {
             what: "kernel WireGuard".into(),
-            detail: format!("{iface}: the kernel has no WireGuard support ({err})"),
+            why: format!("{iface}: the kernel has no WireGuard support"),
+            source: err,
         },
         _ => match err.kind() {
             io::ErrorKind::NotFound => BackendError::NoSuchInterface {

@@ -70,7 +70,7 @@ impl MemoryBackend {
         match &state.failing {
             Some(reason) => Err(BackendError::Protocol {
                 iface: iface.to_owned(),
-                detail: reason.clone(),
+                problem: reason.clone(),
             }),
             None => Ok(()),
         }

@@ -14,7 +14,7 @@ mod system;
 #[cfg(unix)]
 mod uapi;
 
-pub use error::BackendError;
+pub use error::{BackendError, LoadFailure};
 #[cfg(target_os = "linux")]
 pub use kernel::KernelBackend;
 pub use memory::MemoryBackend;
@@ -124,11 +124,8 @@ impl Backend {
         match tokio::time::timeout(self.deadline, task).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(BackendError::Internal {
-                detail: format!(
-                    "{} backend panicked while {}: {join}",
-                    self.kind(),
-                    what.into()
-                ),
+                what: format!("{} backend panicked while {}", self.kind(), what.into()),
+                source: join,
             }),
             Err(_) => Err(BackendError::Deadline {
                 what: what.into(),

@@ -89,8 +89,8 @@ impl WireGuard for SystemBackend {
         for part in self.parts() {
             match part.interfaces() {
                 Ok(found) => names.extend(found),
-                Err(BackendError::Unsupported { what, detail }) => {
-                    tracing::debug!(%what, %detail, "skipping an unsupported WireGuard backend")
+                Err(err @ BackendError::Unsupported { .. }) => {
+                    tracing::debug!("skipping an unsupported WireGuard backend: {err}")
                 }
                 Err(err) => return Err(err),
             }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use super::driver::{CallError, Driver};
 use super::{layout, tunnels};
-use crate::backend::{BackendError, WireGuard};
+use crate::backend::{BackendError, LoadFailure, WireGuard};
 use crate::device::{Device, Endpoint};
 use crate::key::PublicKey;
 
@@ -72,12 +72,15 @@ impl NtBackend {
                     *slot = Some(Arc::clone(&driver));
                     return Ok(driver);
                 }
-                Err(err) => tried.push(format!("{}: {err}", path.display())),
+                Err(source) => tried.push(LoadFailure {
+                    path: path.clone(),
+                    source,
+                }),
             }
         }
         Err(BackendError::DriverMissing {
             dll: Self::DLL.to_owned(),
-            detail: tried.join("; "),
+            tried,
         })
     }
 
@@ -96,9 +99,10 @@ impl NtBackend {
                     iface: iface.to_owned(),
                 }
             }
-            _ => BackendError::Protocol {
+            _ => BackendError::Io {
                 iface: iface.to_owned(),
-                detail: format!("wireguard-nt failed {}: {}", err.step, err.source),
+                context: format!("wireguard-nt failed {}", err.step),
+                source: err.source,
             },
         }
     }
@@ -110,7 +114,7 @@ impl NtBackend {
             .map_err(|e| self.error(iface, e))?;
         layout::parse_device(iface, &bytes).map_err(|detail| BackendError::Protocol {
             iface: iface.to_owned(),
-            detail: format!("wireguard-nt answered with {detail}"),
+            problem: format!("wireguard-nt answered with {detail}"),
         })
     }
 }

@@ -110,7 +110,7 @@ impl UapiBackend {
         let device = config::parse_get(&lines, SystemTime::now()).map_err(|detail| {
             BackendError::Protocol {
                 iface: iface.to_owned(),
-                detail: format!(
+                problem: format!(
                     "the daemon on {} answered get=1 with {detail}",
                     self.socket_path(iface).display()
                 ),

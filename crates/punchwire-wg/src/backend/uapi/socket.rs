@@ -132,7 +132,7 @@ impl Connection {
             Some(0) => Ok(lines),
             Some(n) => Err(BackendError::Protocol {
                 iface: self.iface.clone(),
-                detail: format!(
+                problem: format!(
                     "the daemon on {} refused {operation}: errno={n} ({})",
                     self.socket.display(),
                     errno_name(n)
@@ -140,7 +140,7 @@ impl Connection {
             }),
             None => Err(BackendError::Protocol {
                 iface: self.iface.clone(),
-                detail: format!(
+                problem: format!(
                     "the daemon on {} ended its answer to {operation} without an errno line \
                      (it may have crashed while answering)",
                     self.socket.display()
@@ -159,27 +159,31 @@ impl Connection {
 
     fn io_error(&self, operation: &str, step: &str, err: io::Error) -> BackendError {
         if is_timeout(&err) {
-            return self.not_answering(format!(
-                "no answer to {operation} within {:?}",
-                self.timeout
-            ));
+            // The deadline ran out: the timeout error itself would add nothing.
+            return self.not_answering(
+                format!("no answer to {operation} within {:?}", self.timeout),
+                None,
+            );
         }
         match err.kind() {
-            ErrorKind::BrokenPipe | ErrorKind::ConnectionReset => {
-                self.not_answering(format!("connection closed while {step} for {operation}"))
-            }
-            _ => BackendError::Protocol {
+            ErrorKind::BrokenPipe | ErrorKind::ConnectionReset => self.not_answering(
+                format!("connection closed while {step} for {operation}"),
+                Some(err),
+            ),
+            _ => BackendError::Io {
                 iface: self.iface.clone(),
-                detail: format!("{step} for {operation} on {}: {err}", self.socket.display()),
+                context: format!("{step} for {operation} on {}", self.socket.display()),
+                source: err,
             },
         }
     }
 
-    fn not_answering(&self, detail: String) -> BackendError {
+    fn not_answering(&self, what: String, source: Option<io::Error>) -> BackendError {
         BackendError::NotAnswering {
             iface: self.iface.clone(),
             socket: self.socket.clone(),
-            detail,
+            what,
+            source,
         }
     }
 }
@@ -253,13 +257,15 @@ fn cloexec() -> SockFlag {
 }
 
 fn connect_error(iface: &str, socket: &Path, timeout: Duration, err: io::Error) -> BackendError {
-    let not_answering = |detail: String| BackendError::NotAnswering {
+    let not_answering = |what: String, source: Option<io::Error>| BackendError::NotAnswering {
         iface: iface.to_owned(),
         socket: socket.to_owned(),
-        detail,
+        what,
+        source,
     };
     if is_timeout(&err) {
-        return not_answering(format!("could not connect within {timeout:?}"));
+        // Often our own deadline rather than the OS's: nothing to add to `what`.
+        return not_answering(format!("could not connect within {timeout:?}"), None);
     }
     match err.kind() {
         ErrorKind::NotFound => BackendError::NoSuchInterface {
@@ -269,9 +275,10 @@ fn connect_error(iface: &str, socket: &Path, timeout: Duration, err: io::Error) 
             iface: iface.to_owned(),
         },
         ErrorKind::ConnectionRefused => not_answering(
-            "connection refused: the socket file is left over from a daemon that is gone".into(),
+            "the socket file is left over from a daemon that is gone".into(),
+            Some(err),
         ),
-        _ => not_answering(format!("cannot connect: {err}")),
+        _ => not_answering("cannot connect".into(), Some(err)),
     }
 }
 
