@@ -7,7 +7,7 @@
 //! events clients act on, typed), [`client`] (one connection to the
 //! service), [`config_file`] (replacing a configuration file all or nothing),
 //! [`defaults`] (where the two sides meet when nothing else is said, per platform),
-//! [`escape`]
+//! [`error_line`] (an error and its causes in one line), [`escape`]
 //! (showing text that came from elsewhere without letting it steer the screen), and the
 //! values a configuration is made of, each checked where it is given: [`zone`],
 //! [`interface`], [`timing`]. The connection itself is the platform's: a Unix socket
@@ -16,6 +16,7 @@
 pub mod client;
 pub mod config_file;
 pub mod defaults;
+pub mod error_line;
 pub mod escape;
 pub mod events;
 pub mod interface;

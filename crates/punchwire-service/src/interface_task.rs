@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use punchwire_control::defaults;
+use punchwire_control::error_line::one_line;
 use punchwire_control::setup::Discovery;
 use punchwire_control::zone::Zone;
 use punchwire_discovery::find::{find_on_device, Found};
@@ -260,28 +261,12 @@ pub async fn find(
         .map(|(found, _asked)| found)
         .map_err(|e| {
             let remedy = e.remedy("`registries`", "`zone`");
-            format!("{}: {remedy}", chain(&e))
+            format!("{}: {remedy}", one_line(&e))
         })
 }
 
 pub fn found_discovery(found: &Found) -> Discovery {
     Discovery::found(found.registries.clone(), found.zone.to_string())
-}
-
-/// An error and its sources, in one line. A source whose words are already there is not
-/// said again: most errors also say their cause, for readers that show only `Display`.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let said = e.to_string();
-        if !text.contains(&said) {
-            text.push_str(": ");
-            text.push_str(&said);
-        }
-        source = e.source();
-    }
-    text
 }
 
 /// Copies an engine's events into the service's event log, with the peer's name where
@@ -354,7 +339,7 @@ mod tests {
                 source: Some(refused),
             },
         };
-        let line = chain(&error);
+        let line = one_line(&error);
         assert!(
             line.starts_with("cannot read the peers of wg0: the WireGuard daemon of wg0"),
             "{line}"

@@ -5,6 +5,7 @@ mod cmd;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use punchwire_control::error_line::one_line;
 
 #[derive(Parser)]
 #[command(
@@ -93,22 +94,6 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// An error and its causes in one line, like `{:#}`, except that a cause whose words are
-/// already there is not said again: most errors also say their cause, for the readers
-/// that show only `Display` (the status, events).
-pub(crate) fn one_line(error: &anyhow::Error) -> String {
-    let mut causes = error.chain();
-    let mut text = causes.next().map(ToString::to_string).unwrap_or_default();
-    for cause in causes {
-        let said = cause.to_string();
-        if !text.contains(&said) {
-            text.push_str(": ");
-            text.push_str(&said);
-        }
-    }
-    text
-}
-
 fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
@@ -116,7 +101,7 @@ fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
             // Errors quote the service, daemons and registries.
             eprintln!(
                 "punchwire: {}",
-                punchwire_control::escape::display_safe(&one_line(&e))
+                punchwire_control::escape::display_safe(&one_line(e.as_ref()))
             );
             ExitCode::FAILURE
         }
@@ -138,7 +123,7 @@ mod tests {
             source: Some(refused),
         };
         let error = anyhow::Error::new(backend).context("reading wg0");
-        let line = one_line(&error);
+        let line = one_line(error.as_ref());
         assert!(
             line.starts_with("reading wg0: the WireGuard daemon"),
             "{line}"
@@ -150,6 +135,6 @@ mod tests {
         assert_eq!(line.matches(&refused_text).count(), 1, "{line}");
 
         let plain = anyhow::anyhow!("cause").context("outer");
-        assert_eq!(one_line(&plain), "outer: cause");
+        assert_eq!(one_line(plain.as_ref()), "outer: cause");
     }
 }

@@ -129,7 +129,7 @@ async fn registries(args: &Args, backend: &Backend) -> anyhow::Result<(Vec<Socke
     .await
     .map_err(|e| {
         let remedy = e.remedy("--dns", "--zone");
-        anyhow::anyhow!("{}: {remedy}", crate::one_line(&anyhow::Error::new(e)))
+        anyhow::anyhow!("{}: {remedy}", punchwire_control::error_line::one_line(&e))
     })?;
     eprintln!(
         "found: registry {} serving zone {} (asked {} address{})",
