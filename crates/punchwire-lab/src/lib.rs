@@ -48,7 +48,7 @@
 
 #![cfg(target_os = "linux")]
 
-// The lab itself: building it, driving it, tearing it down (one submodule each).
+// The lab itself, a submodule per job: building, driving and tearing it down.
 mod lab;
 // Punchwire's registry and service started inside a lab.
 mod product;

@@ -16,59 +16,6 @@ use crate::wireguard::{self, PeerConfig, WgImpl, MTU};
 const DAEMON_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Lab {
-    /// Sets `host`'s endpoint for `peer`, as discovery would. On boringtun, whose
-    /// event loop dies when an existing peer is modified, the peer is removed and
-    /// re-added with its configuration and the new endpoint, in two requests.
-    pub fn set_endpoint_by_hand(&self, host: Host, peer: Host, endpoint: SocketAddr) -> Result<()> {
-        let info = self.host(host);
-        let mut config = self
-            .peer_config(host, peer)
-            .ok_or_else(|| LabError::Usage(format!("{host} has no WireGuard peer {peer}")))?;
-        let key = config.key.to_base64();
-        match self.wg {
-            WgImpl::WireguardGo => {
-                let endpoint = endpoint.to_string();
-                let args = [
-                    "wg",
-                    "set",
-                    &info.iface,
-                    "peer",
-                    &key,
-                    "endpoint",
-                    &endpoint,
-                ];
-                command::run(Some(&info.namespace), &args, None)?;
-            }
-            WgImpl::Boringtun => {
-                let remove = ["wg", "set", &info.iface, "peer", &key, "remove"];
-                command::run(Some(&info.namespace), &remove, None)?;
-                config.endpoint = Some(endpoint);
-                let mut add = vec!["wg".to_owned(), "set".into(), info.iface.clone()];
-                add.extend(config.set_args());
-                command::run(Some(&info.namespace), &add, None)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Restarts the host's WireGuard daemon on a new listen port with its initial
-    /// configuration (endpoints set since are gone, as after a reboot), so that its NAT
-    /// makes a new mapping. Restarting the registry also points alice and bob at its
-    /// new port.
-    pub fn restart_wireguard(&self, host: Host, new_port: u16) -> Result<()> {
-        let old = self.state().daemons[host.index()].take();
-        if let Some(child) = old {
-            wireguard::stop_daemon(child, &self.host(host).iface);
-        }
-        self.start_wireguard(host, new_port)?;
-        if host == Host::Registry {
-            for peer in [Host::Alice, Host::Bob] {
-                self.set_endpoint_by_hand(peer, Host::Registry, self.registry_endpoint())?;
-            }
-        }
-        Ok(())
-    }
-
     /// Starts the host's daemon, brings its device up with the tunnel address, then
     /// configures key and port, and each peer in a request of its own.
     pub(super) fn start_wireguard(&self, host: Host, port: u16) -> Result<()> {
@@ -134,6 +81,59 @@ impl Lab {
             endpoint,
             keepalive,
         })
+    }
+
+    /// Restarts the host's WireGuard daemon on a new listen port with its initial
+    /// configuration (endpoints set since are gone, as after a reboot), so that its NAT
+    /// makes a new mapping. Restarting the registry also points alice and bob at its
+    /// new port.
+    pub fn restart_wireguard(&self, host: Host, new_port: u16) -> Result<()> {
+        let old = self.state().daemons[host.index()].take();
+        if let Some(child) = old {
+            wireguard::stop_daemon(child, &self.host(host).iface);
+        }
+        self.start_wireguard(host, new_port)?;
+        if host == Host::Registry {
+            for peer in [Host::Alice, Host::Bob] {
+                self.set_endpoint_by_hand(peer, Host::Registry, self.registry_endpoint())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets `host`'s endpoint for `peer`, as discovery would. On boringtun, whose
+    /// event loop dies when an existing peer is modified, the peer is removed and
+    /// re-added with its configuration and the new endpoint, in two requests.
+    pub fn set_endpoint_by_hand(&self, host: Host, peer: Host, endpoint: SocketAddr) -> Result<()> {
+        let info = self.host(host);
+        let mut config = self
+            .peer_config(host, peer)
+            .ok_or_else(|| LabError::Usage(format!("{host} has no WireGuard peer {peer}")))?;
+        let key = config.key.to_base64();
+        match self.wg {
+            WgImpl::WireguardGo => {
+                let endpoint = endpoint.to_string();
+                let args = [
+                    "wg",
+                    "set",
+                    &info.iface,
+                    "peer",
+                    &key,
+                    "endpoint",
+                    &endpoint,
+                ];
+                command::run(Some(&info.namespace), &args, None)?;
+            }
+            WgImpl::Boringtun => {
+                let remove = ["wg", "set", &info.iface, "peer", &key, "remove"];
+                command::run(Some(&info.namespace), &remove, None)?;
+                config.endpoint = Some(endpoint);
+                let mut add = vec!["wg".to_owned(), "set".into(), info.iface.clone()];
+                add.extend(config.set_args());
+                command::run(Some(&info.namespace), &add, None)?;
+            }
+        }
+        Ok(())
     }
 
     /// Where the host's daemon writes; named after the implementation, so that a
