@@ -48,17 +48,29 @@
 
 #![cfg(target_os = "linux")]
 
-mod cleanup;
-mod command;
-mod dump;
-mod error;
+// The lab itself, a submodule per job: building, driving and tearing it down.
 mod lab;
-mod names;
-mod nat;
+// Punchwire's registry and service started inside a lab.
 mod product;
+
+// Who lives where, with which addresses.
 mod topology;
-mod wait;
+// How a NAT box maps and filters.
+mod nat;
+// Userspace WireGuard daemons, keys and `wg set` requests.
 mod wireguard;
+// Reading `wg show <iface> dump`.
+mod dump;
+// Tools run in a namespace with a deadline.
+mod command;
+// Waiting on a condition with a deadline.
+mod wait;
+// Per-lab names and the owner record.
+mod names;
+// Removing what crashed labs left.
+mod cleanup;
+// What can go wrong.
+mod error;
 
 pub use cleanup::cleanup_stale;
 pub use dump::{Counters, DeviceDump, PeerStats};

@@ -135,7 +135,7 @@ impl std::fmt::Display for Owner {
     }
 }
 
-/// Field 22 of /proc/<pid>/stat: when the process started, in clock ticks after boot.
+/// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks after boot.
 fn start_time(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: skip past its end.

@@ -1,0 +1,129 @@
+//! Building a lab: the builder's options, then each step in the order it runs. A
+//! failed step returns early and dropping the half-built [`Lab`] tears down what
+//! exists, so no step has to undo its predecessors.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{HostInfo, Lab, State};
+use crate::cleanup::cleanup_stale;
+use crate::error::Result;
+use crate::names::{LabName, PREFIX};
+use crate::nat::NatBehaviour;
+use crate::topology::{Host, Nat, Node, DEFAULT_LISTEN_PORT};
+use crate::wireguard::{self, WgImpl};
+
+/// How to build a [`Lab`]; start with [`Lab::builder`].
+#[derive(Debug, Clone)]
+pub struct LabBuilder {
+    nats: [NatBehaviour; 2],
+    wg: Option<WgImpl>,
+    keepalive: u16,
+    nat_udp_timeout: Option<Duration>,
+}
+
+impl Default for LabBuilder {
+    fn default() -> Self {
+        Self {
+            nats: [NatBehaviour::default(); 2],
+            wg: None,
+            keepalive: 5,
+            nat_udp_timeout: None,
+        }
+    }
+}
+
+impl LabBuilder {
+    /// The behaviour of alice's NAT (default: [`NatBehaviour::EndpointIndependent`]).
+    pub fn nat_a(mut self, behaviour: NatBehaviour) -> Self {
+        self.nats[Nat::A.index()] = behaviour;
+        self
+    }
+
+    /// The behaviour of bob's NAT (default: [`NatBehaviour::EndpointIndependent`]).
+    pub fn nat_b(mut self, behaviour: NatBehaviour) -> Self {
+        self.nats[Nat::B.index()] = behaviour;
+        self
+    }
+
+    /// The WireGuard implementation in every host (default: [`WgImpl::from_env`]).
+    pub fn wg_impl(mut self, wg: WgImpl) -> Self {
+        self.wg = Some(wg);
+        self
+    }
+
+    /// PersistentKeepalive, in seconds, of alice's and bob's peers (default 5): the
+    /// registry peer and each other. Must stay below the NATs' UDP timeout.
+    pub fn keepalive(mut self, seconds: u16) -> Self {
+        self.keepalive = seconds;
+        self
+    }
+
+    /// Shrinks the NAT boxes' conntrack UDP timeouts (default: the kernel's 30 s/120 s),
+    /// to test mapping expiry quickly.
+    pub fn nat_udp_timeout(mut self, timeout: Duration) -> Self {
+        self.nat_udp_timeout = Some(timeout);
+        self
+    }
+
+    /// Builds the namespaces, links, NAT rules and WireGuard devices, each host with
+    /// its peers configured (see the crate docs). Removes leftovers of crashed labs
+    /// first. On error, whatever was built is torn down.
+    pub fn build(self) -> Result<Lab> {
+        let wg = match self.wg {
+            Some(wg) => wg,
+            None => WgImpl::from_env()?,
+        };
+        if let Err(e) = cleanup_stale(PREFIX) {
+            eprintln!("punchwire-lab: could not clean stale labs: {e}");
+        }
+        // Claimed before anything carries the name: whatever carries it without a live
+        // owner is then a leftover that cleanup may remove.
+        let name = LabName::claim()?;
+        let mut lab = Lab {
+            name,
+            wg,
+            nats: self.nats,
+            keepalive: self.keepalive,
+            hosts: Vec::new(),
+            state: Mutex::new(State {
+                namespaces: Vec::new(),
+                daemons: [None, None, None],
+                listen_ports: [DEFAULT_LISTEN_PORT; 3],
+                children: Vec::new(),
+                torn_down: false,
+            }),
+        };
+        lab.create_namespaces()?;
+        lab.wire_links()?;
+        lab.install_nat(self.nat_udp_timeout)?;
+        lab.make_hosts()?;
+        for host in Host::ALL {
+            lab.start_wireguard(host, DEFAULT_LISTEN_PORT)?;
+        }
+        Ok(lab)
+    }
+}
+
+impl Lab {
+    /// Gives every host a fresh key pair, written into the state directory for `wg`.
+    fn make_hosts(&mut self) -> Result<()> {
+        for host in Host::ALL {
+            let private_key_file = self
+                .state_dir()
+                .join(format!("{}.key", Node::from(host).suffix()));
+            let public_key = wireguard::generate_key(&private_key_file)?;
+            self.hosts.push(HostInfo {
+                host,
+                namespace: self.namespace(host),
+                iface: self.name.iface(host),
+                public_key,
+                private_key_file,
+                tunnel_ip: host.tunnel_ip(),
+                lan_ip: host.lan_ip(),
+                public_ip: host.public_ip(),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,127 @@
+//! The network under the hosts: one namespace per node, veth links with the addresses
+//! of the crate docs' diagram, and the NAT boxes' rules; and, for tests of mapping
+//! expiry, making a NAT box forget its mappings.
+
+use std::time::Duration;
+
+use super::Lab;
+use crate::command;
+use crate::error::Result;
+use crate::nat::{LAN, WAN};
+use crate::topology::{Host, Nat, Node, REGISTRY_GATEWAY};
+
+/// The link of a host (registry, alice, bob) towards its router.
+const HOST_LINK: &str = "eth0";
+
+impl Lab {
+    pub(super) fn create_namespaces(&self) -> Result<()> {
+        for node in Node::ALL {
+            let ns = self.namespace(node);
+            command::run(None, &["ip", "netns", "add", &ns], None)?;
+            // Recorded at once, so that teardown deletes it if a later step fails.
+            self.state().namespaces.push(ns.clone());
+            // Before any link exists, so that every interface inherits the default.
+            let mut sysctls = vec![
+                "sysctl",
+                "-q",
+                "-w",
+                "net.ipv4.conf.all.rp_filter=0",
+                "net.ipv4.conf.default.rp_filter=0",
+            ];
+            if node.is_router() {
+                sysctls.push("net.ipv4.ip_forward=1");
+            }
+            command::run(Some(&ns), &sysctls, None)?;
+        }
+        Ok(())
+    }
+
+    /// Each veth pair is created from the router's side, its peer end moved straight
+    /// into the node behind it, so no link ever sits in the root namespace.
+    pub(super) fn wire_links(&self) -> Result<()> {
+        let ns = |n: Node| self.namespace(n);
+        let reg = Host::Registry.lan_ip();
+        self.ip_batch(
+            Node::Inet,
+            &format!(
+                "link set lo up\n\
+                 link add to-reg type veth peer name {HOST_LINK} netns {}\n\
+                 link add to-nata type veth peer name {WAN} netns {}\n\
+                 link add to-natb type veth peer name {WAN} netns {}\n\
+                 addr add {REGISTRY_GATEWAY}/24 dev to-reg\n\
+                 addr add {}/24 dev to-nata\n\
+                 addr add {}/24 dev to-natb\n\
+                 link set to-reg up\n\
+                 link set to-nata up\n\
+                 link set to-natb up\n",
+                ns(Node::Registry),
+                ns(Node::NatA),
+                ns(Node::NatB),
+                Nat::A.upstream_ip(),
+                Nat::B.upstream_ip(),
+            ),
+        )?;
+        self.ip_batch(
+            Node::Registry,
+            &format!(
+                "link set lo up\n\
+                 addr add {reg}/24 dev {HOST_LINK}\n\
+                 link set {HOST_LINK} up\n\
+                 route add default via {REGISTRY_GATEWAY}\n"
+            ),
+        )?;
+        for nat in Nat::ALL {
+            let host = nat.host();
+            self.ip_batch(
+                nat.into(),
+                &format!(
+                    "link set lo up\n\
+                     link add {LAN} type veth peer name {HOST_LINK} netns {}\n\
+                     addr add {}/24 dev {WAN}\n\
+                     addr add {}/24 dev {LAN}\n\
+                     link set {WAN} up\n\
+                     link set {LAN} up\n\
+                     route add default via {}\n",
+                    ns(host.into()),
+                    nat.public_ip(),
+                    nat.lan_ip(),
+                    nat.upstream_ip(),
+                ),
+            )?;
+            self.ip_batch(
+                host.into(),
+                &format!(
+                    "link set lo up\n\
+                     addr add {}/24 dev {HOST_LINK}\n\
+                     link set {HOST_LINK} up\n\
+                     route add default via {}\n",
+                    host.lan_ip(),
+                    nat.lan_ip(),
+                ),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Conntrack timeouts are per namespace, so shrinking them on the NAT boxes leaves
+    /// the machine's own untouched.
+    pub(super) fn install_nat(&self, udp_timeout: Option<Duration>) -> Result<()> {
+        for nat in Nat::ALL {
+            let ns = self.namespace(nat);
+            let rules = self.nats[nat.index()].iptables_restore();
+            command::run(Some(&ns), &["iptables-restore"], Some(rules.as_bytes()))?;
+            if let Some(t) = udp_timeout {
+                let secs = t.as_secs().max(1);
+                let a = format!("net.netfilter.nf_conntrack_udp_timeout={secs}");
+                let b = format!("net.netfilter.nf_conntrack_udp_timeout_stream={secs}");
+                command::run(Some(&ns), &["sysctl", "-q", "-w", &a, &b], None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Empties a NAT box's conntrack table: every mapping is forgotten.
+    pub fn flush_conntrack(&self, nat: Nat) -> Result<()> {
+        self.exec(nat, &["conntrack", "-F"]).map(|_| ())
+    }
+}
