@@ -2,7 +2,7 @@
 //! that publish endpoints as DNS-SD records (the wgsd layout).
 //!
 //! The data path, one module per step: [`exchange`] asks a DNS server one question;
-//! [`lookup`] turns the SRV answer for a key into an [`Answer`]; [`prefer`] picks one
+//! [`lookup`] turns the SRV answer for a key into a [`PublishedEndpoint`]; [`prefer`] picks one
 //! answer out of several registries'; [`policy`] decides, without I/O, whether it becomes
 //! the peer's endpoint (with [`address_class`], the addresses never a peer's);
 //! [`peer_health`] judges each peer's health (direct, pending, not
@@ -29,7 +29,7 @@ pub mod view;
 pub use engine::{Config, Engine, Outcome, Pass};
 pub use events::Event;
 pub use exchange::DnsError;
-pub use lookup::{Answer, AnswerSource, DnsSource, Lookup};
+pub use lookup::{AnswerSource, DnsSource, Lookup, PublishedEndpoint};
 pub use memory::MemorySource;
 pub use peer_health::{Facts, PeerHealth, Thresholds};
 pub use policy::{decide, Action, Decision, PolicyContext, Reason};

@@ -31,7 +31,7 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
 pub enum Lookup {
     /// The registry publishes this address for this key. Not yet checked: that is the
     /// policy's job.
-    Found(Answer),
+    Found(PublishedEndpoint),
     /// The registry has no record for the key.
     NoRecord,
     /// The registry could not be asked, or did not answer.
@@ -42,7 +42,7 @@ pub enum Lookup {
 
 /// What a registry's records say about one key, as published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Answer {
+pub struct PublishedEndpoint {
     /// The key the SRV record is named after.
     pub key: PublicKey,
     /// The SRV port and the A/AAAA address of the SRV target.
@@ -155,7 +155,7 @@ impl DnsSource {
                 Err(e) => return Lookup::Unreachable(e.to_string()),
             },
         };
-        Lookup::Found(Answer {
+        Lookup::Found(PublishedEndpoint {
             key,
             addr: SocketAddr::new(ip, port),
         })

@@ -10,7 +10,7 @@ use std::time::Duration;
 use punchwire_wg::PublicKey;
 
 use crate::exchange::DnsError;
-use crate::lookup::{Answer, AnswerSource, Lookup};
+use crate::lookup::{AnswerSource, Lookup, PublishedEndpoint};
 
 /// A cheaply cloneable handle; all clones share the same table.
 #[derive(Clone, Default)]
@@ -37,7 +37,11 @@ impl MemorySource {
 
     /// Publishes `addr` for `key` at `registry`, and moves its serial on.
     pub fn publish(&self, registry: SocketAddr, key: PublicKey, addr: SocketAddr) {
-        self.answer(registry, key, Lookup::Found(Answer { key, addr }));
+        self.answer(
+            registry,
+            key,
+            Lookup::Found(PublishedEndpoint { key, addr }),
+        );
     }
 
     /// Makes `registry` answer `lookup` for `key` (any answer, even a wrong one), and

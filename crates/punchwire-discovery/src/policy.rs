@@ -12,7 +12,7 @@ use punchwire_wg::{Device, Endpoint, LocalAddresses, Peer, PublicKey};
 use serde::{Serialize, Serializer};
 
 use crate::address_class::never_a_peer;
-use crate::lookup::{Answer, Lookup};
+use crate::lookup::{Lookup, PublishedEndpoint};
 
 /// Defined with the other health thresholds; here too because the policy uses it.
 pub use crate::peer_health::DEFAULT_FRESH_HANDSHAKE;
@@ -234,7 +234,11 @@ pub fn decide(peer: &Peer, answer: &Lookup, ctx: &PolicyContext) -> Decision {
 }
 
 /// Whether an answer may become this peer's endpoint; `Err` says why not.
-fn check(peer: &Peer, answer: &Answer, ctx: &PolicyContext) -> Result<Endpoint, Rejection> {
+fn check(
+    peer: &Peer,
+    answer: &PublishedEndpoint,
+    ctx: &PolicyContext,
+) -> Result<Endpoint, Rejection> {
     if !ctx.our_peers.contains(&answer.key) {
         return Err(Rejection::NotOurPeer {
             key: answer.key.to_string(),
@@ -305,7 +309,7 @@ mod tests {
     }
 
     fn found(n: u8, addr: &str) -> Lookup {
-        Lookup::Found(Answer {
+        Lookup::Found(PublishedEndpoint {
             key: key(n),
             addr: addr.parse().unwrap(),
         })

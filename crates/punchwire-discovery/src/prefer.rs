@@ -26,7 +26,7 @@ fn rank(lookup: &Lookup) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lookup::Answer;
+    use crate::lookup::PublishedEndpoint;
     use punchwire_wg::PublicKey;
 
     fn reg(n: u8) -> SocketAddr {
@@ -34,7 +34,7 @@ mod tests {
     }
 
     fn found(port: u16) -> Lookup {
-        Lookup::Found(Answer {
+        Lookup::Found(PublishedEndpoint {
             key: PublicKey::from_bytes([2; 32]),
             addr: SocketAddr::from(([198, 51, 100, 2], port)),
         })

@@ -9,7 +9,7 @@ use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, SOA, SRV};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use punchwire_control::zone::Zone;
-use punchwire_discovery::lookup::{text, Answer, AnswerSource, DnsSource, Lookup};
+use punchwire_discovery::lookup::{text, AnswerSource, DnsSource, Lookup, PublishedEndpoint};
 use punchwire_wg::PublicKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -146,7 +146,7 @@ fn a(name: Name, ip: Ipv4Addr) -> Record {
 }
 
 fn found(addr: &str) -> Lookup {
-    Lookup::Found(Answer {
+    Lookup::Found(PublishedEndpoint {
         key: key(),
         addr: addr.parse().unwrap(),
     })

@@ -78,7 +78,7 @@ pub use error::{LabError, Result};
 pub use lab::{HostInfo, Lab, LabBuilder, Spawned};
 pub use names::{PREFIX, STATE_ROOT};
 pub use nat::NatBehaviour;
-pub use product::{Service, ServiceOptions, REGISTRY_DNS, ZONE};
+pub use product::{RunningService, ServiceOptions, REGISTRY_DNS, ZONE};
 pub use topology::{Host, Nat, Node, DEFAULT_LISTEN_PORT, TUNNEL_PREFIX_LEN};
 pub use wait::{wait_for, wait_until, wait_until_ok};
 pub use wireguard::{WgImpl, BORINGTUN_ENV, MTU, SOCKET_DIR, WG_IMPL_ENV};

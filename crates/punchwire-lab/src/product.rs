@@ -24,7 +24,7 @@ pub const REGISTRY_DNS: &str = "10.99.0.1:53";
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A `punchwire service` running for one host.
-pub struct Service {
+pub struct RunningService {
     pub host: Host,
     pub process: Spawned,
     pub config: PathBuf,
@@ -109,7 +109,7 @@ impl Lab {
         host: Host,
         bin: &Path,
         options: &ServiceOptions,
-    ) -> Result<Service> {
+    ) -> Result<RunningService> {
         let info = self.host(host);
         let dir = self.state_dir();
         let config = dir.join(format!("service-{}.toml", info.iface));
@@ -146,7 +146,7 @@ impl Lab {
                 Ok(socket.exists())
             },
         )?;
-        Ok(Service {
+        Ok(RunningService {
             host,
             process,
             config,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use punchwire_control::client::ControlClient;
 use punchwire_control::protocol::Command as ControlCommand;
 use punchwire_lab::{
-    wait_for, wait_until, Host, Lab, NatBehaviour, Node, Service, ServiceOptions, ZONE,
+    wait_for, wait_until, Host, Lab, NatBehaviour, Node, RunningService, ServiceOptions, ZONE,
 };
 use serde_json::Value;
 
@@ -305,7 +305,12 @@ fn discovery_makes_a_direct_tunnel_and_keeps_it() {
 
 /// The registry stops; no endpoint is lost and the direct tunnel keeps working; the
 /// service reports the registry unreachable, then reachable when it returns.
-fn registry_outage(lab: &Lab, registry: &punchwire_lab::Spawned, alice: &Service, bob_key: &str) {
+fn registry_outage(
+    lab: &Lab,
+    registry: &punchwire_lab::Spawned,
+    alice: &RunningService,
+    bob_key: &str,
+) {
     let outage = std::env::var("PUNCHWIRE_E2E_OUTAGE_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -375,7 +380,7 @@ fn mapping_change(lab: &Lab) {
 }
 
 /// SIGTERM is a graceful stop: the service exits 0 and every endpoint stays.
-fn sigterm_keeps_endpoints(lab: &Lab, alice: &Service) {
+fn sigterm_keeps_endpoints(lab: &Lab, alice: &RunningService) {
     let before = lab.wg_dump(Host::Alice).unwrap();
     let killed = Command::new("kill")
         .args(["-TERM", &alice.process.pid.to_string()])
