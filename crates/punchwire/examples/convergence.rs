@@ -40,10 +40,10 @@ mod bench {
     use std::thread;
     use std::time::{Duration, Instant, SystemTime};
 
-    use anyhow::{bail, ensure, Context, Result};
+    use anyhow::{bail, Context, Result};
 
     use crate::runs::{ms, percentile, runs_from_args};
-    use crate::support::{punchwire_bin, stop_flag};
+    use crate::support::{punchwire_bin, require_root, stop_flag};
     use punchwire_lab::{wait_until, Host, Lab, PeerStats, ServiceOptions, WgImpl};
 
     const DEFAULT_RUNS: usize = 20;
@@ -71,10 +71,7 @@ mod bench {
     }
 
     pub fn main() -> Result<()> {
-        ensure!(
-            nix::unistd::Uid::effective().is_root(),
-            "the NAT lab needs root (network namespaces, iptables, TUN): run this with sudo"
-        );
+        require_root()?;
         let runs = runs_from_args("convergence", DEFAULT_RUNS)?;
         let bin = punchwire_bin()?;
         let stop = stop_flag()?;

@@ -44,7 +44,7 @@ mod bench {
     use anyhow::{bail, ensure, Context, Result};
 
     use crate::runs::{ms, percentile, runs_from_args};
-    use crate::support::{punchwire_bin, stop_flag};
+    use crate::support::{punchwire_bin, require_root, stop_flag};
     use punchwire_lab::{Host, Lab, ServiceOptions, WgImpl};
 
     const DEFAULT_RUNS: usize = 20;
@@ -61,10 +61,7 @@ mod bench {
     }
 
     pub fn main() -> Result<()> {
-        ensure!(
-            nix::unistd::Uid::effective().is_root(),
-            "the NAT lab needs root (network namespaces, iptables, TUN): run this with sudo"
-        );
+        require_root()?;
         let runs = runs_from_args("first_contact", DEFAULT_RUNS)?;
         let bin = punchwire_bin()?;
         let stop = stop_flag()?;

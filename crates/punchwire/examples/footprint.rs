@@ -39,7 +39,7 @@ mod bench {
 
     use anyhow::{bail, ensure, Context, Result};
 
-    use crate::support::{punchwire_bin, stop_flag};
+    use crate::support::{punchwire_bin, require_root, stop_flag};
     use punchwire_lab::{Host, Lab, ServiceOptions};
     use punchwire_wg::PublicKey;
 
@@ -65,10 +65,7 @@ mod bench {
     }
 
     pub fn main() -> Result<()> {
-        ensure!(
-            nix::unistd::Uid::effective().is_root(),
-            "the NAT lab needs root (network namespaces, iptables, TUN): run this with sudo"
-        );
+        require_root()?;
         let window = window_from_args()?;
         let bin = punchwire_bin()?;
         let stop = stop_flag()?;

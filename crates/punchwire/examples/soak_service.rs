@@ -50,7 +50,7 @@ mod soak {
 
     use anyhow::{bail, ensure, Context, Result};
 
-    use crate::support::{punchwire_bin, stop_flag};
+    use crate::support::{punchwire_bin, require_root, stop_flag};
     use punchwire_lab::{wait_until_ok, Host, Lab, ServiceOptions};
     use punchwire_wg::PublicKey;
 
@@ -177,10 +177,7 @@ mod soak {
     }
 
     pub fn main() -> Result<()> {
-        ensure!(
-            nix::unistd::Uid::effective().is_root(),
-            "the NAT lab needs root (network namespaces, iptables, TUN): run this with sudo"
-        );
+        require_root()?;
         let options = options_from_args()?;
         let bin = punchwire_bin()?;
         let stop = stop_flag()?;

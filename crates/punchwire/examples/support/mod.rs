@@ -1,5 +1,5 @@
-//! What the lab benchmarks share: finding the binary they measure, and stopping cleanly
-//! on Ctrl-C.
+//! What the lab benchmarks share: root, finding the binary they measure, and stopping
+//! cleanly on Ctrl-C.
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -33,4 +33,14 @@ pub fn stop_flag() -> Result<Arc<AtomicBool>> {
             .context("installing the Ctrl-C handler")?;
     }
     Ok(stop)
+}
+
+/// The NAT lab makes namespaces, NAT rules and TUN devices: say so before anything fails
+/// halfway.
+pub fn require_root() -> Result<()> {
+    ensure!(
+        nix::unistd::Uid::effective().is_root(),
+        "the NAT lab needs root (network namespaces, iptables, TUN): run this with sudo"
+    );
+    Ok(())
 }
