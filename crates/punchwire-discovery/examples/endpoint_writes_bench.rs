@@ -240,13 +240,15 @@ fn forward(request: &str, upstream: &Path) -> Result<String, Error> {
     }
 }
 
+/// A peer of the fake daemon: its key in hex and its endpoint.
+type FakePeer = (String, Option<SocketAddr>);
+
 /// A compliant userspace daemon that knows UAPI's peer lines: it answers `get=1` with
 /// every peer and applies `set=1` endpoint lines (a `remove=true` followed by the same
 /// key re-adds, which here only moves the endpoint).
 #[derive(Clone)]
 struct FakeDaemon {
-    /// (hex key, endpoint) per peer, in order.
-    peers: Arc<Mutex<Vec<(String, Option<SocketAddr>)>>>,
+    peers: Arc<Mutex<Vec<FakePeer>>>,
     handshake_sec: u64,
 }
 

@@ -3,7 +3,7 @@
 //! loaded these still hold for an interface that does not exist.
 #![cfg(target_os = "linux")]
 
-use punchwire_wg::{BackendError, KernelBackend, PublicKey, WireGuard};
+use punchwire_wg::{BackendError, KernelBackend, Peer, PublicKey, WireGuard};
 
 const MISSING: &str = "pwnosuchif0";
 
@@ -28,7 +28,7 @@ fn set_endpoint_never_creates_an_interface() {
     let err = kernel
         .set_endpoint(
             MISSING,
-            &PublicKey::from_bytes([3; 32]),
+            &Peer::new(PublicKey::from_bytes([3; 32])),
             "192.0.2.1:51820".parse().unwrap(),
         )
         .unwrap_err();

@@ -69,29 +69,23 @@ impl WireGuard for KernelBackend {
         })
     }
 
+    /// Writes without reading: the snapshot says whether the endpoint already is
+    /// `endpoint`, and the kernel moves an endpoint in place whatever the session, so
+    /// nothing else is needed. The write cannot create the interface or the peer (see
+    /// [`EndpointUpdate`]): a missing interface is [`BackendError::NoSuchInterface`]
+    /// (ENODEV), while a peer removed since the snapshot is skipped by the kernel,
+    /// which answers success for WGPEER_F_UPDATE_ONLY, so this reports success too and
+    /// the next read no longer lists the peer.
     fn set_endpoint(
         &self,
         iface: &str,
-        key: &PublicKey,
+        peer: &Peer,
         endpoint: Endpoint,
     ) -> Result<(), BackendError> {
-        // The read only tells "no such peer" apart from success and skips a write that
-        // changes nothing; it guards nothing, as the peer or the interface may go away
-        // before the write. The write itself cannot create either: see
-        // [`EndpointUpdate`].
-        let device = self.get(iface)?;
-        let existing = device
-            .peers
-            .iter()
-            .find(|p| p.config.public_key.as_bytes() == key.as_bytes())
-            .ok_or_else(|| BackendError::NoSuchPeer {
-                iface: iface.to_owned(),
-                peer: *key,
-            })?;
-        if existing.config.endpoint == Some(endpoint.addr()) {
+        if peer.endpoint == Some(endpoint.addr()) {
             return Ok(());
         }
-        let update = EndpointUpdate::new(&interface_name(iface)?, key, endpoint);
+        let update = EndpointUpdate::new(&interface_name(iface)?, &peer.public_key, endpoint);
         netlink_request::netlink_request_genl(update.message, Some(update.flags))
             .map(drop)
             .map_err(|err| netlink_error(iface, err))
