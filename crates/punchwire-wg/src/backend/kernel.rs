@@ -32,13 +32,7 @@ impl KernelBackend {
 
     fn get(&self, iface: &str) -> Result<WgcDevice, BackendError> {
         let name = interface_name(iface)?;
-        WgcDevice::get(&name, WgcBackend::Kernel).map_err(|err| match err.raw_os_error() {
-            // The kernel's answer for a link that exists but is not WireGuard.
-            Some(EOPNOTSUPP) => BackendError::NoSuchInterface {
-                iface: iface.to_owned(),
-            },
-            _ => netlink_error(iface, err),
-        })
+        WgcDevice::get(&name, WgcBackend::Kernel).map_err(|err| device_error(iface, err))
     }
 }
 
@@ -88,7 +82,7 @@ impl WireGuard for KernelBackend {
         let update = EndpointUpdate::new(&interface_name(iface)?, &peer.public_key, endpoint);
         netlink_request::netlink_request_genl(update.message, Some(update.flags))
             .map(drop)
-            .map_err(|err| netlink_error(iface, err))
+            .map_err(|err| device_error(iface, err))
     }
 }
 
@@ -164,6 +158,17 @@ fn peer(info: &PeerInfo) -> Peer {
             .config
             .persistent_keepalive_interval
             .filter(|&k| k != 0),
+    }
+}
+
+/// An error of a request naming one interface. EOPNOTSUPP is the kernel's answer for
+/// a link that exists but is not WireGuard, which reading and writing both meet.
+fn device_error(iface: &str, err: io::Error) -> BackendError {
+    match err.raw_os_error() {
+        Some(EOPNOTSUPP) => BackendError::NoSuchInterface {
+            iface: iface.to_owned(),
+        },
+        _ => netlink_error(iface, err),
     }
 }
 
