@@ -382,11 +382,7 @@ impl<S: AnswerSource> Engine<S> {
             return outcome;
         };
         let iface = &self.config.iface;
-        match self
-            .backend
-            .set_endpoint(iface, &peer.public_key, endpoint)
-            .await
-        {
+        match self.backend.set_endpoint(iface, peer, endpoint).await {
             Ok(()) => {
                 outcome.endpoint = Some(endpoint.addr());
                 self.view.peer_mut(peer.public_key).applied(endpoint, now);
@@ -633,6 +629,21 @@ mod tests {
             .endpoint
     }
 
+    /// Each write is given the peer as the pass read it, so setting every endpoint
+    /// costs the one read the pass starts with, not one more per write.
+    #[tokio::test]
+    async fn a_pass_that_sets_every_endpoint_reads_the_device_once() {
+        let (memory, source, mut engine) = setup(&[registry(1)]);
+        source.publish(registry(1), key(2), addr("198.51.100.2:40002"));
+        source.publish(registry(1), key(3), addr("198.51.100.3:40003"));
+
+        let pass = engine.pass().await.unwrap();
+
+        assert_eq!(reasons(&pass), ["registry-peer", "set", "set"]);
+        assert_eq!(memory.endpoint_writes().len(), 2);
+        assert_eq!(memory.device_reads(), 1);
+    }
+
     #[tokio::test]
     async fn a_pass_sets_published_endpoints_and_touches_nothing_else() {
         let (memory, source, mut engine) = setup(&[registry(1)]);
@@ -775,12 +786,7 @@ mod tests {
         fn device(&self, iface: &str) -> Result<punchwire_wg::Device, BackendError> {
             self.0.device(iface)
         }
-        fn set_endpoint(
-            &self,
-            iface: &str,
-            _: &PublicKey,
-            _: Endpoint,
-        ) -> Result<(), BackendError> {
+        fn set_endpoint(&self, iface: &str, _: &Peer, _: Endpoint) -> Result<(), BackendError> {
             Err(BackendError::PermissionDenied {
                 iface: iface.to_owned(),
             })

@@ -393,7 +393,7 @@ impl WireGuard for Wedged {
         })
     }
 
-    fn set_endpoint(&self, iface: &str, _: &PublicKey, _: Endpoint) -> Result<(), BackendError> {
+    fn set_endpoint(&self, iface: &str, _: &Peer, _: Endpoint) -> Result<(), BackendError> {
         Err(BackendError::NoSuchInterface {
             iface: iface.to_owned(),
         })

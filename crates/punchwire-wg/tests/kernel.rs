@@ -3,7 +3,7 @@
 //! loaded these still hold for an interface that does not exist.
 #![cfg(target_os = "linux")]
 
-use punchwire_wg::{BackendError, KernelBackend, PublicKey, WireGuard};
+use punchwire_wg::{BackendError, KernelBackend, Peer, PublicKey, WireGuard};
 
 const MISSING: &str = "pwnosuchif0";
 
@@ -28,7 +28,7 @@ fn set_endpoint_never_creates_an_interface() {
     let err = kernel
         .set_endpoint(
             MISSING,
-            &PublicKey::from_bytes([3; 32]),
+            &Peer::new(PublicKey::from_bytes([3; 32])),
             "192.0.2.1:51820".parse().unwrap(),
         )
         .unwrap_err();
@@ -52,7 +52,21 @@ fn impossible_names_are_no_such_interface() {
 
 #[test]
 fn a_link_that_is_not_wireguard_is_no_such_interface() {
-    let err = KernelBackend::new().device("lo").unwrap_err();
+    let kernel = KernelBackend::new();
+    let err = kernel.device("lo").unwrap_err();
+    assert!(
+        matches!(&err, BackendError::NoSuchInterface { iface } if iface == "lo"),
+        "{err:?}"
+    );
+    // Writing does not read first, so the write itself has to say it (where the
+    // module is loaded, the kernel answers EOPNOTSUPP, not "no WireGuard here").
+    let err = kernel
+        .set_endpoint(
+            "lo",
+            &Peer::new(PublicKey::from_bytes([3; 32])),
+            "192.0.2.1:51820".parse().unwrap(),
+        )
+        .unwrap_err();
     assert!(
         matches!(&err, BackendError::NoSuchInterface { iface } if iface == "lo"),
         "{err:?}"

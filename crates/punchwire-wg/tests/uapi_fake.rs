@@ -9,7 +9,7 @@ use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use punchwire_wg::{Backend, BackendError, PublicKey, SystemBackend, UapiBackend, WireGuard};
+use punchwire_wg::{Backend, BackendError, Peer, PublicKey, SystemBackend, UapiBackend, WireGuard};
 
 const TIMEOUT: Duration = Duration::from_millis(300);
 
@@ -146,7 +146,7 @@ fn missing_interface_is_no_such_interface() {
     let err = uapi
         .set_endpoint(
             "pwmissing",
-            &PublicKey::from_bytes([1; 32]),
+            &Peer::new(PublicKey::from_bytes([1; 32])),
             "192.0.2.1:1".parse().unwrap(),
         )
         .unwrap_err();
@@ -220,9 +220,12 @@ fn boringtun_endpoint_change_is_remove_then_full_re_add() {
             "errno=0\n\n".into(),
         ],
     );
-    let peer = PublicKey::from_bytes(hex32(PEER_HEX));
     backend(&dir)
-        .set_endpoint("pwbt2", &peer, "203.0.113.5:4500".parse().unwrap())
+        .set_endpoint(
+            "pwbt2",
+            &snapshot(Some(3)),
+            "203.0.113.5:4500".parse().unwrap(),
+        )
         .unwrap();
     let requests = daemon.join().unwrap();
     assert_eq!(
@@ -262,7 +265,9 @@ fn compliant_answer(handshake_secs_ago: Option<u64>) -> String {
 }
 
 /// The requests a compliant daemon whose peer had its latest handshake
-/// `handshake_secs_ago` gets when that peer is sent to `[2001:db8::5]:4500`.
+/// `handshake_secs_ago` gets when that peer is sent to `[2001:db8::5]:4500`, by a
+/// backend that has not read it before: its name says nothing (it is this test), so
+/// it is read first to tell what it is.
 fn requests_to_move_a_compliant_peer(handshake_secs_ago: Option<u64>) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let daemon = fake_daemon(
@@ -270,9 +275,12 @@ fn requests_to_move_a_compliant_peer(handshake_secs_ago: Option<u64>) -> Vec<Str
         "pwgo",
         vec![compliant_answer(handshake_secs_ago), "errno=0\n\n".into()],
     );
-    let peer = PublicKey::from_bytes(hex32(PEER_HEX));
     backend(&dir)
-        .set_endpoint("pwgo", &peer, "[2001:db8::5]:4500".parse().unwrap())
+        .set_endpoint(
+            "pwgo",
+            &snapshot(handshake_secs_ago),
+            "[2001:db8::5]:4500".parse().unwrap(),
+        )
         .unwrap();
     daemon.join().unwrap()
 }
@@ -307,6 +315,131 @@ fn compliant_endpoint_change_without_a_session_remakes_the_peer_in_one_request()
             "handshake {handshake:?} s ago"
         );
     }
+}
+
+/// The peer of the fake daemons as a pass read it: at 192.0.2.2:51820, its latest
+/// handshake `handshake_secs_ago` seconds ago, or none. No preshared key: a snapshot
+/// never holds one.
+fn snapshot(handshake_secs_ago: Option<u64>) -> Peer {
+    Peer {
+        endpoint: Some("192.0.2.2:51820".parse().unwrap()),
+        last_handshake: handshake_secs_ago.map(|ago| SystemTime::now() - Duration::from_secs(ago)),
+        ..Peer::new(PublicKey::from_bytes(hex32(PEER_HEX)))
+    }
+}
+
+/// Once a read has told what the daemon is, moving the endpoint of a peer with a
+/// session is the write alone: the pass's own read is the only one.
+#[test]
+fn compliant_endpoint_change_after_a_read_needs_no_other_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = fake_daemon(
+        dir.path(),
+        "pwgo2",
+        vec![compliant_answer(Some(160)), "errno=0\n\n".into()],
+    );
+    let uapi = backend(&dir);
+    let device = uapi.device("pwgo2").unwrap();
+    uapi.set_endpoint(
+        "pwgo2",
+        &device.peers[0],
+        "[2001:db8::5]:4500".parse().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        daemon.join().unwrap(),
+        [
+            "get=1\n".to_owned(),
+            format!(
+                "set=1\npublic_key={PEER_HEX}\nupdate_only=true\nendpoint=[2001:db8::5]:4500\n"
+            ),
+        ]
+    );
+}
+
+/// A peer made anew is written as the daemon holds it right before the write, not as
+/// the snapshot had it: a preshared key and an allowed IP added since are kept.
+#[test]
+fn a_peer_made_anew_is_read_right_before_the_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let since = compliant_answer(None).replace(
+        "allowed_ip=10.99.0.2/32\n",
+        &format!(
+            "preshared_key={}\nallowed_ip=10.99.0.2/32\nallowed_ip=10.97.0.0/16\n",
+            "44".repeat(32)
+        ),
+    );
+    let daemon = fake_daemon(
+        dir.path(),
+        "pwgo3",
+        vec![compliant_answer(None), since, "errno=0\n\n".into()],
+    );
+    let uapi = backend(&dir);
+    let device = uapi.device("pwgo3").unwrap();
+    assert!(!device.peers[0].has_preshared_key);
+    uapi.set_endpoint(
+        "pwgo3",
+        &device.peers[0],
+        "[2001:db8::5]:4500".parse().unwrap(),
+    )
+    .unwrap();
+    let requests = daemon.join().unwrap();
+    assert_eq!(requests[..2], ["get=1\n", "get=1\n"]);
+    assert_eq!(
+        requests[2],
+        format!(
+            "set=1\npublic_key={PEER_HEX}\nremove=true\npublic_key={PEER_HEX}\n\
+             preshared_key={psk}\nendpoint=[2001:db8::5]:4500\nallowed_ip=10.99.0.2/32\n\
+             allowed_ip=10.97.0.0/16\n",
+            psk = "44".repeat(32)
+        )
+    );
+}
+
+/// boringtun re-adds a peer to move it, session or not, so even a daemon known from an
+/// earlier read is read again right before: the re-add must carry the preshared key.
+#[test]
+fn boringtun_is_read_right_before_every_re_add() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = fake_daemon(
+        dir.path(),
+        "pwbt5",
+        vec![
+            boringtun_answer(),
+            boringtun_answer(),
+            "errno=0\n\n".into(),
+            "errno=0\n\n".into(),
+        ],
+    );
+    let uapi = backend(&dir);
+    let device = uapi.device("pwbt5").unwrap();
+    uapi.set_endpoint(
+        "pwbt5",
+        &device.peers[0],
+        "203.0.113.5:4500".parse().unwrap(),
+    )
+    .unwrap();
+    let requests = daemon.join().unwrap();
+    assert_eq!(requests[..2], ["get=1\n", "get=1\n"]);
+    assert!(
+        requests[3].contains(&format!("preshared_key={}\n", "22".repeat(32))),
+        "{requests:?}"
+    );
+}
+
+/// The endpoint the snapshot already has is not written, nor even asked about.
+#[test]
+fn the_endpoint_a_peer_already_has_costs_no_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = fake_daemon(dir.path(), "pwsame", vec![]);
+    backend(&dir)
+        .set_endpoint(
+            "pwsame",
+            &snapshot(Some(3)),
+            "192.0.2.2:51820".parse().unwrap(),
+        )
+        .unwrap();
+    assert_eq!(daemon.join().unwrap(), Vec::<String>::new());
 }
 
 #[test]
@@ -456,7 +589,11 @@ fn boringtun_peer_is_restored_when_adding_it_back_fails() {
     let uapi = backend(&dir);
     let peer = PublicKey::from_bytes(hex32(PEER_HEX));
     let err = uapi
-        .set_endpoint("pwbt3", &peer, "203.0.113.5:4500".parse().unwrap())
+        .set_endpoint(
+            "pwbt3",
+            &snapshot(None),
+            "203.0.113.5:4500".parse().unwrap(),
+        )
         .unwrap_err();
     let message = err.to_string();
     assert!(
@@ -500,9 +637,12 @@ fn boringtun_peer_lost_reports_both_failures() {
     // The add and the restore are both refused; a last get shows the peer is gone.
     let daemon = fake_boringtun(dir.path(), "pwbt4", vec![boringtun_peer()], &[2, 3], 5);
     let uapi = backend(&dir);
-    let peer = PublicKey::from_bytes(hex32(PEER_HEX));
     let err = uapi
-        .set_endpoint("pwbt4", &peer, "203.0.113.5:4500".parse().unwrap())
+        .set_endpoint(
+            "pwbt4",
+            &snapshot(None),
+            "203.0.113.5:4500".parse().unwrap(),
+        )
         .unwrap_err();
     let message = err.to_string();
     match &err {

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use common::{Daemon, Kind, Netns, Pair, NOWHERE, RIGHT_PUBLIC};
 use punchwire_wg::{
-    BackendError, Implementation, PublicKey, SystemBackend, UapiBackend, WireGuard,
+    BackendError, Implementation, Peer, PublicKey, SystemBackend, UapiBackend, WireGuard,
 };
 
 fn reads_what_wg_configured(kind: Kind) {
@@ -114,7 +114,10 @@ fn set_endpoint_changes_only_the_endpoint(kind: Kind) {
     // Away to an address where nobody answers, then back: both times only the
     // endpoint may change, and the daemon must keep answering (`wg` reads it).
     for target in [NOWHERE, RIGHT_PUBLIC] {
-        uapi.set_endpoint(&iface, &right, target.parse().unwrap())
+        // The peer as a pass would have read it: with a session, so on wireguard-go
+        // only the endpoint moves, without a read.
+        let snapshot = uapi.device(&iface).unwrap().peer(&right).unwrap().clone();
+        uapi.set_endpoint(&iface, &snapshot, target.parse().unwrap())
             .unwrap_or_else(|e| panic!("{kind:?}: {e}\n{}", pair.trail()));
         assert!(pair.left.alive(), "{kind:?} died\n{}", pair.trail());
         let after = pair.left.dump();
@@ -148,7 +151,7 @@ fn set_endpoint_changes_only_the_endpoint(kind: Kind) {
     // Setting the endpoint a peer already has writes nothing, so the peer is not
     // re-created: its counters keep counting instead of starting again at zero.
     assert!(peer.rx_bytes > 0, "{peer:?}");
-    uapi.set_endpoint(&iface, &right, RIGHT_PUBLIC.parse().unwrap())
+    uapi.set_endpoint(&iface, peer, RIGHT_PUBLIC.parse().unwrap())
         .unwrap();
     let again = uapi.device(&iface).unwrap();
     let again = again.peer(&right).unwrap();
@@ -189,8 +192,12 @@ fn a_peer_without_a_session_keeps_everything_when_its_endpoint_is_set(kind: Kind
     assert_eq!(before[0].endpoint, "(none)");
     assert_eq!(before[0].preshared_key, psk);
 
-    UapiBackend::new()
-        .set_endpoint(&iface, &peer.public, NOWHERE.parse().unwrap())
+    // The snapshot does not hold the preshared key; the backend reads it right before
+    // it makes the peer anew.
+    let uapi = UapiBackend::new();
+    let snapshot = uapi.device(&iface).unwrap().peers[0].clone();
+    assert_eq!(snapshot.public_key, peer.public);
+    uapi.set_endpoint(&iface, &snapshot, NOWHERE.parse().unwrap())
         .unwrap_or_else(|e| panic!("{kind:?}: {e}\n{}", daemon.log()));
 
     assert!(daemon.alive(), "{kind:?} died\n{}", daemon.log());
@@ -215,7 +222,11 @@ fn unknown_peer_is_refused_and_nothing_changes(kind: Kind) {
     let stranger = PublicKey::from_bytes([42; 32]);
     let before = pair.left.dump();
     let err = uapi
-        .set_endpoint(&pair.left.iface, &stranger, NOWHERE.parse().unwrap())
+        .set_endpoint(
+            &pair.left.iface,
+            &Peer::new(stranger),
+            NOWHERE.parse().unwrap(),
+        )
         .unwrap_err();
     assert!(
         matches!(&err, BackendError::NoSuchPeer { peer, .. } if *peer == stranger),

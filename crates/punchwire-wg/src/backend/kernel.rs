@@ -32,13 +32,7 @@ impl KernelBackend {
 
     fn get(&self, iface: &str) -> Result<WgcDevice, BackendError> {
         let name = interface_name(iface)?;
-        WgcDevice::get(&name, WgcBackend::Kernel).map_err(|err| match err.raw_os_error() {
-            // The kernel's answer for a link that exists but is not WireGuard.
-            Some(EOPNOTSUPP) => BackendError::NoSuchInterface {
-                iface: iface.to_owned(),
-            },
-            _ => netlink_error(iface, err),
-        })
+        WgcDevice::get(&name, WgcBackend::Kernel).map_err(|err| device_error(iface, err))
     }
 }
 
@@ -69,32 +63,26 @@ impl WireGuard for KernelBackend {
         })
     }
 
+    /// Writes without reading: the snapshot says whether the endpoint already is
+    /// `endpoint`, and the kernel moves an endpoint in place whatever the session, so
+    /// nothing else is needed. The write cannot create the interface or the peer (see
+    /// [`EndpointUpdate`]): a missing interface is [`BackendError::NoSuchInterface`]
+    /// (ENODEV), while a peer removed since the snapshot is skipped by the kernel,
+    /// which answers success for WGPEER_F_UPDATE_ONLY, so this reports success too and
+    /// the next read no longer lists the peer.
     fn set_endpoint(
         &self,
         iface: &str,
-        key: &PublicKey,
+        peer: &Peer,
         endpoint: Endpoint,
     ) -> Result<(), BackendError> {
-        // The read only tells "no such peer" apart from success and skips a write that
-        // changes nothing; it guards nothing, as the peer or the interface may go away
-        // before the write. The write itself cannot create either: see
-        // [`EndpointUpdate`].
-        let device = self.get(iface)?;
-        let existing = device
-            .peers
-            .iter()
-            .find(|p| p.config.public_key.as_bytes() == key.as_bytes())
-            .ok_or_else(|| BackendError::NoSuchPeer {
-                iface: iface.to_owned(),
-                peer: *key,
-            })?;
-        if existing.config.endpoint == Some(endpoint.addr()) {
+        if peer.endpoint == Some(endpoint.addr()) {
             return Ok(());
         }
-        let update = EndpointUpdate::new(&interface_name(iface)?, key, endpoint);
+        let update = EndpointUpdate::new(&interface_name(iface)?, &peer.public_key, endpoint);
         netlink_request::netlink_request_genl(update.message, Some(update.flags))
             .map(drop)
-            .map_err(|err| netlink_error(iface, err))
+            .map_err(|err| device_error(iface, err))
     }
 }
 
@@ -170,6 +158,17 @@ fn peer(info: &PeerInfo) -> Peer {
             .config
             .persistent_keepalive_interval
             .filter(|&k| k != 0),
+    }
+}
+
+/// An error of a request naming one interface. EOPNOTSUPP is the kernel's answer for
+/// a link that exists but is not WireGuard, which reading and writing both meet.
+fn device_error(iface: &str, err: io::Error) -> BackendError {
+    match err.raw_os_error() {
+        Some(EOPNOTSUPP) => BackendError::NoSuchInterface {
+            iface: iface.to_owned(),
+        },
+        _ => netlink_error(iface, err),
     }
 }
 

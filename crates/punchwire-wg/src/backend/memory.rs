@@ -19,6 +19,7 @@ struct State {
     devices: BTreeMap<String, Device>,
     failing: Option<String>,
     endpoint_writes: Vec<(String, PublicKey, Endpoint)>,
+    device_reads: usize,
 }
 
 impl MemoryBackend {
@@ -66,6 +67,12 @@ impl MemoryBackend {
         self.lock().endpoint_writes.clone()
     }
 
+    /// How many times a device was read, successfully or not: what a real backend
+    /// would pay a full dump for.
+    pub fn device_reads(&self) -> usize {
+        self.lock().device_reads
+    }
+
     fn check_failing(state: &State, iface: &str) -> Result<(), BackendError> {
         match &state.failing {
             Some(reason) => Err(BackendError::Protocol {
@@ -89,7 +96,8 @@ impl WireGuard for MemoryBackend {
     }
 
     fn device(&self, iface: &str) -> Result<Device, BackendError> {
-        let state = self.lock();
+        let mut state = self.lock();
+        state.device_reads += 1;
         Self::check_failing(&state, iface)?;
         state
             .devices
@@ -100,12 +108,15 @@ impl WireGuard for MemoryBackend {
             })
     }
 
+    /// Writes to the peer as it is now, found by the snapshot's key: the state is at
+    /// hand, so a peer removed since the snapshot is named rather than written past.
     fn set_endpoint(
         &self,
         iface: &str,
-        key: &PublicKey,
+        snapshot: &Peer,
         endpoint: Endpoint,
     ) -> Result<(), BackendError> {
+        let key = &snapshot.public_key;
         let mut state = self.lock();
         Self::check_failing(&state, iface)?;
         let device = state
@@ -159,7 +170,10 @@ mod tests {
         memory.put_device(device.clone());
         let backend = Backend::new(memory.clone());
         let endpoint: Endpoint = "198.51.100.10:40000".parse().unwrap();
-        backend.set_endpoint("wg0", &key, endpoint).await.unwrap();
+        backend
+            .set_endpoint("wg0", &device.peers[0], endpoint)
+            .await
+            .unwrap();
 
         let after = backend.device("wg0").await.unwrap();
         let mut expected = device;
@@ -182,7 +196,7 @@ mod tests {
         let stranger = PublicKey::from_bytes([9; 32]);
         let endpoint = "198.51.100.10:1".parse().unwrap();
         let err = backend
-            .set_endpoint("wg0", &stranger, endpoint)
+            .set_endpoint("wg0", &Peer::new(stranger), endpoint)
             .await
             .unwrap_err()
             .to_string();

@@ -29,8 +29,7 @@ pub use uapi::{Implementation, UapiBackend};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::device::{Device, Endpoint};
-use crate::key::PublicKey;
+use crate::device::{Device, Endpoint, Peer};
 
 /// A WireGuard implementation, called from blocking code.
 ///
@@ -46,14 +45,28 @@ pub trait WireGuard: Send + Sync + 'static {
     /// Reads one interface and all of its peers.
     fn device(&self, iface: &str) -> Result<Device, BackendError>;
 
-    /// Points an existing peer at `endpoint`. Never creates a peer, and leaves its
-    /// allowed IPs, keepalive and preshared key as they were. A backend may make a peer
+    /// Points `peer` at `endpoint`. `peer` is the peer as the caller read it with
+    /// [`WireGuard::device`]: the snapshot a decision was made on, so that a pass which
+    /// sets N endpoints reads the device once, not once more per write. Backends take
+    /// from it only whether the endpoint already is `endpoint` (then nothing is written)
+    /// and whether the peer has a session; a write that only moves the endpoint needs
+    /// no read.
+    ///
+    /// Never creates a peer, and leaves its allowed IPs, keepalive and preshared key as
+    /// they are on the device, whatever the snapshot says. A backend may make a peer
     /// without a session anew with those settings, in one request, so that its first
-    /// handshake goes out at once (the UAPI backend does, for wireguard-go).
+    /// handshake goes out at once (the UAPI backend does, for wireguard-go); it then
+    /// reads that peer's configuration right before the write, as the preshared key is
+    /// never in the snapshot and the rest may have changed since.
+    ///
+    /// A peer removed since the snapshot stays removed. A backend that writes without
+    /// reading cannot tell: WireGuard skips an update-only write to a missing peer and
+    /// reports success, so the write does too, and the next read no longer lists the
+    /// peer. Backends that read first say [`BackendError::NoSuchPeer`].
     fn set_endpoint(
         &self,
         iface: &str,
-        peer: &PublicKey,
+        peer: &Peer,
         endpoint: Endpoint,
     ) -> Result<(), BackendError>;
 }
@@ -99,17 +112,21 @@ impl Backend {
             .await
     }
 
+    /// [`WireGuard::set_endpoint`], with `peer` as the caller read it.
     pub async fn set_endpoint(
         &self,
         iface: &str,
-        peer: &PublicKey,
+        peer: &Peer,
         endpoint: Endpoint,
     ) -> Result<(), BackendError> {
         let name = iface.to_owned();
-        let key = *peer;
+        let snapshot = peer.clone();
         self.call(
-            format!("setting the endpoint of {} on {iface}", peer.short()),
-            move |wg| wg.set_endpoint(&name, &key, endpoint),
+            format!(
+                "setting the endpoint of {} on {iface}",
+                peer.public_key.short()
+            ),
+            move |wg| wg.set_endpoint(&name, &snapshot, endpoint),
         )
         .await
     }

@@ -5,8 +5,7 @@
 //! other Unixes (macOS) userspace only; on Windows the wireguard-nt driver.
 
 use super::{BackendError, WireGuard};
-use crate::device::{Device, Endpoint};
-use crate::key::PublicKey;
+use crate::device::{Device, Endpoint, Peer};
 
 #[cfg(target_os = "linux")]
 use super::KernelBackend;
@@ -107,7 +106,7 @@ impl WireGuard for SystemBackend {
     fn set_endpoint(
         &self,
         iface: &str,
-        peer: &PublicKey,
+        peer: &Peer,
         endpoint: Endpoint,
     ) -> Result<(), BackendError> {
         self.part_for(iface)?.set_endpoint(iface, peer, endpoint)

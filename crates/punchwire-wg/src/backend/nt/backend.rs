@@ -7,8 +7,7 @@ use std::sync::{Arc, Mutex};
 use super::driver::{CallError, Driver};
 use super::{layout, tunnels};
 use crate::backend::{BackendError, LoadFailure, WireGuard};
-use crate::device::{Device, Endpoint};
-use crate::key::PublicKey;
+use crate::device::{Device, Endpoint, Peer};
 
 /// Windows' "file not found", "path not found" and "element not found": what opening
 /// an adapter that does not exist returns.
@@ -155,25 +154,21 @@ impl WireGuard for NtBackend {
         self.read(iface)
     }
 
-    /// Reads first, so that a missing peer is named and an unchanged endpoint writes
-    /// nothing; the write itself is "update only", so a peer removed in between is not
-    /// re-created.
+    /// Writes without reading: the snapshot says whether the endpoint already is
+    /// `endpoint`, and the write is "update only", which moves an endpoint in place and
+    /// never re-creates a peer removed since the snapshot (the driver skips it, so this
+    /// reports success and the next read no longer lists the peer).
     fn set_endpoint(
         &self,
         iface: &str,
-        key: &PublicKey,
+        peer: &Peer,
         endpoint: Endpoint,
     ) -> Result<(), BackendError> {
-        let device = self.read(iface)?;
-        let peer = device.peer(key).ok_or_else(|| BackendError::NoSuchPeer {
-            iface: iface.to_owned(),
-            peer: *key,
-        })?;
         if peer.endpoint == Some(endpoint.addr()) {
             return Ok(());
         }
         self.driver()?
-            .set_configuration(iface, &layout::endpoint_update(key, endpoint))
+            .set_configuration(iface, &layout::endpoint_update(&peer.public_key, endpoint))
             .map_err(|e| self.error(iface, e))
     }
 }

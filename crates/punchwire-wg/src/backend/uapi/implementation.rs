@@ -24,16 +24,22 @@ impl Implementation {
     /// sign), else from the lines the daemon wrote in answer to `get=1`: boringtun
     /// also comes embedded in programs with other names.
     pub(super) fn detect(process_name: Option<&str>, signature: &Signature) -> Self {
-        match process_name {
-            Some(name) if name.starts_with("boringtun") => Self::Boringtun,
-            Some(name) if name.starts_with("wireguard-go") => Self::Compliant,
-            _ => Self::from_signature(signature),
+        process_name
+            .and_then(Self::from_process_name)
+            .unwrap_or_else(|| Self::from_signature(signature))
+    }
+
+    /// The implementation a process name gives away, if it does.
+    pub(super) fn from_process_name(name: &str) -> Option<Self> {
+        if name.starts_with("boringtun") {
+            Some(Self::Boringtun)
+        } else if name.starts_with("wireguard-go") {
+            Some(Self::Compliant)
+        } else {
+            None
         }
     }
 
-    /// boringtun writes `own_public_key` and never `private_key` or
-    /// `protocol_version`; compliant implementations write both of the latter once
-    /// they have a key and a peer.
     fn from_signature(signature: &Signature) -> Self {
         if signature.own_public_key || !(signature.private_key || signature.protocol_version) {
             Self::Boringtun
@@ -55,20 +61,29 @@ impl fmt::Display for Implementation {
 /// The name of the process serving the other end of `stream`, read from
 /// `/proc/<pid>/comm` with the pid from `SO_PEERCRED`. `None` where that is not
 /// available (another pid namespace, not Linux).
+/// The process at the other end of a UAPI socket, as far as the OS tells.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct ServingProcess {
+    pub(super) pid: Option<i32>,
+    pub(super) name: Option<String>,
+}
+
 #[cfg(target_os = "linux")]
-pub(super) fn serving_process(stream: &UnixStream) -> Option<String> {
+pub(super) fn serving_process(stream: &UnixStream) -> ServingProcess {
     use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
-    let pid = getsockopt(stream, PeerCredentials).ok()?.pid();
-    if pid <= 0 {
-        return None;
-    }
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    Some(comm.trim_end().to_owned())
+    let pid = getsockopt(stream, PeerCredentials)
+        .ok()
+        .map(|credentials| credentials.pid())
+        .filter(|&pid| pid > 0);
+    let name = pid
+        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok())
+        .map(|comm| comm.trim_end().to_owned());
+    ServingProcess { pid, name }
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(super) fn serving_process(_stream: &UnixStream) -> Option<String> {
-    None
+pub(super) fn serving_process(_stream: &UnixStream) -> ServingProcess {
+    ServingProcess::default()
 }
 
 #[cfg(test)]

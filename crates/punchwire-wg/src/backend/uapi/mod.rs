@@ -19,22 +19,28 @@ pub(crate) fn read_get_answer(lines: &[String], now: SystemTime) -> Result<Devic
     config::parse_get(lines, now).map(|device| device.to_device("wg0"))
 }
 
+use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use self::config::{UapiDevice, UapiPeer};
+use self::implementation::ServingProcess;
 use self::socket::Connection;
 use super::{BackendError, WireGuard};
-use crate::device::{Device, Endpoint};
-use crate::key::PublicKey;
+use crate::device::{Device, Endpoint, Peer};
 
 /// Userspace WireGuard daemons reached through their UAPI sockets in one directory.
 #[derive(Debug, Clone)]
 pub struct UapiBackend {
     dir: PathBuf,
     timeout: Duration,
+    /// Per interface, the implementation its latest read found and the PID of the
+    /// process that answered: a daemon whose name says nothing (another program, a
+    /// test's fake) is known again by its PID, so that a write need not read to tell.
+    detected: Arc<Mutex<HashMap<String, (i32, Implementation)>>>,
 }
 
 impl UapiBackend {
@@ -55,6 +61,7 @@ impl UapiBackend {
         Self {
             dir: dir.into(),
             timeout: Self::DEFAULT_TIMEOUT,
+            detected: Arc::default(),
         }
     }
 
@@ -106,6 +113,16 @@ impl UapiBackend {
     fn read(&self, iface: &str) -> Result<(UapiDevice, Implementation), BackendError> {
         let connection = self.connect(iface)?;
         let process = implementation::serving_process(connection.stream());
+        self.read_on(iface, connection, &process)
+    }
+
+    /// Reads the device on an open `connection` to the daemon, `process`.
+    fn read_on(
+        &self,
+        iface: &str,
+        connection: Connection,
+        process: &ServingProcess,
+    ) -> Result<(UapiDevice, Implementation), BackendError> {
         let lines = connection.exchange(request::GET)?;
         let device = config::parse_get(&lines, SystemTime::now()).map_err(|detail| {
             BackendError::Protocol {
@@ -116,9 +133,39 @@ impl UapiBackend {
                 ),
             }
         })?;
-        let implementation = Implementation::detect(process.as_deref(), &device.signature);
+        let implementation = Implementation::detect(process.name.as_deref(), &device.signature);
+        if let Some(pid) = process.pid {
+            self.detected()
+                .insert(iface.to_owned(), (pid, implementation));
+        }
         tracing::debug!(iface, ?process, %implementation, "read userspace device");
         Ok((device, implementation))
+    }
+
+    /// The implementation of the daemon `process` on `iface`, when it is known without
+    /// a read: by its name, or by its PID from an earlier read.
+    fn known_implementation(
+        &self,
+        iface: &str,
+        process: &ServingProcess,
+    ) -> Option<Implementation> {
+        if let Some(by_name) = process
+            .name
+            .as_deref()
+            .and_then(Implementation::from_process_name)
+        {
+            return Some(by_name);
+        }
+        let pid = process.pid?;
+        self.detected()
+            .get(iface)
+            .filter(|(read_from, _)| *read_from == pid)
+            .map(|(_, implementation)| *implementation)
+    }
+
+    fn detected(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i32, Implementation)>> {
+        // A panic elsewhere while holding it leaves a map that is still whole.
+        self.detected.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn set(&self, iface: &str, request: &str) -> Result<(), BackendError> {
@@ -204,15 +251,39 @@ impl WireGuard for UapiBackend {
         Ok(self.read(iface)?.0.to_device(iface))
     }
 
-    /// Setting the endpoint a peer already has writes nothing: on boringtun a write
-    /// re-creates the peer and so drops its session.
+    /// A peer with a session on a compliant daemon only has its endpoint moved, by one
+    /// `update_only` request and no read: the snapshot says all that this needs.
+    ///
+    /// Every other write reads the device first, on the same connection, and works from
+    /// the peer as it is then. Making a peer anew (compliant, no session) or re-adding it
+    /// (boringtun) writes its whole configuration: its preshared key, which a snapshot
+    /// never holds, and its allowed IPs and keepalive, which may have changed since the
+    /// snapshot; written from anything older, the write would lose or undo them. A
+    /// daemon not known by name or from an earlier read also has to be read, to be
+    /// told apart by its answer.
     fn set_endpoint(
         &self,
         iface: &str,
-        key: &PublicKey,
+        snapshot: &Peer,
         endpoint: Endpoint,
     ) -> Result<(), BackendError> {
-        let (device, implementation) = self.read(iface)?;
+        // Setting the endpoint a peer already has writes nothing: on boringtun a write
+        // re-creates the peer and so drops its session.
+        if snapshot.endpoint == Some(endpoint.addr()) {
+            return Ok(());
+        }
+        let key = &snapshot.public_key;
+        let connection = self.connect(iface)?;
+        let process = implementation::serving_process(connection.stream());
+        if self.known_implementation(iface, &process) == Some(Implementation::Compliant)
+            && snapshot.has_session(SystemTime::now())
+        {
+            // `update_only` keeps a peer removed since the snapshot from coming back.
+            return connection
+                .exchange(&request::update_endpoint(key, endpoint))
+                .map(drop);
+        }
+        let (device, implementation) = self.read_on(iface, connection, &process)?;
         let peer = device.peer(key).ok_or_else(|| BackendError::NoSuchPeer {
             iface: iface.to_owned(),
             peer: *key,
