@@ -2,7 +2,7 @@
 //! when every one of N peers gets a new endpoint.
 //!
 //! ```text
-//! cargo run --release -p punchwire-discovery --example endpoint_writes_bench [PEERS] [PASSES]
+//! cargo run --release -p punchwire-discovery --features test-util --example endpoint_writes_bench [PEERS] [PASSES]
 //! ```
 //!
 //! The engine reaches each device through [`UapiBackend`], as the service does, over a

@@ -18,6 +18,8 @@ pub mod exchange;
 pub mod find;
 pub mod health;
 pub mod lookup;
+// Tests' stand-in for the registries: not in a build that ships.
+#[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod nudge;
 pub mod peer_health;
@@ -30,6 +32,7 @@ pub use engine::{Config, Engine, Outcome, Pass};
 pub use events::Event;
 pub use exchange::DnsError;
 pub use lookup::{AnswerSource, DnsSource, Lookup, PublishedEndpoint};
+#[cfg(any(test, feature = "test-util"))]
 pub use memory::MemorySource;
 pub use peer_health::{Facts, PeerHealth, Thresholds};
 pub use policy::{decide, Action, Decision, PolicyContext, Reason};

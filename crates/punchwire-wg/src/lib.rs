@@ -14,7 +14,9 @@ pub mod local;
 pub use backend::KernelBackend;
 #[cfg(windows)]
 pub use backend::NtBackend;
-pub use backend::{Backend, BackendError, MemoryBackend, SystemBackend, WireGuard};
+#[cfg(any(test, feature = "test-util"))]
+pub use backend::MemoryBackend;
+pub use backend::{Backend, BackendError, SystemBackend, WireGuard};
 #[cfg(unix)]
 pub use backend::{Implementation, UapiBackend};
 pub use device::{Device, Endpoint, EndpointError, Peer};

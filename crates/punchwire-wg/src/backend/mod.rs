@@ -8,6 +8,8 @@
 mod error;
 #[cfg(target_os = "linux")]
 mod kernel;
+// Tests' stand-in for a device: not in a build that ships.
+#[cfg(any(test, feature = "test-util"))]
 mod memory;
 mod nt;
 mod system;
@@ -17,6 +19,7 @@ mod uapi;
 pub use error::{BackendError, LoadFailure};
 #[cfg(target_os = "linux")]
 pub use kernel::KernelBackend;
+#[cfg(any(test, feature = "test-util"))]
 pub use memory::MemoryBackend;
 #[cfg(windows)]
 pub use nt::NtBackend;
