@@ -12,10 +12,10 @@ pub mod local;
 
 #[cfg(target_os = "linux")]
 pub use backend::KernelBackend;
-#[cfg(windows)]
-pub use backend::NtBackend;
 #[cfg(any(test, feature = "test-util"))]
 pub use backend::MemoryBackend;
+#[cfg(windows)]
+pub use backend::NtBackend;
 pub use backend::{Backend, BackendError, SystemBackend, WireGuard};
 #[cfg(unix)]
 pub use backend::{Implementation, UapiBackend};
