@@ -70,6 +70,48 @@ impl Event {
             endpoint,
         }
     }
+
+    /// Writes the event to the log, at the level it deserves: changes at info, a
+    /// registry lost at warn, each decision at debug.
+    pub fn log(&self) {
+        match self {
+            Event::EndpointChanged {
+                iface,
+                peer,
+                old,
+                new,
+                registry,
+            } => {
+                let old = old.map_or("none".to_owned(), |o| o.to_string());
+                tracing::info!("{iface}: {peer}: endpoint {old} -> {new} (from {registry})");
+            }
+            Event::PeerHealthChanged {
+                iface,
+                peer,
+                from,
+                to,
+                text,
+                ..
+            } => {
+                let (from, to) = (from.word(), to.word());
+                tracing::info!("{iface}: {peer}: {from} -> {to}: {text}")
+            }
+            Event::RegistryReachable { registry } => tracing::info!("registry {registry} answers"),
+            Event::RegistryUnreachable { registry, reason } => {
+                tracing::warn!("registry {registry} unreachable: {reason}")
+            }
+            Event::Decision {
+                iface,
+                peer,
+                reason,
+                endpoint,
+                ..
+            } => {
+                let endpoint = endpoint.map_or("-".to_owned(), |e| e.to_string());
+                tracing::debug!("{iface}: {peer}: {reason} ({endpoint})");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,11 +7,15 @@
 //! the peer's endpoint (with [`address_class`], the addresses never a peer's);
 //! [`peer_health`] judges each peer's health (direct, pending, not
 //! direct, stale) and holds the policy back while endpoints we set lead to no
-//! handshake; [`engine`] runs all of it against a device, emits [`Event`]s and
-//! publishes each interface's [`InterfaceView`]; [`health`] paces the registries that
-//! fail; [`registry_route`] checks that the registries are asked through the tunnel.
+//! handshake; [`core`] makes every judgement of a pass as a state machine without I/O;
+//! [`engine`] is its driver, the only code doing I/O: it runs the core against a device,
+//! emits [`Event`]s and publishes each interface's [`InterfaceView`]; [`health`] paces
+//! the registries that fail; [`registry_route`] checks that the registries are asked
+//! through the tunnel.
 
 pub mod address_class;
+pub mod config;
+pub mod core;
 pub mod engine;
 pub mod events;
 pub mod exchange;
@@ -28,13 +32,15 @@ pub mod prefer;
 pub mod registry_route;
 pub mod view;
 
-pub use engine::{Config, Engine, Outcome, Pass};
+pub use config::Config;
+pub use core::{Core, Moment, Outcome, Pass};
+pub use engine::Engine;
 pub use events::Event;
 pub use exchange::DnsError;
 pub use lookup::{AnswerSource, DnsSource, Lookup, PublishedEndpoint};
 #[cfg(any(test, feature = "test-util"))]
 pub use memory::MemorySource;
 pub use peer_health::{Facts, PeerHealth, Thresholds};
-pub use policy::{decide, Action, Decision, PolicyContext, Reason};
+pub use policy::{decide, Action, Decision, Held, PolicyContext, Reason};
 pub use registry_route::{registry_outside_tunnel, OutsideTunnel};
 pub use view::{InterfaceView, RegistryReading};

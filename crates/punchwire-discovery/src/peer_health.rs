@@ -4,9 +4,9 @@
 //! A reducer without a clock: every call is given `now` and what the device says about
 //! the peer ([`Facts`]), so tests drive it with chosen moments, and the service can judge
 //! the same memory again at any later moment between passes ([`PeerHealth::health`]
-//! does not change anything). The engine feeds it ([`PeerHealth::observe`],
-//! [`PeerHealth::applied`], [`PeerHealth::decided`]) and asks it to hold back the
-//! policy while a peer is not direct ([`PeerHealth::review`]).
+//! does not change anything). The discovery core feeds it ([`PeerHealth::observe`],
+//! [`PeerHealth::applied`], [`PeerHealth::decided`]) and gives the policy the endpoint
+//! it holds while a peer is not direct ([`PeerHealth::held`]).
 //!
 //! Setting an endpoint is a bet that the peer can be reached there. If no handshake
 //! follows (symmetric NAT on either side, a filtering firewall), the registry may keep
@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use punchwire_control::status::{EndpointSource, Health, HealthReason, HealthState};
 use punchwire_wg::{Endpoint, Peer};
 
-use crate::policy::{Action, Decision, Reason};
+use crate::policy::{Held, Reason};
 
 /// How recent a handshake must be for the tunnel to count as direct, and for its
 /// endpoint never to be replaced: the user-facing default
@@ -229,28 +229,13 @@ impl PeerHealth {
         (from != to.state).then_some(Transition { from, to })
     }
 
-    /// Holds back the policy's decision while the peer is marked not direct: no new
-    /// endpoint until the pause is over, and "unchanged" becomes the plain reason why the
-    /// peer is still not reachable.
-    pub fn review(&self, facts: &Facts, decision: Decision, now: SystemTime) -> Decision {
-        let Some(failed) = self.failed else {
-            return decision;
-        };
-        let held = Decision {
-            action: Action::Leave,
-            reason: Reason::NotDirect {
-                endpoint: failed.endpoint,
-            },
-        };
-        match (&decision.action, &decision.reason) {
-            (Action::Set(_), _) if now < failed.hold_until => held,
-            (Action::Leave, Reason::Unchanged)
-                if facts.endpoint == Some(failed.endpoint.addr()) =>
-            {
-                held
-            }
-            _ => decision,
-        }
+    /// The endpoint held while the peer is marked not direct, for the policy to weigh
+    /// ([`crate::policy::decide`]): no new endpoint until the pause is over.
+    pub fn held(&self) -> Option<Held> {
+        self.failed.map(|f| Held {
+            endpoint: f.endpoint,
+            until: f.hold_until,
+        })
     }
 
     /// Records that `endpoint` was set on the peer at `now`.
@@ -316,8 +301,17 @@ fn whole_seconds(t: SystemTime) -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::{hold_back, Action, Decision};
 
     const S: Duration = Duration::from_secs(1);
+
+    /// The policy's `decision`, as the peer's hold leaves it.
+    fn review(p: &PeerHealth, f: &Facts, decision: Decision, now: SystemTime) -> Decision {
+        match p.held() {
+            Some(held) => hold_back(decision, held, f.endpoint, now),
+            None => decision,
+        }
+    }
 
     fn t(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_000_000 + secs)
@@ -545,22 +539,22 @@ mod tests {
         p.observe(&f, t(20), &th());
         let held = "held: no handshake followed 198.51.100.2:1000";
         // The registry keeps publishing other ports: none is set during the pause.
-        let decision = p.review(&f, set("198.51.100.2:1001"), t(21));
+        let decision = review(&p, &f, set("198.51.100.2:1001"), t(21));
         assert_eq!(decision.action, Action::Leave);
         assert_eq!(decision.reason.to_string(), held);
         let unchanged = Decision {
             action: Action::Leave,
             reason: Reason::Unchanged,
         };
-        assert_eq!(p.review(&f, unchanged, t(21)).reason.to_string(), held);
+        assert_eq!(review(&p, &f, unchanged, t(21)).reason.to_string(), held);
         // The pause ends exactly HOLD_FIRST after the verdict.
         let end = t(20) + HOLD_FIRST;
         assert_eq!(
-            p.review(&f, set("198.51.100.2:1001"), end - S).action,
+            review(&p, &f, set("198.51.100.2:1001"), end - S).action,
             Action::Leave
         );
         assert_eq!(
-            p.review(&f, set("198.51.100.2:1001"), end),
+            review(&p, &f, set("198.51.100.2:1001"), end),
             set("198.51.100.2:1001")
         );
         p.applied(ep("198.51.100.2:1001"), end);
@@ -572,11 +566,15 @@ mod tests {
             "pending -> not direct"
         );
         // The second failure doubles the pause.
-        let decision = p.review(&f, set("198.51.100.2:1002"), verdict + 2 * HOLD_FIRST - S);
+        let decision = review(
+            &p,
+            &f,
+            set("198.51.100.2:1002"),
+            verdict + 2 * HOLD_FIRST - S,
+        );
         assert_eq!(decision.action, Action::Leave);
         assert_eq!(
-            p.review(&f, set("198.51.100.2:1002"), verdict + 2 * HOLD_FIRST)
-                .action,
+            review(&p, &f, set("198.51.100.2:1002"), verdict + 2 * HOLD_FIRST).action,
             Action::Set(ep("198.51.100.2:1002"))
         );
     }
@@ -589,7 +587,7 @@ mod tests {
         let f = facts(Some(A), Some(t(40)));
         p.observe(&f, t(41), &th());
         assert_eq!(
-            p.review(&f, set("198.51.100.2:1001"), t(42)),
+            review(&p, &f, set("198.51.100.2:1001"), t(42)),
             set("198.51.100.2:1001")
         );
     }

@@ -190,20 +190,36 @@ impl Decision {
     }
 }
 
-/// The decision for a peer that needs no lookup at all, if any.
+/// The decision for a peer that needs no lookup at all, if any: the only check made
+/// before asking, so that a peer it settles is neither asked about nor decided twice.
 pub fn before_lookup(peer: &Peer, ctx: &PolicyContext) -> Option<Decision> {
     ctx.is_registry_peer(&peer.public_key)
         .then(|| Decision::leave(Reason::RegistryPeer))
 }
 
-/// Decides what to do with `peer` given the registry's `answer`.
+/// An endpoint we set that no handshake followed (see [`crate::peer_health`]): the peer
+/// is not direct, and no other endpoint is tried before `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    pub endpoint: Endpoint,
+    pub until: SystemTime,
+}
+
+/// Decides what to do with `peer`, one that [`before_lookup`] left open, given the
+/// registry's `answer` and the endpoint held back for it, if any.
 ///
-/// Only ever sets an endpoint or leaves it: a failed lookup never clears one, and an
-/// endpoint on which a handshake is fresh is never replaced.
-pub fn decide(peer: &Peer, answer: &Lookup, ctx: &PolicyContext) -> Decision {
-    if let Some(decision) = before_lookup(peer, ctx) {
-        return decision;
+/// Only ever sets an endpoint or leaves it: a failed lookup never clears one, an
+/// endpoint on which a handshake is fresh is never replaced, and while a peer is held no
+/// new endpoint is tried.
+pub fn decide(peer: &Peer, answer: &Lookup, ctx: &PolicyContext, held: Option<Held>) -> Decision {
+    let decision = decide_on_answer(peer, answer, ctx);
+    match held {
+        Some(held) => hold_back(decision, held, peer.endpoint, ctx.now),
+        None => decision,
     }
+}
+
+fn decide_on_answer(peer: &Peer, answer: &Lookup, ctx: &PolicyContext) -> Decision {
     let answer = match answer {
         Lookup::Found(answer) => answer,
         Lookup::NoRecord => return Decision::leave(Reason::NoRecord),
@@ -230,6 +246,24 @@ pub fn decide(peer: &Peer, answer: &Lookup, ctx: &PolicyContext) -> Decision {
     match peer.handshake_age(ctx.now) {
         Some(age) if age < ctx.fresh_handshake => Decision::leave(Reason::FreshHandshake),
         _ => Decision::set(endpoint),
+    }
+}
+
+/// While a peer is held: no new endpoint until the pause is over, and "unchanged" on the
+/// held endpoint becomes the plain reason why the peer is still not reachable.
+pub fn hold_back(
+    decision: Decision,
+    held: Held,
+    current: Option<SocketAddr>,
+    now: SystemTime,
+) -> Decision {
+    let holding = Decision::leave(Reason::NotDirect {
+        endpoint: held.endpoint,
+    });
+    match (&decision.action, &decision.reason) {
+        (Action::Set(_), _) if now < held.until => holding,
+        (Action::Leave, Reason::Unchanged) if current == Some(held.endpoint.addr()) => holding,
+        _ => decision,
     }
 }
 
@@ -325,7 +359,7 @@ mod tests {
 
     #[test]
     fn sets_a_peer_that_has_no_endpoint() {
-        let d = decide(&peer(2), &found(2, "198.51.100.2:40000"), &ctx());
+        let d = decide(&peer(2), &found(2, "198.51.100.2:40000"), &ctx(), None);
         assert_eq!(d, set("198.51.100.2:40000"));
         assert_eq!(d.reason.to_string(), "set");
     }
@@ -334,7 +368,7 @@ mod tests {
     fn sets_a_peer_without_endpoint_even_if_it_had_a_fresh_handshake() {
         let mut p = peer(2);
         p.last_handshake = ago(1);
-        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx());
+        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx(), None);
         assert_eq!(d, set("198.51.100.2:40000"));
     }
 
@@ -343,7 +377,7 @@ mod tests {
         let mut p = peer(2);
         p.endpoint = Some("198.51.100.2:1111".parse().unwrap());
         p.last_handshake = ago(151);
-        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx());
+        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx(), None);
         assert_eq!(d, set("198.51.100.2:40000"));
     }
 
@@ -351,7 +385,7 @@ mod tests {
     fn replaces_an_endpoint_that_never_had_a_handshake() {
         let mut p = peer(2);
         p.endpoint = Some("198.51.100.2:1111".parse().unwrap());
-        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx());
+        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx(), None);
         assert_eq!(d, set("198.51.100.2:40000"));
     }
 
@@ -360,7 +394,7 @@ mod tests {
         let mut p = peer(2);
         p.endpoint = Some("198.51.100.2:1111".parse().unwrap());
         p.last_handshake = ago(149);
-        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx());
+        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx(), None);
         assert_eq!(d.action, Action::Leave);
         assert_eq!(d.reason.to_string(), "fresh-handshake");
     }
@@ -373,7 +407,7 @@ mod tests {
         let mut c = ctx();
         c.fresh_handshake = Duration::from_secs(10);
         assert_eq!(
-            decide(&p, &found(2, "198.51.100.2:40000"), &c),
+            decide(&p, &found(2, "198.51.100.2:40000"), &c, None),
             set("198.51.100.2:40000")
         );
     }
@@ -382,7 +416,7 @@ mod tests {
     fn leaves_an_endpoint_that_already_matches() {
         let mut p = peer(2);
         p.endpoint = Some("[::ffff:198.51.100.2]:40000".parse().unwrap());
-        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx());
+        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx(), None);
         assert_eq!(d, Decision::leave(Reason::Unchanged));
         assert_eq!(d.reason.to_string(), "unchanged");
     }
@@ -403,7 +437,7 @@ mod tests {
                 "rejected: SRV target has no address",
             ),
         ] {
-            let d = decide(&p, &answer, &ctx());
+            let d = decide(&p, &answer, &ctx(), None);
             assert_eq!(d.action, Action::Leave);
             assert_eq!(d.reason.to_string(), reason);
         }
@@ -628,7 +662,7 @@ mod tests {
         ];
         let c = ctx_on_this_machine();
         for (class, addr, rejection, words) in cases {
-            let d = decide(&peer(2), &found(2, addr), &c);
+            let d = decide(&peer(2), &found(2, addr), &c, None);
             assert_eq!(d.action, Action::Leave, "{class}: {addr}");
             assert_eq!(d.reason, Reason::Rejected(rejection), "{class}: {addr}");
             assert_eq!(
@@ -662,7 +696,7 @@ mod tests {
             "[::ffff:198.51.100.1]:51820",
             "198.51.100.1:65535",
         ] {
-            let d = decide(&peer(2), &found(2, addr), &c);
+            let d = decide(&peer(2), &found(2, addr), &c, None);
             let want: SocketAddr = addr.parse().unwrap();
             let want = SocketAddr::new(want.ip().to_canonical(), want.port());
             assert_eq!(d, set(&want.to_string()), "{addr}");
@@ -675,6 +709,7 @@ mod tests {
             &peer(2),
             &Lookup::Rejected("SRV target has no address".into()),
             &ctx(),
+            None,
         );
         assert_eq!(
             d.reason.rejection(),
@@ -697,14 +732,14 @@ mod tests {
         };
         let c = PolicyContext::for_device(&device, now(), DEFAULT_FRESH_HANDSHAKE, &[]);
         assert_eq!(
-            decide(&peer(2), &found(2, "198.51.100.2:40000"), &c),
+            decide(&peer(2), &found(2, "198.51.100.2:40000"), &c, None),
             set("198.51.100.2:40000")
         );
     }
 
     #[test]
     fn rejects_a_record_for_a_key_that_is_not_our_peer() {
-        let d = decide(&peer(2), &found(9, "198.51.100.9:40000"), &ctx());
+        let d = decide(&peer(2), &found(9, "198.51.100.9:40000"), &ctx(), None);
         assert_eq!(d.action, Action::Leave);
         assert!(matches!(
             d.reason.rejection(),
@@ -721,7 +756,7 @@ mod tests {
 
     #[test]
     fn rejects_a_record_for_another_of_our_peers() {
-        let d = decide(&peer(2), &found(3, "198.51.100.3:40000"), &ctx());
+        let d = decide(&peer(2), &found(3, "198.51.100.3:40000"), &ctx(), None);
         assert_eq!(d.action, Action::Leave);
         assert!(matches!(
             d.reason.rejection(),
@@ -732,10 +767,9 @@ mod tests {
 
     #[test]
     fn skips_the_registry_peer() {
-        let d = decide(&peer(1), &found(1, "203.0.113.1:51820"), &ctx());
+        let d = before_lookup(&peer(1), &ctx()).unwrap();
         assert_eq!(d, Decision::leave(Reason::RegistryPeer));
         assert_eq!(d.reason.to_string(), "registry-peer");
-        assert_eq!(before_lookup(&peer(1), &ctx()), Some(d));
         assert_eq!(before_lookup(&peer(2), &ctx()), None);
     }
 

@@ -5,9 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, SystemTime};
-
-use tokio::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use punchwire_control::status::{EndpointSource, Health};
 use punchwire_wg::{Peer, PublicKey};
@@ -57,10 +55,6 @@ impl InterfaceView {
         self.registries.get(&registry).cloned().unwrap_or_default()
     }
 
-    pub(crate) fn registries(&self) -> &BTreeMap<SocketAddr, RegistryReading> {
-        &self.registries
-    }
-
     /// `registry` answered at `now`; with an SOA poll's round trip and serial when it was one.
     pub(crate) fn registry_answered(
         &mut self,
@@ -76,10 +70,6 @@ impl InterfaceView {
             reading.rtt = Some(rtt);
             reading.serial = Some(serial);
         }
-    }
-
-    pub(crate) fn set_registries(&mut self, readings: BTreeMap<SocketAddr, RegistryReading>) {
-        self.registries = readings;
     }
 
     pub(crate) fn registry_failed(&mut self, registry: SocketAddr, why: &str) {

@@ -12,9 +12,9 @@ use punchwire_control::escape::display_safe;
 use punchwire_control::interface::InterfaceName;
 use punchwire_control::timing::Timing;
 use punchwire_control::zone::Zone;
-use punchwire_discovery::engine::{Config, Engine, Pass};
 use punchwire_discovery::find;
 use punchwire_discovery::{registry_outside_tunnel, DnsSource};
+use punchwire_discovery::{Config, Engine, Pass};
 use punchwire_wg::{Backend, SystemBackend};
 
 #[derive(Debug, clap::Args)]
@@ -195,8 +195,8 @@ fn parse_server(s: &str) -> Result<SocketAddr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use punchwire_discovery::lookup;
     use punchwire_discovery::policy::DEFAULT_FRESH_HANDSHAKE;
-    use punchwire_discovery::{engine, lookup};
 
     #[test]
     fn servers_default_to_port_53() {
@@ -219,8 +219,14 @@ mod tests {
             args: Args,
         }
         let cli = Cli::parse_from(["t", "--device", "wg0", "--dns", "10.0.0.1", "--zone", "z"]);
-        assert_eq!(cli.args.interval.get(), engine::DEFAULT_INTERVAL);
-        assert_eq!(cli.args.poll.get(), engine::DEFAULT_POLL);
+        assert_eq!(
+            cli.args.interval.get(),
+            punchwire_discovery::config::DEFAULT_INTERVAL
+        );
+        assert_eq!(
+            cli.args.poll.get(),
+            punchwire_discovery::config::DEFAULT_POLL
+        );
         assert_eq!(cli.args.handshake_threshold.get(), DEFAULT_FRESH_HANDSHAKE);
         assert_eq!(cli.args.timeout.get(), lookup::DEFAULT_QUERY_TIMEOUT);
     }
