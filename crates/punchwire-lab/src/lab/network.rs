@@ -124,4 +124,32 @@ impl Lab {
     pub fn flush_conntrack(&self, nat: Nat) -> Result<()> {
         self.exec(nat, &["conntrack", "-F"]).map(|_| ())
     }
+
+    /// Gives everything behind a NAT box a new public port, as a NAT that restarted or a
+    /// carrier that re-mapped its subscribers would: every mapping from now on takes
+    /// `port`, and the existing ones are forgotten, so the hosts behind it are
+    /// reached at `public ip:port` and no longer at their old mapping.
+    pub fn move_nat_port(&self, nat: Nat, port: u16) -> Result<()> {
+        let port = port.to_string();
+        self.exec(
+            nat,
+            &[
+                "iptables",
+                "-t",
+                "nat",
+                "-I",
+                "POSTROUTING",
+                "1",
+                "-o",
+                WAN,
+                "-p",
+                "udp",
+                "-j",
+                "MASQUERADE",
+                "--to-ports",
+                &port,
+            ],
+        )?;
+        self.flush_conntrack(nat)
+    }
 }
