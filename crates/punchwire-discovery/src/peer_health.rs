@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use punchwire_control::status::{EndpointSource, Health, HealthReason, HealthState};
 use punchwire_wg::{Endpoint, Peer};
 
-use crate::policy::{Held, Reason};
+use crate::policy::{Held, Reason, Recall};
 
 /// How recent a handshake must be for the tunnel to count as direct, and for its
 /// endpoint never to be replaced: the user-facing default
@@ -117,6 +117,8 @@ pub struct PeerHealth {
     set_by_us: Option<(SocketAddr, SystemTime)>,
     /// The policy's latest word on this peer.
     decision: Option<Reason>,
+    /// The registry's latest usable answer, to tell when the peer moved.
+    last_answer: Option<SocketAddr>,
     /// The state last observed, so that only changes are told.
     observed: Option<HealthState>,
 }
@@ -143,6 +145,7 @@ impl PeerHealth {
             failures: 0,
             set_by_us: None,
             decision: None,
+            last_answer: None,
             observed: None,
         }
     }
@@ -236,6 +239,20 @@ impl PeerHealth {
             endpoint: f.endpoint,
             until: f.hold_until,
         })
+    }
+
+    /// What the policy weighs besides the answer: the endpoint held, and the registry's
+    /// previous answer.
+    pub fn recall(&self) -> Recall {
+        Recall {
+            held: self.held(),
+            last_answer: self.last_answer,
+        }
+    }
+
+    /// Records the registry's answer for the peer, one the policy did not reject.
+    pub fn registry_answered(&mut self, addr: SocketAddr) {
+        self.last_answer = Some(addr);
     }
 
     /// Records that `endpoint` was set on the peer at `now`.

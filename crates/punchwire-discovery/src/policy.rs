@@ -118,6 +118,10 @@ pub enum Action {
 pub enum Reason {
     /// The endpoint was set to the registry's answer.
     Set,
+    /// The registry's answer moved away from the endpoint, `from`, that it gave before:
+    /// the peer moved, and its new endpoint was set although the old one's handshake
+    /// was still fresh.
+    Moved { from: SocketAddr },
     /// The peer already has the registry's endpoint.
     Unchanged,
     /// A handshake on the current endpoint is fresh: it works, keep it.
@@ -155,6 +159,7 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::Set => f.write_str("set"),
+            Reason::Moved { from } => write!(f, "moved: the registry's answer left {from}"),
             Reason::Unchanged => f.write_str("unchanged"),
             Reason::FreshHandshake => f.write_str("fresh-handshake"),
             Reason::NoRecord => f.write_str("no-record"),
@@ -205,21 +210,40 @@ pub struct Held {
     pub until: SystemTime,
 }
 
+/// What discovery remembers of a peer that bears on its next decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recall {
+    /// The endpoint held while the peer is not direct.
+    pub held: Option<Held>,
+    /// The registry's previous usable answer for the peer.
+    pub last_answer: Option<SocketAddr>,
+}
+
 /// Decides what to do with `peer`, one that [`before_lookup`] left open, given the
-/// registry's `answer` and the endpoint held back for it, if any.
+/// registry's `answer` and what is remembered of the peer.
 ///
-/// Only ever sets an endpoint or leaves it: a failed lookup never clears one, an
-/// endpoint on which a handshake is fresh is never replaced, and while a peer is held no
-/// new endpoint is tried.
-pub fn decide(peer: &Peer, answer: &Lookup, ctx: &PolicyContext, held: Option<Held>) -> Decision {
-    let decision = decide_on_answer(peer, answer, ctx);
-    match held {
+/// Only ever sets an endpoint or leaves it: a failed lookup never clears one, and while
+/// a peer is held no new endpoint is tried. An endpoint on which a handshake is fresh is
+/// replaced only when the peer moved: the endpoint is the registry's previous answer and
+/// the registry now has another. The registry learns a new mapping only from the peer's
+/// own authenticated packets, so its answer moves when the peer's NAT mapping did, and
+/// the old path is then dead although its handshake is still young. A registry answer
+/// that differs from a working endpoint without having moved (the peer's mapping towards
+/// us is not the one the registry sees) leaves it alone.
+pub fn decide(peer: &Peer, answer: &Lookup, ctx: &PolicyContext, recall: Recall) -> Decision {
+    let decision = decide_on_answer(peer, answer, ctx, recall.last_answer);
+    match recall.held {
         Some(held) => hold_back(decision, held, peer.endpoint, ctx.now),
         None => decision,
     }
 }
 
-fn decide_on_answer(peer: &Peer, answer: &Lookup, ctx: &PolicyContext) -> Decision {
+fn decide_on_answer(
+    peer: &Peer,
+    answer: &Lookup,
+    ctx: &PolicyContext,
+    last_answer: Option<SocketAddr>,
+) -> Decision {
     let answer = match answer {
         Lookup::Found(answer) => answer,
         Lookup::NoRecord => return Decision::leave(Reason::NoRecord),
@@ -244,7 +268,13 @@ fn decide_on_answer(peer: &Peer, answer: &Lookup, ctx: &PolicyContext) -> Decisi
         return Decision::set(endpoint);
     }
     match peer.handshake_age(ctx.now) {
-        Some(age) if age < ctx.fresh_handshake => Decision::leave(Reason::FreshHandshake),
+        Some(age) if age < ctx.fresh_handshake => match current {
+            Some(from) if last_answer == Some(from) => Decision {
+                action: Action::Set(endpoint),
+                reason: Reason::Moved { from },
+            },
+            _ => Decision::leave(Reason::FreshHandshake),
+        },
         _ => Decision::set(endpoint),
     }
 }
@@ -359,7 +389,12 @@ mod tests {
 
     #[test]
     fn sets_a_peer_that_has_no_endpoint() {
-        let d = decide(&peer(2), &found(2, "198.51.100.2:40000"), &ctx(), None);
+        let d = decide(
+            &peer(2),
+            &found(2, "198.51.100.2:40000"),
+            &ctx(),
+            Recall::default(),
+        );
         assert_eq!(d, set("198.51.100.2:40000"));
         assert_eq!(d.reason.to_string(), "set");
     }
@@ -368,7 +403,12 @@ mod tests {
     fn sets_a_peer_without_endpoint_even_if_it_had_a_fresh_handshake() {
         let mut p = peer(2);
         p.last_handshake = ago(1);
-        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx(), None);
+        let d = decide(
+            &p,
+            &found(2, "198.51.100.2:40000"),
+            &ctx(),
+            Recall::default(),
+        );
         assert_eq!(d, set("198.51.100.2:40000"));
     }
 
@@ -377,7 +417,12 @@ mod tests {
         let mut p = peer(2);
         p.endpoint = Some("198.51.100.2:1111".parse().unwrap());
         p.last_handshake = ago(151);
-        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx(), None);
+        let d = decide(
+            &p,
+            &found(2, "198.51.100.2:40000"),
+            &ctx(),
+            Recall::default(),
+        );
         assert_eq!(d, set("198.51.100.2:40000"));
     }
 
@@ -385,7 +430,12 @@ mod tests {
     fn replaces_an_endpoint_that_never_had_a_handshake() {
         let mut p = peer(2);
         p.endpoint = Some("198.51.100.2:1111".parse().unwrap());
-        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx(), None);
+        let d = decide(
+            &p,
+            &found(2, "198.51.100.2:40000"),
+            &ctx(),
+            Recall::default(),
+        );
         assert_eq!(d, set("198.51.100.2:40000"));
     }
 
@@ -394,9 +444,55 @@ mod tests {
         let mut p = peer(2);
         p.endpoint = Some("198.51.100.2:1111".parse().unwrap());
         p.last_handshake = ago(149);
-        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx(), None);
+        let d = decide(
+            &p,
+            &found(2, "198.51.100.2:40000"),
+            &ctx(),
+            Recall::default(),
+        );
         assert_eq!(d.action, Action::Leave);
         assert_eq!(d.reason.to_string(), "fresh-handshake");
+    }
+
+    /// The peer's NAT gave it a new mapping: the registry's answer moved away from the
+    /// endpoint it gave before, and that endpoint's young handshake is a dead path's.
+    #[test]
+    fn follows_a_peer_whose_registry_answer_moved_away_from_its_endpoint() {
+        let mut p = peer(2);
+        p.endpoint = Some("198.51.100.2:1111".parse().unwrap());
+        p.last_handshake = ago(3);
+        let recall = Recall {
+            last_answer: Some("198.51.100.2:1111".parse().unwrap()),
+            ..Recall::default()
+        };
+        let d = decide(&p, &found(2, "198.51.100.2:45000"), &ctx(), recall);
+        assert_eq!(d.action, Action::Set("198.51.100.2:45000".parse().unwrap()));
+        assert_eq!(
+            d.reason.to_string(),
+            "moved: the registry's answer left 198.51.100.2:1111"
+        );
+    }
+
+    /// A working tunnel whose endpoint is not what the registry publishes (the peer's
+    /// mapping towards us differs from the one the registry sees) is never flapped: not
+    /// while the answer stays, and not when the answer moves elsewhere.
+    #[test]
+    fn leaves_a_working_endpoint_that_the_registry_never_gave() {
+        let mut p = peer(2);
+        p.endpoint = Some("198.51.100.2:2222".parse().unwrap());
+        p.last_handshake = ago(3);
+        for (last, now) in [
+            (None, "198.51.100.2:1111"),
+            (Some("198.51.100.2:1111"), "198.51.100.2:1111"),
+            (Some("198.51.100.2:1111"), "198.51.100.2:3333"),
+        ] {
+            let recall = Recall {
+                last_answer: last.map(|a| a.parse().unwrap()),
+                ..Recall::default()
+            };
+            let d = decide(&p, &found(2, now), &ctx(), recall);
+            assert_eq!(d.reason, Reason::FreshHandshake, "{last:?} -> {now}");
+        }
     }
 
     #[test]
@@ -407,7 +503,7 @@ mod tests {
         let mut c = ctx();
         c.fresh_handshake = Duration::from_secs(10);
         assert_eq!(
-            decide(&p, &found(2, "198.51.100.2:40000"), &c, None),
+            decide(&p, &found(2, "198.51.100.2:40000"), &c, Recall::default()),
             set("198.51.100.2:40000")
         );
     }
@@ -416,7 +512,12 @@ mod tests {
     fn leaves_an_endpoint_that_already_matches() {
         let mut p = peer(2);
         p.endpoint = Some("[::ffff:198.51.100.2]:40000".parse().unwrap());
-        let d = decide(&p, &found(2, "198.51.100.2:40000"), &ctx(), None);
+        let d = decide(
+            &p,
+            &found(2, "198.51.100.2:40000"),
+            &ctx(),
+            Recall::default(),
+        );
         assert_eq!(d, Decision::leave(Reason::Unchanged));
         assert_eq!(d.reason.to_string(), "unchanged");
     }
@@ -437,7 +538,7 @@ mod tests {
                 "rejected: SRV target has no address",
             ),
         ] {
-            let d = decide(&p, &answer, &ctx(), None);
+            let d = decide(&p, &answer, &ctx(), Recall::default());
             assert_eq!(d.action, Action::Leave);
             assert_eq!(d.reason.to_string(), reason);
         }
@@ -662,7 +763,7 @@ mod tests {
         ];
         let c = ctx_on_this_machine();
         for (class, addr, rejection, words) in cases {
-            let d = decide(&peer(2), &found(2, addr), &c, None);
+            let d = decide(&peer(2), &found(2, addr), &c, Recall::default());
             assert_eq!(d.action, Action::Leave, "{class}: {addr}");
             assert_eq!(d.reason, Reason::Rejected(rejection), "{class}: {addr}");
             assert_eq!(
@@ -696,7 +797,7 @@ mod tests {
             "[::ffff:198.51.100.1]:51820",
             "198.51.100.1:65535",
         ] {
-            let d = decide(&peer(2), &found(2, addr), &c, None);
+            let d = decide(&peer(2), &found(2, addr), &c, Recall::default());
             let want: SocketAddr = addr.parse().unwrap();
             let want = SocketAddr::new(want.ip().to_canonical(), want.port());
             assert_eq!(d, set(&want.to_string()), "{addr}");
@@ -709,7 +810,7 @@ mod tests {
             &peer(2),
             &Lookup::Rejected("SRV target has no address".into()),
             &ctx(),
-            None,
+            Recall::default(),
         );
         assert_eq!(
             d.reason.rejection(),
@@ -732,14 +833,24 @@ mod tests {
         };
         let c = PolicyContext::for_device(&device, now(), DEFAULT_FRESH_HANDSHAKE, &[]);
         assert_eq!(
-            decide(&peer(2), &found(2, "198.51.100.2:40000"), &c, None),
+            decide(
+                &peer(2),
+                &found(2, "198.51.100.2:40000"),
+                &c,
+                Recall::default()
+            ),
             set("198.51.100.2:40000")
         );
     }
 
     #[test]
     fn rejects_a_record_for_a_key_that_is_not_our_peer() {
-        let d = decide(&peer(2), &found(9, "198.51.100.9:40000"), &ctx(), None);
+        let d = decide(
+            &peer(2),
+            &found(9, "198.51.100.9:40000"),
+            &ctx(),
+            Recall::default(),
+        );
         assert_eq!(d.action, Action::Leave);
         assert!(matches!(
             d.reason.rejection(),
@@ -756,7 +867,12 @@ mod tests {
 
     #[test]
     fn rejects_a_record_for_another_of_our_peers() {
-        let d = decide(&peer(2), &found(3, "198.51.100.3:40000"), &ctx(), None);
+        let d = decide(
+            &peer(2),
+            &found(3, "198.51.100.3:40000"),
+            &ctx(),
+            Recall::default(),
+        );
         assert_eq!(d.action, Action::Leave);
         assert!(matches!(
             d.reason.rejection(),

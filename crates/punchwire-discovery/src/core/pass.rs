@@ -186,8 +186,16 @@ impl Core {
                         ),
                         None => (None, Lookup::NoRecord),
                     };
-                    let held = self.view.peer_mut(peer.public_key).held();
-                    (policy::decide(&peer, &lookup, &ctx, held), registry)
+                    let memory = self.view.peer_mut(peer.public_key);
+                    let decision = policy::decide(&peer, &lookup, &ctx, memory.recall());
+                    if let (Lookup::Found(answer), None) = (&lookup, decision.reason.rejection()) {
+                        let addr = answer.addr;
+                        memory.registry_answered(SocketAddr::new(
+                            addr.ip().to_canonical(),
+                            addr.port(),
+                        ));
+                    }
+                    (decision, registry)
                 }
             };
             if let Action::Set(endpoint) = decision.action {

@@ -526,3 +526,52 @@ fn an_unreadable_device_is_tried_again_at_the_next_poll_with_serials_forgotten()
         "the same serial counts as moved once the device is back"
     );
 }
+
+#[test]
+fn a_peer_that_moved_is_followed_although_its_handshake_is_fresh() {
+    let mut world = World::new(&[registry(1)]);
+    world.publish(registry(1), 2, "198.51.100.2:40002");
+    world.pass(world.at(Duration::ZERO));
+    world.peer_mut(key(2)).last_handshake = Some(world.at(S).wall);
+    let pass = world.pass(world.at(2 * S));
+    assert_eq!(pass.outcomes[1].decision.reason, Reason::Unchanged);
+    world.events();
+
+    // The registry saw the peer come from a new mapping: the old path is dead.
+    world.publish(registry(1), 2, "198.51.100.2:45000");
+    let pass = world.pass(world.at(3 * S));
+
+    assert_eq!(
+        pass.outcomes[1].decision.reason.to_string(),
+        "moved: the registry's answer left 198.51.100.2:40002"
+    );
+    assert_eq!(world.endpoint_of(2), Some(addr("198.51.100.2:45000")));
+    assert!(world.events().contains(&Event::EndpointChanged {
+        iface: IFACE.into(),
+        peer: key(2),
+        old: Some(addr("198.51.100.2:40002")),
+        new: "198.51.100.2:45000".parse().unwrap(),
+        registry: registry(1),
+    }));
+}
+
+#[test]
+fn a_live_tunnel_with_a_different_registry_answer_is_left_alone() {
+    let mut world = World::new(&[registry(1)]);
+    // The peer reached us from its own mapping towards us, which WireGuard roamed to;
+    // the registry sees another.
+    world.peer_mut(key(2)).endpoint = Some(addr("198.51.100.2:2222"));
+    world.peer_mut(key(2)).last_handshake = Some(world.at(Duration::ZERO).wall);
+    world.publish(registry(1), 2, "198.51.100.2:40002");
+    for secs in 1..=3 {
+        let pass = world.pass(world.at(secs * S));
+        assert_eq!(pass.outcomes[1].decision.reason, Reason::FreshHandshake);
+    }
+    // Even when the registry's answer moves, it never was this tunnel's endpoint.
+    world.publish(registry(1), 2, "198.51.100.2:45000");
+    let pass = world.pass(world.at(4 * S));
+
+    assert_eq!(pass.outcomes[1].decision.reason, Reason::FreshHandshake);
+    assert_eq!(world.endpoint_of(2), Some(addr("198.51.100.2:2222")));
+    assert!(world.writes.is_empty());
+}
