@@ -125,6 +125,62 @@ impl Lab {
         self.exec(nat, &["conntrack", "-F"]).map(|_| ())
     }
 
+    /// Forwards `public_port` on a NAT box to the WireGuard port of the host behind it,
+    /// as a user who opened a port on the router would: that host is then reached at
+    /// two public endpoints, its own mapping and this one.
+    pub fn forward_port(&self, nat: Nat, public_port: u16) -> Result<()> {
+        let host = nat.host();
+        let to = format!("{}:{}", host.lan_ip(), self.listen_port(host));
+        let public_port = public_port.to_string();
+        let lan_ip = host.lan_ip().to_string();
+        let port = self.listen_port(host).to_string();
+        self.exec(
+            nat,
+            &[
+                "iptables",
+                "-t",
+                "nat",
+                "-A",
+                "PREROUTING",
+                "-i",
+                WAN,
+                "-p",
+                "udp",
+                "--dport",
+                &public_port,
+                "-j",
+                "DNAT",
+                "--to-destination",
+                &to,
+            ],
+        )?;
+        // Ahead of the firewall, which drops every flow the LAN did not start.
+        self.exec(
+            nat,
+            &[
+                "iptables",
+                "-I",
+                "FORWARD",
+                "1",
+                "-i",
+                WAN,
+                "-p",
+                "udp",
+                "-d",
+                &lan_ip,
+                "--dport",
+                &port,
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "DNAT",
+                "-j",
+                "ACCEPT",
+            ],
+        )
+        .map(|_| ())
+    }
+
     /// Gives everything behind a NAT box a new public port, as a NAT that restarted or a
     /// carrier that re-mapped its subscribers would: every mapping from now on takes
     /// `port`, and the existing ones are forgotten, so the hosts behind it are
