@@ -127,3 +127,39 @@ fn a_working_tunnel_on_an_endpoint_the_registry_does_not_publish_is_left_alone()
         );
     });
 }
+
+#[test]
+fn a_new_address_on_this_machine_is_noticed_and_every_peer_looked_up_again() {
+    if !punchwire_lab::can_run("a local network change") {
+        return;
+    }
+    let lab = Lab::builder().build().expect("the lab builds");
+    lab.with_diagnostics_on_panic(|lab| {
+        lab.wait_registry_handshakes(STEP).unwrap();
+        let _registry = lab.start_registry(bin(), &[]).unwrap();
+        let options = ServiceOptions::default();
+        let alice = lab.start_service(Host::Alice, bin(), &options).unwrap();
+        let _bob = lab.start_service(Host::Bob, bin(), &options).unwrap();
+        wait_direct(lab, "alice pings bob directly");
+
+        lab.add_host_address(Host::Alice, "192.168.1.3".parse().unwrap())
+            .unwrap();
+
+        let said = |what: &str| {
+            control(&alice.socket, ControlCommand::RecentEvents)["events"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|e| e["type"] == "network-changed" && e["what"] == what)
+        };
+        wait_until(STEP, "alice's service tells the new address", || {
+            said("192.168.1.3/24 came up")
+        })
+        .unwrap();
+        assert!(
+            !said("192.168.1.2/24 came up"),
+            "an address alice had from the start is no change"
+        );
+        wait_direct(lab, "alice still reaches bob");
+    });
+}

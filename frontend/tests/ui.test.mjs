@@ -318,6 +318,7 @@ describe("activity", () => {
     assert.match(told, /bob is not direct: no handshake followed endpoint 203\.0\.113\.9:40000/);
     assert.match(told, /registry 10\.98\.0\.1:53 unreachable: timed out/);
     assert.match(told, /discovery paused on wg0/);
+    assert.match(told, /this machine's network changed \(192\.168\.7\.9\/24 came up\): every peer looked up again/);
     assert.match(told, /configuration reloaded/);
     assert.match(told, /registry mode disabled/);
     await done(page);

@@ -44,6 +44,7 @@ fn the_events_fixture_holds_each_event_the_service_sends() {
             "registry-reachable",
             "registry-unreachable",
             "decision",
+            "network-changed",
             "paused",
             "resumed",
             "reloaded",

@@ -20,6 +20,7 @@ use crate::core::{
 };
 use crate::events::{Event, CHANNEL_CAPACITY};
 use crate::lookup::AnswerSource;
+use crate::network_watch::NetworkWatch;
 use crate::nudge;
 use crate::view::InterfaceView;
 
@@ -123,13 +124,13 @@ impl<S: AnswerSource> Engine<S> {
     /// (registry health, peers marked not direct), so it can be run again after a stop.
     pub async fn run(&mut self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut network = NetworkWatch::new();
         // A missing interface (`wg-quick down`) is ordinary: say so once, not every poll.
         let mut read_error: Option<String> = None;
         loop {
             let moved = self.serial_moved().await;
-            let due = self
-                .core
-                .due(moved, Instant::now().into_std(), SystemTime::now());
+            let due = self.core.due(moved, moment(SystemTime::now()));
+            self.tell();
             match due {
                 Due::Pass => match self.pass().await {
                     Ok(pass) => {
@@ -163,6 +164,10 @@ impl<S: AnswerSource> Engine<S> {
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = tokio::time::sleep_until(wake) => {}
+                what = network.changed() => {
+                    self.core.network_changed(what);
+                    self.tell();
+                }
             }
         }
     }

@@ -41,6 +41,13 @@ pub enum Event {
         registry: SocketAddr,
         reason: String,
     },
+    /// This machine's network changed (an address came or went, or it woke from
+    /// sleep): every peer is looked up again at once, and the query itself tells the
+    /// registry this machine's new mapping. `what` says what changed.
+    NetworkChanged {
+        iface: String,
+        what: String,
+    },
     /// The engine's decision about one peer changed (it is not repeated while it stays
     /// the same); `endpoint` is the one the peer has afterwards. A rejected answer's
     /// reason is in `reason`'s words and, by kind, in `rejection`.
@@ -99,6 +106,9 @@ impl Event {
             Event::RegistryReachable { registry } => tracing::info!("registry {registry} answers"),
             Event::RegistryUnreachable { registry, reason } => {
                 tracing::warn!("registry {registry} unreachable: {reason}")
+            }
+            Event::NetworkChanged { iface, what } => {
+                tracing::info!("{iface}: the network changed ({what}): looking every peer up again")
             }
             Event::Decision {
                 iface,

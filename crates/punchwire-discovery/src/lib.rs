@@ -22,6 +22,7 @@ pub mod exchange;
 pub mod find;
 pub mod health;
 pub mod lookup;
+pub mod network_watch;
 // Tests' stand-in for the registries: not in a build that ships.
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;

@@ -121,6 +121,13 @@ mod tests {
                 ),
                 None,
             ),
+            (
+                Event::NetworkChanged {
+                    iface: iface(),
+                    what: "192.168.7.9/24 came up".into(),
+                },
+                None,
+            ),
         ];
         for (event, name) in &sent {
             let json = event_json("wg0", event, *name);

@@ -307,7 +307,9 @@ fn event_peer(event: &punchwire_discovery::Event) -> Option<&punchwire_wg::Publi
         Event::EndpointChanged { peer, .. }
         | Event::PeerHealthChanged { peer, .. }
         | Event::Decision { peer, .. } => Some(peer),
-        Event::RegistryReachable { .. } | Event::RegistryUnreachable { .. } => None,
+        Event::RegistryReachable { .. }
+        | Event::RegistryUnreachable { .. }
+        | Event::NetworkChanged { .. } => None,
     }
 }
 

@@ -105,6 +105,8 @@ export function describe(e: ServiceEvent, nameOf: NameOf = () => null): string {
       return `registry ${str(e.registry) ?? "?"} unreachable${reason ? `: ${reason}` : ""}`;
     case "decision":
       return `${peer}: ${reason ?? "decision"}`;
+    case "network-changed":
+      return `this machine's network changed (${str(e.what) ?? "?"}): every peer looked up again`;
     case "paused":
     case "resumed":
       return `discovery ${e.type}${str(e.iface) ? ` on ${e.iface}` : ""}`;

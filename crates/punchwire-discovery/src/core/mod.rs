@@ -27,7 +27,7 @@ use punchwire_wg::{Device, Peer, PublicKey};
 pub use pass::{
     DecidedPass, EndpointWrite, Outcome, Pass, PassPlan, Question, Reply, WriteResults,
 };
-pub use schedule::Due;
+pub use schedule::{Due, ASLEEP_AFTER};
 pub use serials::SerialReply;
 
 use crate::config::Config;
@@ -57,6 +57,8 @@ pub struct Core {
     next_check: Option<SystemTime>,
     /// When the next full pass is due whatever the serials say; `None`: now.
     next_full: Option<Instant>,
+    /// The latest poll, to tell a sleep between two.
+    last_poll: Option<Moment>,
     /// Events not yet taken by the driver, in the order they happened.
     events: Vec<Event>,
 }
@@ -69,6 +71,7 @@ impl Core {
             serials: Default::default(),
             next_check: None,
             next_full: None,
+            last_poll: None,
             events: Vec::new(),
             config,
         }

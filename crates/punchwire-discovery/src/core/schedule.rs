@@ -1,10 +1,16 @@
-//! When to do what: a full pass when a serial moved or the interval is over, a health
-//! check when some peer's health changes by itself, and otherwise sleep until the next
-//! poll.
+//! When to do what: a full pass when a serial moved, the interval is over or the
+//! network changed, a health check when some peer's health changes by itself, and
+//! otherwise sleep until the next poll.
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use super::Core;
+use super::{Core, Moment};
+use crate::events::Event;
+
+/// How far the wall clock may run ahead of the monotonic one between two polls before
+/// that counts as waking from sleep: the monotonic clock stops while the machine
+/// sleeps, the wall clock does not.
+pub const ASLEEP_AFTER: Duration = Duration::from_secs(5);
 
 /// What is due after a poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,11 +21,19 @@ pub enum Due {
 }
 
 impl Core {
-    /// What is due at `now`, the serials having `moved` or not.
-    pub fn due(&self, moved: bool, now: Instant, wall: SystemTime) -> Due {
-        if moved || self.next_full.is_none_or(|at| now >= at) {
+    /// What is due at `now`, the serials having `moved` or not. A poll that finds the
+    /// machine just woke from sleep counts as a network change.
+    pub fn due(&mut self, moved: bool, now: Moment) -> Due {
+        if let Some(slept) = self.slept_since_last_poll(now) {
+            self.network_changed(format!(
+                "woke from sleep, or the clock was set, {} s ahead",
+                slept.as_secs()
+            ));
+        }
+        self.last_poll = Some(now);
+        if moved || self.next_full.is_none_or(|at| now.mono >= at) {
             Due::Pass
-        } else if self.next_check.is_some_and(|at| wall >= at) {
+        } else if self.next_check.is_some_and(|at| now.wall >= at) {
             Due::HealthCheck
         } else {
             Due::Nothing
@@ -30,6 +44,24 @@ impl Core {
     pub fn wake_at(&self, now: Instant) -> Instant {
         let poll = now + self.config.poll;
         self.next_full.map_or(poll, |at| at.min(poll))
+    }
+
+    /// This machine's network changed (`what`): a pass now, since every mapping may have
+    /// moved, and the serials forgotten so that the next poll's answers count.
+    pub fn network_changed(&mut self, what: String) {
+        self.next_full = None;
+        self.serials.clear();
+        self.events.push(Event::NetworkChanged {
+            iface: self.config.iface.clone(),
+            what,
+        });
+    }
+
+    fn slept_since_last_poll(&self, now: Moment) -> Option<Duration> {
+        let last = self.last_poll?;
+        let wall = now.wall.duration_since(last.wall).ok()?;
+        let mono = now.mono.saturating_duration_since(last.mono);
+        wall.checked_sub(mono).filter(|gap| *gap >= ASLEEP_AFTER)
     }
 
     /// The device could not be read at `now` for a pass: try again at the next poll

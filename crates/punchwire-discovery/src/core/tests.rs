@@ -476,18 +476,14 @@ fn a_health_check_between_passes_tells_the_end_of_the_pending_window() {
 fn a_pass_is_due_at_first_when_a_serial_moves_and_when_the_interval_is_over() {
     let mut world = World::new(&[registry(1)]);
     let t0 = world.at(Duration::ZERO);
-    assert_eq!(
-        world.core.due(false, t0.mono, t0.wall),
-        Due::Pass,
-        "at first"
-    );
+    assert_eq!(world.core.due(false, t0), Due::Pass, "at first");
     world.pass(t0);
     let interval = world.core.config().interval;
-    assert_eq!(world.core.due(false, t0.mono, t0.wall), Due::Nothing);
-    assert_eq!(world.core.due(true, t0.mono, t0.wall), Due::Pass);
+    assert_eq!(world.core.due(false, t0), Due::Nothing);
+    assert_eq!(world.core.due(true, t0), Due::Pass);
     assert_eq!(world.core.wake_at(t0.mono), t0.mono + DEFAULT_POLL);
     let end = world.at(interval);
-    assert_eq!(world.core.due(false, end.mono, end.wall), Due::Pass);
+    assert_eq!(world.core.due(false, end), Due::Pass);
 }
 
 #[test]
@@ -497,12 +493,9 @@ fn a_pending_peer_makes_a_health_check_due_between_passes() {
     let t0 = world.at(Duration::ZERO);
     world.pass(t0);
     let poll = world.at(DEFAULT_POLL);
-    assert_eq!(
-        world.core.due(false, poll.mono, poll.wall),
-        Due::HealthCheck
-    );
+    assert_eq!(world.core.due(false, poll), Due::HealthCheck);
     world.core.health_unreadable();
-    assert_eq!(world.core.due(false, poll.mono, poll.wall), Due::Nothing);
+    assert_eq!(world.core.due(false, poll), Due::Nothing);
 }
 
 #[test]
@@ -520,7 +513,7 @@ fn an_unreadable_device_is_tried_again_at_the_next_poll_with_serials_forgotten()
     world.core.device_unreadable(t0.mono);
     assert_eq!(world.core.wake_at(t0.mono), t0.mono + DEFAULT_POLL);
     let poll = world.at(DEFAULT_POLL);
-    assert_eq!(world.core.due(false, poll.mono, poll.wall), Due::Pass);
+    assert_eq!(world.core.due(false, poll), Due::Pass);
     assert!(
         world.core.serials_answered(serial(), poll, 0.0),
         "the same serial counts as moved once the device is back"
@@ -574,4 +567,59 @@ fn a_live_tunnel_with_a_different_registry_answer_is_left_alone() {
     assert_eq!(pass.outcomes[1].decision.reason, Reason::FreshHandshake);
     assert_eq!(world.endpoint_of(2), Some(addr("198.51.100.2:2222")));
     assert!(world.writes.is_empty());
+}
+
+#[test]
+fn a_network_change_makes_a_pass_due_at_once_and_says_so() {
+    let mut world = World::new(&[registry(1)]);
+    let t0 = world.at(Duration::ZERO);
+    world.pass(t0);
+    world.events();
+    assert_eq!(world.core.due(false, t0), Due::Nothing);
+
+    world.core.network_changed("192.0.2.7/24 came up".into());
+
+    assert_eq!(
+        world.events(),
+        [Event::NetworkChanged {
+            iface: IFACE.into(),
+            what: "192.0.2.7/24 came up".into()
+        }]
+    );
+    assert_eq!(world.core.due(false, t0), Due::Pass);
+}
+
+/// The monotonic clock stops while the machine sleeps; the wall clock does not.
+#[test]
+fn waking_from_sleep_counts_as_a_network_change() {
+    let mut world = World::new(&[registry(1)]);
+    let t0 = world.at(Duration::ZERO);
+    world.pass(t0);
+    assert_eq!(world.core.due(false, t0), Due::Nothing);
+    // An ordinary poll: both clocks moved alike.
+    let poll = world.at(S);
+    assert_eq!(world.core.due(false, poll), Due::Nothing);
+    world.events();
+
+    let woke = Moment {
+        wall: poll.wall + Duration::from_secs(3600) + S,
+        mono: poll.mono + S,
+    };
+    assert_eq!(world.core.due(false, woke), Due::Pass);
+    assert_eq!(
+        world.events(),
+        [Event::NetworkChanged {
+            iface: IFACE.into(),
+            what: "woke from sleep, or the clock was set, 3600 s ahead".into()
+        }]
+    );
+    // A gap below the bound is a late poll, not a sleep.
+    let late = Moment {
+        wall: woke.wall + ASLEEP_AFTER,
+        mono: woke.mono + S,
+    };
+    world.pass(woke);
+    world.events();
+    assert_eq!(world.core.due(false, late), Due::Nothing);
+    assert_eq!(world.events(), []);
 }

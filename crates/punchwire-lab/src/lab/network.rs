@@ -1,7 +1,9 @@
 //! The network under the hosts: one namespace per node, veth links with the addresses
 //! of the crate docs' diagram, and the NAT boxes' rules; and, for tests of mapping
-//! expiry, making a NAT box forget its mappings.
+//! expiry and moves, making a NAT box forget or change its mappings, forwarding a port,
+//! giving a host a new address.
 
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::Lab;
@@ -123,6 +125,14 @@ impl Lab {
     /// Empties a NAT box's conntrack table: every mapping is forgotten.
     pub fn flush_conntrack(&self, nat: Nat) -> Result<()> {
         self.exec(nat, &["conntrack", "-F"]).map(|_| ())
+    }
+
+    /// Gives a host one more address on its own link, as a second network or a new
+    /// DHCP lease would: what this machine's address watch must notice.
+    pub fn add_host_address(&self, host: Host, addr: Ipv4Addr) -> Result<()> {
+        let addr = format!("{addr}/24");
+        self.exec(host, &["ip", "addr", "add", &addr, "dev", HOST_LINK])
+            .map(|_| ())
     }
 
     /// Forwards `public_port` on a NAT box to the WireGuard port of the host behind it,
