@@ -437,8 +437,13 @@ async fn startup_errors_name_what_is_wrong() {
     let err = Registry::start(RegistryConfig::new(zone(), "wg-missing"), backend.clone())
         .await
         .err()
-        .unwrap()
-        .to_string();
+        .unwrap();
+    let cause = std::error::Error::source(&err).expect("the backend's error is kept");
+    assert!(
+        cause.downcast_ref::<punchwire_wg::BackendError>().is_some(),
+        "{cause:?}"
+    );
+    let err = err.to_string();
     assert!(err.contains("wg-missing"), "{err}");
 
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -447,8 +452,16 @@ async fn startup_errors_name_what_is_wrong() {
     let err = Registry::start(config, backend.clone())
         .await
         .err()
-        .unwrap()
-        .to_string();
+        .unwrap();
+    let cause = std::error::Error::source(&err).expect("the socket's error is kept");
+    assert_eq!(
+        cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind),
+        Some(std::io::ErrorKind::AddrInUse),
+        "{cause:?}"
+    );
+    let err = err.to_string();
     assert!(
         err.contains(&taken.local_addr().unwrap().to_string()) && err.contains("in use"),
         "{err}"
