@@ -8,7 +8,8 @@ events, the events of each discovery pass. Figures are for the app's whole proce
 (WebKit runs the window in child processes): RSS of the app itself, and PSS summed over
 the tree, which counts shared libraries once.
 
-Run as root, with a release build (`npm run tauri -- build --no-bundle` in frontend/):
+Run as root, with a release build of the app (`npm run tauri -- build --no-bundle` in
+frontend/) and of punchwire with its demo (`cargo build --release -p punchwire --features demo`):
   xvfb-run -a dbus-run-session -- /usr/bin/python3 src-tauri/bench/footprint.py \\
       target/release/punchwire-tray target/release/punchwire [SECONDS]
 """

@@ -21,6 +21,11 @@ need usr/share/icons/hicolor/128x128/apps/punchwire-tray.png
 need usr/share/punchwire/first-run.toml
 
 [ -x "$root/usr/bin/punchwire" ] && "$root/usr/bin/punchwire" --help >/dev/null || { echo "punchwire --help fails"; fail=1; }
+# The packaged binary is built without the demo, so it has no NAT lab to run as root.
+# `demo --help` so that a binary with the demo prints its help instead of starting it.
+no_demo=$("$root/usr/bin/punchwire" demo --help 2>&1 || true)
+grep -q 'this build of punchwire has no demo' <<<"$no_demo" \
+  || { echo "the packaged punchwire has the demo (built with --features demo?): $no_demo"; fail=1; }
 grep -qx 'Exec=punchwire-tray --hidden' "$root/etc/xdg/autostart/punchwire-tray.desktop" || { echo "autostart entry does not start the tray hidden"; fail=1; }
 grep -q 'ExecStart=/usr/bin/punchwire service' "$root/usr/lib/systemd/system/punchwire.service" || { echo "unit does not run /usr/bin/punchwire"; fail=1; }
 grep -qx 'g punchwire - -' "$root/usr/lib/sysusers.d/punchwire.conf" || { echo "sysusers file does not declare the group"; fail=1; }

@@ -1,34 +1,20 @@
 //! wgsd's test device and the snapshots built from it, for the tests of `answer` and
 //! `snapshot`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
 use punchwire_control::zone::Zone;
-use punchwire_wg::{Device, Peer, PublicKey};
+pub use punchwire_testkit::wg::{key, peer};
+use punchwire_wg::Device;
 
 use crate::snapshot::{SelfRecord, Snapshot, SnapshotConfig};
 use crate::zone::ZoneNames;
 
 pub const ZONE: &str = "example.com.";
 
-pub fn key(first: u8) -> PublicKey {
-    let mut bytes = [0u8; 32];
-    bytes[0] = first;
-    PublicKey::from_bytes(bytes)
-}
-
 pub fn nets(list: &[&str]) -> Vec<IpNet> {
     list.iter().map(|s| s.parse().unwrap()).collect()
-}
-
-pub fn peer(key: PublicKey, endpoint: Option<&str>, allowed: &[&str]) -> Peer {
-    Peer {
-        endpoint: endpoint.map(|e| e.parse::<SocketAddr>().unwrap()),
-        allowed_ips: nets(allowed),
-        ..Peer::new(key)
-    }
 }
 
 /// wgsd's test device: self key 99, peer 1 on IPv4, peer 2 on IPv6, and (added in later

@@ -107,14 +107,29 @@ fn tcp(addr: SocketAddr, device: Option<&str>) -> io::Result<TcpListener> {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn tie(socket: &Socket, device: Option<&str>) -> io::Result<()> {
     match device {
-        Some(device) => socket.bind_device(Some(device.as_bytes())).map_err(|err| {
-            io::Error::new(
-                err.kind(),
-                format!("cannot tie the socket to interface {device:?}: {err}"),
-            )
-        }),
+        Some(device) => socket
+            .bind_device(Some(device.as_bytes()))
+            // The kind stays the socket's, for `listen_hint`; the cause stays its source.
+            .map_err(|source| {
+                io::Error::new(
+                    source.kind(),
+                    TieError {
+                        device: device.to_owned(),
+                        source,
+                    },
+                )
+            }),
         None => Ok(()),
     }
+}
+
+/// Why a socket could not be tied to its interface (SO_BINDTODEVICE).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[derive(Debug, thiserror::Error)]
+#[error("cannot tie the socket to interface {device:?}: {source}")]
+struct TieError {
+    device: String,
+    source: io::Error,
 }
 
 /// Elsewhere there is no SO_BINDTODEVICE; the ACL alone guards the socket.
@@ -138,5 +153,27 @@ mod tests {
         // Linux reports twice what was asked (its own bookkeeping counts too).
         let size = socket.recv_buffer_size().unwrap();
         assert!(size >= UDP_RECEIVE_BUFFER, "{size} bytes");
+    }
+
+    #[test]
+    fn an_untied_socket_keeps_the_kernel_error_as_its_source() {
+        use std::error::Error as _;
+
+        // Refused either way: EPERM without CAP_NET_RAW, ENODEV as root.
+        let err = match bind("127.0.0.1:0".parse().unwrap(), Some("pw-no-such-if")) {
+            Err(err) => err,
+            Ok(_) => panic!("a socket tied to an interface that does not exist"),
+        };
+        let line = err.to_string();
+        assert!(
+            line.contains("cannot tie the socket to interface \"pw-no-such-if\""),
+            "{line}"
+        );
+        let listen = err.source().expect("the listen error keeps its cause");
+        let tie = listen.downcast_ref::<io::Error>().expect("an io::Error");
+        let kernel = tie.source().expect("the tie error keeps the kernel's");
+        let kernel = kernel.downcast_ref::<io::Error>().expect("an io::Error");
+        assert!(kernel.raw_os_error().is_some(), "{kernel:?}");
+        assert_eq!(tie.kind(), kernel.kind());
     }
 }

@@ -73,20 +73,27 @@ impl RegistryConfig {
     }
 }
 
-/// Why a registry did not start. Each message carries its cause in its own text (no
-/// separate error source), so it reads whole however it is printed.
+/// Why a registry did not start. Each message also says its cause, so that it reads
+/// whole where only `Display` is shown; the cause is kept as the error's source too, so
+/// that callers can still tell an `io::ErrorKind` or a [`BackendError`] apart, and
+/// `one_line` (punchwire-control) does not say it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("cannot read WireGuard device {device:?}: {reason}")]
     Device {
         device: String,
+        #[source]
         reason: BackendError,
     },
 
     #[error(
         "cannot list the addresses of interface {device:?} to listen on: {reason}; give --listen"
     )]
-    InterfaceAddresses { device: String, reason: io::Error },
+    InterfaceAddresses {
+        device: String,
+        #[source]
+        reason: io::Error,
+    },
 
     #[error("interface {device:?} has no IP address to listen on (is it up and addressed?); give --listen")]
     NoTunnelAddress { device: String },
@@ -95,6 +102,7 @@ pub enum RegistryError {
     Listen {
         addr: SocketAddr,
         proto: &'static str,
+        #[source]
         reason: io::Error,
     },
 

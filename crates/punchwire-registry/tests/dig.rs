@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use punchwire_registry::{Registry, RegistryConfig, RunningRegistry, SelfRecord};
+use punchwire_testkit::wg::{key, peer};
 use punchwire_wg::{Backend, Device, MemoryBackend, Peer, PublicKey};
 
 const IFACE: &str = "wg-test";
@@ -13,12 +14,6 @@ const ZONE: &str = "example.com";
 
 fn zone() -> punchwire_control::zone::Zone {
     ZONE.parse().expect("the test zone is a zone")
-}
-
-fn key(n: u16) -> PublicKey {
-    let mut bytes = [7u8; 32];
-    bytes[..2].copy_from_slice(&n.to_be_bytes());
-    PublicKey::from_bytes(bytes)
 }
 
 fn instance(k: PublicKey) -> String {
@@ -34,19 +29,12 @@ fn device(n: u16) -> Device {
         fwmark: None,
         peers: (0..n)
             .map(|i| Peer {
-                public_key: key(i),
-                has_preshared_key: false,
-                endpoint: Some(SocketAddr::new(
-                    [198, 51, 100, (i % 250) as u8 + 1].into(),
-                    40000 + i,
-                )),
-                allowed_ips: vec![format!("10.9.{}.{}/32", i / 250, i % 250 + 1)
-                    .parse()
-                    .unwrap()],
-                last_handshake: None,
-                rx_bytes: 0,
-                tx_bytes: 0,
                 persistent_keepalive: Some(25),
+                ..peer(
+                    key(i),
+                    Some(&format!("198.51.100.{}:{}", i % 250 + 1, 40000 + i)),
+                    &[&format!("10.9.{}.{}/32", i / 250, i % 250 + 1)],
+                )
             })
             .collect(),
     }
@@ -437,8 +425,13 @@ async fn startup_errors_name_what_is_wrong() {
     let err = Registry::start(RegistryConfig::new(zone(), "wg-missing"), backend.clone())
         .await
         .err()
-        .unwrap()
-        .to_string();
+        .unwrap();
+    let cause = std::error::Error::source(&err).expect("the backend's error is kept");
+    assert!(
+        cause.downcast_ref::<punchwire_wg::BackendError>().is_some(),
+        "{cause:?}"
+    );
+    let err = err.to_string();
     assert!(err.contains("wg-missing"), "{err}");
 
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -447,8 +440,16 @@ async fn startup_errors_name_what_is_wrong() {
     let err = Registry::start(config, backend.clone())
         .await
         .err()
-        .unwrap()
-        .to_string();
+        .unwrap();
+    let cause = std::error::Error::source(&err).expect("the socket's error is kept");
+    assert_eq!(
+        cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind),
+        Some(std::io::ErrorKind::AddrInUse),
+        "{cause:?}"
+    );
+    let err = err.to_string();
     assert!(
         err.contains(&taken.local_addr().unwrap().to_string()) && err.contains("in use"),
         "{err}"

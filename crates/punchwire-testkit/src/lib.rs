@@ -1,12 +1,16 @@
-//! What Punchwire's tests share that no product crate should carry. It depends on no
-//! Punchwire crate, so that every crate's tests can use it, the WireGuard backends' own
-//! included.
+//! What Punchwire's tests share that no product crate should carry. Without features it
+//! depends on no Punchwire crate, so that every crate's tests can use it, the WireGuard
+//! backends' own included; the feature `wg` adds [`wg`], test keys and peers, for the
+//! crates built on punchwire-wg.
 //!
 //! [`can_run`] is the one gate for tests that need root or a tool: outside CI a missing
 //! prerequisite skips the test loudly; on CI (`CI` set to anything but empty, `false` or
 //! `0`) it fails, so that a broken runner cannot pass by skipping.
 
 use std::io::Write;
+
+#[cfg(feature = "wg")]
+pub mod wg;
 
 /// Whether the test named `test` can run here, `missing` being what it needs and this
 /// machine lacks (checked by the caller, root aside: see [`missing_root`]).

@@ -39,8 +39,16 @@ enum Command {
     Service(cmd::service::Args),
     /// The whole product on this Linux machine: a registry and two peers behind two
     /// NATs in network namespaces, their direct tunnel coming up. Needs root.
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "demo"))]
     Demo(cmd::demo::Args),
+    /// Kept out of `--help`: typed by someone following the README on a build without
+    /// the demo, it says how to get one instead of clap's "unrecognized subcommand".
+    #[cfg(not(all(target_os = "linux", feature = "demo")))]
+    #[command(hide = true, disable_help_flag = true)]
+    Demo {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
     /// What the running service sees: interfaces, peers, registries.
     Status(cmd::control::StatusArgs),
     /// Follow the service's events (endpoint changes, peers going direct, ...).
@@ -83,8 +91,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Command::Registry(args) => cmd::registry::run(args).await,
             Command::Client(args) => cmd::client::run(args).await,
             Command::Service(args) => cmd::service::run(args).await,
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "demo"))]
             Command::Demo(args) => cmd::demo::run(args).await,
+            #[cfg(not(all(target_os = "linux", feature = "demo")))]
+            Command::Demo { .. } => Err(cmd::no_demo()),
             Command::Status(args) => cmd::control::status(args).await,
             Command::Events(args) => cmd::control::events(args).await,
             Command::Pause(args) => cmd::control::pause(args, true).await,
@@ -136,5 +146,29 @@ mod tests {
 
         let plain = anyhow::anyhow!("cause").context("outer");
         assert_eq!(one_line(plain.as_ref()), "outer: cause");
+    }
+
+    #[cfg(all(target_os = "linux", not(feature = "demo")))]
+    #[test]
+    fn a_build_without_the_demo_says_how_to_get_one() {
+        use clap::CommandFactory;
+
+        let help = Cli::command().render_long_help().to_string();
+        assert!(!help.contains("demo"), "{help}");
+        // The demo's own flags too: the user gets the pointer, not a flag error.
+        let cli =
+            Cli::try_parse_from(["punchwire", "demo", "--exit-when-done", "--wg", "boringtun"])
+                .unwrap_or_else(|e| panic!("{e}"));
+        let error = run(cli.command).expect_err("there is no demo to run");
+        let line = one_line(error.as_ref());
+        assert!(
+            line.contains("this build of punchwire has no demo"),
+            "{line}"
+        );
+        assert!(line.contains("sudo scripts/demo"), "{line}");
+        assert!(
+            line.contains("cargo build -p punchwire --features demo"),
+            "{line}"
+        );
     }
 }

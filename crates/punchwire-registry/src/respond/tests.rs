@@ -8,7 +8,8 @@ use std::time::Duration;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
-use punchwire_wg::{Device, Peer, PublicKey};
+use punchwire_testkit::wg::key;
+use punchwire_wg::{Device, Peer};
 
 use super::{Responder, Transport};
 use crate::live::Live;
@@ -19,18 +20,8 @@ use punchwire_control::zone::Zone;
 
 const ZONE: &str = "example.com.";
 
-fn key(n: u8) -> PublicKey {
-    let mut bytes = [3u8; 32];
-    bytes[0] = n;
-    PublicKey::from_bytes(bytes)
-}
-
 fn peer(n: u8, endpoint: &str) -> Peer {
-    Peer {
-        endpoint: Some(endpoint.parse().unwrap()),
-        allowed_ips: vec![format!("10.0.0.{n}/32").parse().unwrap()],
-        ..Peer::new(key(n))
-    }
+    punchwire_testkit::wg::peer(key(n.into()), Some(endpoint), &[&format!("10.0.0.{n}/32")])
 }
 
 fn device(peers: Vec<Peer>) -> Device {
@@ -56,7 +47,7 @@ fn live(device: &Device, stale_after: Duration) -> Arc<Live> {
 }
 
 fn instance(n: u8) -> String {
-    format!("{}._wireguard._udp.{ZONE}", key(n).to_dns_label())
+    format!("{}._wireguard._udp.{ZONE}", key(n.into()).to_dns_label())
 }
 
 /// A peer asking: 10.0.0.1 is inside peer 1's AllowedIPs.

@@ -2,11 +2,28 @@
 
 pub mod client;
 pub mod control;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "demo"))]
 pub mod demo;
 pub mod registry;
 pub mod service;
 pub mod show;
+
+/// Why `punchwire demo` does not run here, and how to get a build where it does.
+#[cfg(not(all(target_os = "linux", feature = "demo")))]
+pub fn no_demo() -> anyhow::Error {
+    if cfg!(target_os = "linux") {
+        anyhow::anyhow!(
+            "this build of punchwire has no demo (the NAT lab is left out of the binary that \
+             ships); from a clone of the repository run `sudo scripts/demo`, or build it with \
+             `cargo build -p punchwire --features demo`"
+        )
+    } else {
+        anyhow::anyhow!(
+            "the demo needs Linux (network namespaces): run `sudo scripts/demo` from a clone \
+             of the repository on a Linux machine"
+        )
+    }
+}
 
 /// Logs go to stderr so that stdout stays clean for `--json` and for pipes.
 pub fn init_logging(filter: &str) {
