@@ -257,46 +257,10 @@ mod tests {
 
     use super::*;
     use crate::config::DEFAULT_POLL;
+    use crate::fixtures::{addr, device, key, registry, IFACE};
     use crate::memory::MemorySource;
     use crate::policy::Reason;
-    use punchwire_wg::{Device, Endpoint, MemoryBackend, Peer, PublicKey};
-
-    const IFACE: &str = "wg0";
-
-    fn key(n: u8) -> PublicKey {
-        PublicKey::from_bytes([n; 32])
-    }
-
-    fn registry(n: u8) -> SocketAddr {
-        SocketAddr::from(([10, 99, 0, n], 53))
-    }
-
-    fn addr(s: &str) -> SocketAddr {
-        s.parse().unwrap()
-    }
-
-    fn peer(n: u8) -> Peer {
-        Peer {
-            has_preshared_key: true,
-            allowed_ips: vec![format!("10.99.0.{n}/32").parse().unwrap()],
-            persistent_keepalive: Some(5),
-            ..Peer::new(key(n))
-        }
-    }
-
-    /// A device whose peer 1 is the registry (at 203.0.113.1, DNS on 10.99.0.1) and
-    /// peers 2 and 3 are to be discovered.
-    fn device() -> Device {
-        let mut reg = peer(1);
-        reg.endpoint = Some(addr("203.0.113.1:51820"));
-        Device {
-            name: IFACE.into(),
-            public_key: Some(key(100)),
-            listen_port: Some(51820),
-            fwmark: None,
-            peers: vec![reg, peer(2), peer(3)],
-        }
-    }
+    use punchwire_wg::{Endpoint, MemoryBackend, Peer};
 
     fn setup(registries: &[SocketAddr]) -> (MemoryBackend, MemorySource, Engine<MemorySource>) {
         let memory = MemoryBackend::new();

@@ -20,6 +20,8 @@ pub mod engine;
 pub mod events;
 pub mod exchange;
 pub mod find;
+#[cfg(test)]
+mod fixtures;
 pub mod health;
 pub mod lookup;
 pub mod network_watch;

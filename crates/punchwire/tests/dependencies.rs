@@ -12,7 +12,7 @@ fn normal_dependencies(features: &[&str]) -> Vec<String> {
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
     let mut args = vec![
         "tree",
-        "--offline",
+        "--locked",
         "--manifest-path",
         manifest,
         "-p",
