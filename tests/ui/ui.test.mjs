@@ -3,16 +3,21 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import { build } from "esbuild";
-import { chromium } from "playwright-core";
 import { serveDir } from "./serve.mjs";
 import * as fx from "./fixtures.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const dist = path.join(here, "..", "dist");
-const artifacts = path.join(here, "..", "test-artifacts");
+// The app's own folder: its build, its screenshots, and the packages the tests use
+// (installed there, beside the app's).
+const frontend = path.join(here, "..", "..", "frontend");
+const require = createRequire(path.join(frontend, "package.json"));
+const { build } = require("esbuild");
+const { chromium } = require("playwright-core");
+const dist = path.join(frontend, "dist");
+const artifacts = path.join(frontend, "test-artifacts");
 mkdirSync(artifacts, { recursive: true });
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
@@ -27,6 +32,7 @@ before(async () => {
     format: "iife",
     write: false,
     target: "es2021",
+    nodePaths: [path.join(frontend, "node_modules")],
   });
   harness = out.outputFiles[0].text;
   server = await serveDir(dist);
