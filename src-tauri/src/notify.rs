@@ -74,7 +74,13 @@ impl PeerChange {
                     _ => None,
                 }
             }
-            ServiceEvent::Other => None,
+            // Told like a peer's endpoint change: the registry is a peer whose address moved.
+            ServiceEvent::RegistryMoved(moved) => Some(PeerChange::EndpointChanged {
+                peer: display_name(moved.name.as_deref(), &moved.peer),
+                from: moved.old.map(|o| o.to_string()),
+                to: moved.new.to_string(),
+            }),
+            ServiceEvent::RegistryNameUnresolved(_) | ServiceEvent::Other => None,
         }
     }
 
