@@ -74,7 +74,13 @@ impl PeerChange {
                     _ => None,
                 }
             }
-            ServiceEvent::Other => None,
+            // Told like a peer's endpoint change: the registry is a peer whose address moved.
+            ServiceEvent::RegistryMoved(moved) => Some(PeerChange::EndpointChanged {
+                peer: display_name(moved.name.as_deref(), &moved.peer),
+                from: moved.old.map(|o| o.to_string()),
+                to: moved.new.to_string(),
+            }),
+            ServiceEvent::RegistryNameUnresolved(_) | ServiceEvent::Other => None,
         }
     }
 
@@ -232,8 +238,13 @@ mod tests {
                 PeerChange::BecameDirect {
                     peer: "alice".into()
                 },
+                PeerChange::EndpointChanged {
+                    peer: "registry".into(),
+                    from: Some("192.0.2.10:51820".into()),
+                    to: "192.0.2.20:51820".into()
+                },
             ],
-            "the decision event is not worth a notification"
+            "neither the decision event nor a name that could not be resolved is worth a notification"
         );
     }
 
@@ -311,7 +322,10 @@ mod tests {
         );
         assert_eq!(
             shown[1],
-            ("alice is direct".into(), "alice is direct".into())
+            (
+                "Punchwire: 2 changes".into(),
+                "alice is direct\nregistry: endpoint 192.0.2.10:51820 → 192.0.2.20:51820".into()
+            )
         );
     }
 

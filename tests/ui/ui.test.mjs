@@ -324,6 +324,8 @@ describe("activity", () => {
     assert.match(told, /bob is not direct: no handshake followed endpoint 203\.0\.113\.9:40000/);
     assert.match(told, /registry 10\.98\.0\.1:53 unreachable: timed out/);
     assert.match(told, /discovery paused on wg0/);
+    assert.match(told, /registry moved: home\.example\.net:51820 now gives 192\.0\.2\.20:51820 \(was 192\.0\.2\.10:51820\)/);
+    assert.match(told, /registry: cannot resolve home\.example\.net:51820: cannot resolve home\.example\.net: no address in the answer; endpoint kept/);
     assert.match(told, /this machine's network changed \(192\.168\.7\.9\/24 came up\): every peer looked up again/);
     assert.match(told, /configuration reloaded/);
     assert.match(told, /registry mode disabled/);

@@ -35,9 +35,45 @@ pub enum ServiceEvent {
         reason: HealthReason,
         text: String,
     },
+    /// The registry peer's endpoint is a DNS name that now gives another address, and
+    /// the service set it (see "Registry re-resolution" in docs/design.md).
+    RegistryMoved(RegistryMoved),
+    /// That name could not be resolved; said once per distinct error, the endpoint left
+    /// as it was.
+    RegistryNameUnresolved(RegistryNameUnresolved),
     /// Any other type: registry reachability, decisions, pause and resume, ...
     #[serde(other)]
     Other,
+}
+
+/// The body of a `registry-moved` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct RegistryMoved {
+    pub iface: String,
+    /// The registry peer's public key, base64.
+    pub peer: String,
+    /// The peer's configured name, where there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub name: Option<String>,
+    /// The endpoint's name as the wg-quick file gives it, e.g. `home.example.net:51820`.
+    pub host: String,
+    pub old: Option<SocketAddr>,
+    pub new: SocketAddr,
+}
+
+/// The body of a `registry-name-unresolved` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct RegistryNameUnresolved {
+    pub iface: String,
+    pub peer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub name: Option<String>,
+    pub host: String,
+    pub error: String,
 }
 
 #[cfg(test)]
@@ -71,5 +107,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(other, ServiceEvent::Other);
+    }
+
+    #[test]
+    fn a_registry_move_reads_back_typed() {
+        let moved = ServiceEvent::RegistryMoved(RegistryMoved {
+            iface: "wg0".into(),
+            peer: "AAAA".into(),
+            name: None,
+            host: "home.example.net:51820".into(),
+            old: Some("192.0.2.10:51820".parse().unwrap()),
+            new: "192.0.2.20:51820".parse().unwrap(),
+        });
+        let json = serde_json::to_value(&moved).unwrap();
+        assert_eq!(json["type"], "registry-moved");
+        assert_eq!(json["new"], "192.0.2.20:51820");
+        assert_eq!(serde_json::from_value::<ServiceEvent>(json).unwrap(), moved);
     }
 }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use ts_rs::{Config, TS};
 
+use crate::events::{RegistryMoved, RegistryNameUnresolved};
 use crate::protocol::{Command, ErrorBody, ErrorCode, EventFrame, Hello, Request, Response};
 use crate::rejection::Rejection;
 use crate::setup::{Discovery, UnconfiguredInterface};
@@ -53,6 +54,8 @@ fn declarations() -> String {
         declare::<ErrorBody>(&cfg),
         declare::<ErrorCode>(&cfg),
         declare::<EventFrame>(&cfg),
+        declare::<RegistryMoved>(&cfg),
+        declare::<RegistryNameUnresolved>(&cfg),
     ];
     format!(
         "// Generated from crates/punchwire-control by its `typescript` test: do not edit.\n\

@@ -45,6 +45,8 @@ fn the_events_fixture_holds_each_event_the_service_sends() {
             "registry-unreachable",
             "decision",
             "network-changed",
+            "registry-moved",
+            "registry-name-unresolved",
             "paused",
             "resumed",
             "reloaded",

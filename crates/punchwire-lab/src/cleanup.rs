@@ -22,6 +22,9 @@ use crate::wireguard::SOCKET_DIR;
 ///
 /// Labs use [`crate::PREFIX`]; `Lab::builder().build()` calls this with it, so a crashed
 /// run is cleaned by the next one.
+/// Where `ip netns exec` finds files it mounts over /etc for one namespace.
+pub(crate) const NETNS_ETC: &str = "/etc/netns";
+
 pub fn cleanup_stale(prefix: &str) -> Result<Vec<String>> {
     let namespaces = list_namespaces()?;
     let mut labs = BTreeSet::new();
@@ -49,6 +52,8 @@ pub fn cleanup_stale(prefix: &str) -> Result<Vec<String>> {
             if let Err(e) = command::run(None, &["ip", "netns", "del", ns.as_str()], None) {
                 eprintln!("punchwire-lab: cleaning stale lab {lab}: {e}");
             }
+            // `ip netns del` leaves the namespace's own /etc files behind.
+            let _ = fs::remove_dir_all(Path::new(NETNS_ETC).join(ns.as_str()));
         }
         for host in Host::ALL {
             let _ = fs::remove_file(

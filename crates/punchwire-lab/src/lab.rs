@@ -64,6 +64,8 @@ struct State {
     namespaces: Vec<String>,
     daemons: [Option<Child>; 3],
     listen_ports: [u16; 3],
+    /// The registry's public address now: [`Host::lan_ip`] until [`Lab::move_registry`].
+    registry_ip: Ipv4Addr,
     children: Vec<SpawnedChild>,
     torn_down: bool,
 }
@@ -124,9 +126,14 @@ impl Lab {
     /// The registry's public endpoint, as alice and bob are configured to reach it.
     pub fn registry_endpoint(&self) -> SocketAddr {
         SocketAddr::V4(SocketAddrV4::new(
-            Host::Registry.lan_ip(),
+            self.registry_ip(),
             self.listen_port(Host::Registry),
         ))
+    }
+
+    /// The registry's public address now (it changes with [`Lab::move_registry`]).
+    pub fn registry_ip(&self) -> Ipv4Addr {
+        self.state().registry_ip
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

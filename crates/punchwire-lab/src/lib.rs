@@ -52,6 +52,8 @@
 mod lab;
 // Punchwire's registry and service started inside a lab.
 mod product;
+// A DNS server in the lab's internet, for what resolves names.
+mod name_server;
 
 // Who lives where, with which addresses.
 mod topology;
@@ -76,6 +78,7 @@ pub use cleanup::cleanup_stale;
 pub use dump::{Counters, DeviceDump, PeerStats};
 pub use error::{LabError, Result};
 pub use lab::{HostInfo, Lab, LabBuilder, Spawned};
+pub use name_server::{name_server_ip, NameServer};
 pub use names::{PREFIX, STATE_ROOT};
 pub use nat::NatBehaviour;
 pub use product::{RunningService, ServiceOptions, REGISTRY_DNS, ZONE};

@@ -48,6 +48,9 @@ pub struct ServiceOptions {
     /// offers the host's interface until a client enables it (the other options then
     /// do not apply).
     pub first_run: bool,
+    /// The registry peer's `Endpoint` in the host's wg-quick file, as a name
+    /// (`home.example.net:51820`); by default the file gives it none.
+    pub registry_endpoint_name: Option<String>,
 }
 
 impl Default for ServiceOptions {
@@ -60,6 +63,7 @@ impl Default for ServiceOptions {
             socket: None,
             group: None,
             first_run: false,
+            registry_endpoint_name: None,
         }
     }
 }
@@ -185,6 +189,9 @@ impl Lab {
                 let name = format!("{other:?}").to_lowercase();
                 let key = self.host(other).public_key.to_base64();
                 let _ = writeln!(wg_quick, "\n[Peer]\n# Name = {name}\nPublicKey = {key}");
+                if let (Host::Registry, Some(endpoint)) = (other, &options.registry_endpoint_name) {
+                    let _ = writeln!(wg_quick, "Endpoint = {endpoint}");
+                }
             }
         }
         std::fs::write(&names, wg_quick)

@@ -1,7 +1,8 @@
 //! One configured interface, run as its own task: first its registries and zone (found
 //! among the peers when the configuration leaves them out), then the discovery engine,
 //! paused and resumed on demand without losing what it learned (registry health, peers
-//! held back).
+//! held back). Beside it, from the start, the [`crate::registry_reresolve`] task keeps a
+//! registry whose endpoint is a name at the address the name gives.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::config::InterfaceConfig;
 use crate::engine_events::event_json;
 use crate::event_log::EventLog;
 use crate::peer_names::PeerNames;
+use crate::registry_reresolve::Reresolver;
 
 /// After a search for the registries found none: the first wait before the next, which
 /// doubles up to [`FIND_RETRY_MAX`]. A registry that comes up later is found by itself.
@@ -52,8 +54,9 @@ pub struct Ready {
     pub view: watch::Receiver<InterfaceView>,
 }
 
+/// What the service wants of an interface's task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Wanted {
+pub enum Wanted {
     Run,
     Pause,
     Stop,
@@ -66,6 +69,8 @@ pub struct InterfaceTask {
     running: watch::Receiver<bool>,
     phase: watch::Receiver<Phase>,
     handle: JoinHandle<()>,
+    /// Held by the registry re-resolution while it writes an endpoint.
+    writing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl InterfaceTask {
@@ -78,11 +83,20 @@ impl InterfaceTask {
         let (wanted_tx, wanted_rx) = watch::channel(wanted);
         let (running_tx, running_rx) = watch::channel(false);
         let (phase_tx, phase_rx) = watch::channel(Phase::Finding(Discovery::looking()));
-        let handle = tokio::spawn(run(config.clone(), shared, wanted_rx, running_tx, phase_tx));
+        let writing = Arc::new(tokio::sync::Mutex::new(()));
+        let handle = tokio::spawn(run(
+            config.clone(),
+            shared,
+            wanted_rx,
+            running_tx,
+            phase_tx,
+            Arc::clone(&writing),
+        ));
         Self {
             config,
             wanted: wanted_tx,
             running: running_rx,
+            writing,
             phase: phase_rx,
             handle,
         }
@@ -118,6 +132,9 @@ impl InterfaceTask {
         let mut running = self.running.clone();
         // An error means the task has ended, which is stopped too.
         let _ = running.wait_for(|running| !running).await;
+        // A registry endpoint being written now is written before this returns; the
+        // next one sees the pause.
+        drop(self.writing.lock().await);
     }
 
     pub async fn stop(self) {
@@ -135,7 +152,20 @@ async fn run(
     mut wanted: watch::Receiver<Wanted>,
     running: watch::Sender<bool>,
     phase: watch::Sender<Phase>,
+    writing: Arc<tokio::sync::Mutex<()>>,
 ) {
+    let _reresolving = AbortOnDrop(tokio::spawn(
+        Reresolver {
+            iface: config.name.to_string(),
+            names_path: config.names_path(),
+            configured_registries: config.registries.clone(),
+            shared: shared.clone(),
+            wanted: wanted.clone(),
+            writing,
+            phase: phase.subscribe(),
+        }
+        .run(),
+    ));
     let setup = tokio::select! {
         setup = registries_and_zone(&config, &shared, &phase) => setup,
         _ = wanted.wait_for(|w| *w == Wanted::Stop) => return,

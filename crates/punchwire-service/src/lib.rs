@@ -4,7 +4,8 @@
 //!
 //! Reading order: [`config`] (what to do), [`tunnel_check`] (the check of it that needs
 //! the devices), [`service`] (doing it: the registry, and an [`interface_task`] per
-//! interface, which finds what the configuration left out before it runs the engine),
+//! interface, which finds what the configuration left out before it runs the engine,
+//! with a [`registry_reresolve`] task beside it for a registry whose endpoint is a name),
 //! [`scout`] (what the interfaces nobody configured would need), [`engine_events`] and
 //! [`event_log`] (the events, in the protocol's shape, live and recent), [`report`] and
 //! [`status`] (what it learned, as `status`), [`control`] (how clients
@@ -14,11 +15,16 @@
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod endpoint_names;
 pub mod engine_events;
 pub mod event_log;
 pub mod interface_task;
+pub mod name_lookup;
 pub mod peer_names;
+pub mod registry_quiet;
+pub mod registry_reresolve;
 pub mod report;
+pub mod reresolve_decision;
 #[cfg(windows)]
 pub mod scm;
 pub mod scout;

@@ -190,3 +190,25 @@ export type ErrorCode = "bad-request" | "too-large" | "permission-denied" | "fai
  * A pushed event on a subscribed connection.
  */
 export type EventFrame = { v: number, event: unknown, };
+
+/**
+ * The body of a `registry-moved` event.
+ */
+export type RegistryMoved = { iface: string, 
+/**
+ * The registry peer's public key, base64.
+ */
+peer: string, 
+/**
+ * The peer's configured name, where there is one.
+ */
+name?: string, 
+/**
+ * The endpoint's name as the wg-quick file gives it, e.g. `home.example.net:51820`.
+ */
+host: string, old: string | null, new: string, };
+
+/**
+ * The body of a `registry-name-unresolved` event.
+ */
+export type RegistryNameUnresolved = { iface: string, peer: string, name?: string, host: string, error: string, };

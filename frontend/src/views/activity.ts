@@ -99,6 +99,16 @@ export function describe(e: ServiceEvent, nameOf: NameOf = () => null): string {
       const text = str(e.text);
       return `${peer} is ${HEALTH_LABEL[to] ?? to}${text ? `: ${text}` : ""}`;
     }
+    case "registry-moved": {
+      // The registry's endpoint is a name (its wg-quick file says so) that now gives another address.
+      const to = str(e.new) ?? "?";
+      const from = str(e.old);
+      return `${peer} moved: ${str(e.host) ?? "its name"} now gives ${to}${from ? ` (was ${from})` : ""}`;
+    }
+    case "registry-name-unresolved": {
+      const error = str(e.error);
+      return `${peer}: cannot resolve ${str(e.host) ?? "its name"}${error ? `: ${error}` : ""}; endpoint kept`;
+    }
     case "registry-reachable":
       return `registry ${str(e.registry) ?? "?"} reachable`;
     case "registry-unreachable":

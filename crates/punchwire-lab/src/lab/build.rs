@@ -90,6 +90,7 @@ impl LabBuilder {
                 namespaces: Vec::new(),
                 daemons: [None, None, None],
                 listen_ports: [DEFAULT_LISTEN_PORT; 3],
+                registry_ip: Host::Registry.lan_ip(),
                 children: Vec::new(),
                 torn_down: false,
             }),

@@ -3,12 +3,15 @@
 //! expiry and moves, making a NAT box forget or change its mappings, forwarding a port,
 //! giving a host a new address.
 
+use std::fs;
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::time::Duration;
 
 use super::Lab;
+use crate::cleanup::NETNS_ETC;
 use crate::command;
-use crate::error::Result;
+use crate::error::{LabError, Result};
 use crate::nat::{LAN, WAN};
 use crate::topology::{Host, Nat, Node, REGISTRY_GATEWAY};
 
@@ -120,6 +123,53 @@ impl Lab {
             }
         }
         Ok(())
+    }
+
+    /// Gives the registry host a new public address in its network (192.0.2.0/24), as
+    /// a home server's provider does: the old one is gone at once, so packets still
+    /// sent there are lost. WireGuard on the registry listens on every address and
+    /// keeps running. Alice's and bob's devices are not told: that is for whatever
+    /// keeps their endpoint current.
+    pub fn move_registry(&self, new_ip: Ipv4Addr) -> Result<()> {
+        let old = self.registry_ip();
+        if new_ip == REGISTRY_GATEWAY || (new_ip.octets()[..3] != old.octets()[..3]) {
+            return Err(LabError::Usage(format!(
+                "{new_ip} is not a free address in the registry's network {old}/24"
+            )));
+        }
+        // Deleting the old primary address would take the new one with it were the new
+        // one added first (a secondary), so the old goes first; the default route goes
+        // with it and is put back.
+        self.ip_batch(
+            Node::Registry,
+            &format!(
+                "addr del {old}/24 dev {HOST_LINK}
+                 addr add {new_ip}/24 dev {HOST_LINK}
+                 route replace default via {REGISTRY_GATEWAY}
+"
+            ),
+        )?;
+        self.state().registry_ip = new_ip;
+        Ok(())
+    }
+
+    /// Makes programs started in `node`'s namespace from now on (through `ip netns
+    /// exec`, which mounts `/etc/netns/<ns>/resolv.conf` over `/etc/resolv.conf`) ask
+    /// `nameserver` for names. Removed on teardown.
+    pub fn use_resolver(&self, node: impl Into<Node>, nameserver: Ipv4Addr) -> Result<()> {
+        let dir = Path::new(NETNS_ETC).join(self.namespace(node));
+        fs::create_dir_all(&dir)
+            .map_err(|e| LabError::io(format!("creating {}", dir.display()), e))?;
+        let file = dir.join("resolv.conf");
+        fs::write(
+            &file,
+            format!(
+                "nameserver {nameserver}
+options timeout:1 attempts:2
+"
+            ),
+        )
+        .map_err(|e| LabError::io(format!("writing {}", file.display()), e))
     }
 
     /// Empties a NAT box's conntrack table: every mapping is forgotten.

@@ -3,12 +3,13 @@
 //! waiting until a device reports what a test expects.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::Lab;
 use crate::command;
 use crate::dump::{Counters, DeviceDump, PeerStats};
 use crate::error::{LabError, Result};
+use crate::product::ZONE;
 use crate::topology::Host;
 use crate::wait::{wait_for, wait_until_ok};
 
@@ -77,6 +78,20 @@ impl Lab {
             },
         )?;
         Ok(started.elapsed())
+    }
+
+    /// Whether `host` has the registry at its endpoint as it is now (see
+    /// [`Lab::move_registry`]): its device points there, a handshake completed after
+    /// `since`, and the registry answers its SOA query through the tunnel.
+    pub fn has_registry_since(&self, host: Host, since: SystemTime) -> Result<bool> {
+        let stats = self.peer_stats(host, Host::Registry)?;
+        // wg reports handshakes in whole seconds.
+        let fresh = stats
+            .last_handshake(self.wg)
+            .is_some_and(|at| at + Duration::from_secs(1) > since);
+        Ok(stats.endpoint == Some(self.registry_endpoint())
+            && fresh
+            && !self.dig(host, &[ZONE, "SOA", "+short"])?.trim().is_empty())
     }
 
     /// Polls `host`'s view of `peer` until `probe` yields a value: for waits on what a

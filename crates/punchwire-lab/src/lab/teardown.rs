@@ -3,8 +3,10 @@
 //! going past each failure so that one stuck piece does not leak the rest.
 
 use std::fs;
+use std::path::Path;
 
 use super::Lab;
+use crate::cleanup::NETNS_ETC;
 use crate::command;
 use crate::error::{LabError, Result};
 use crate::topology::Host;
@@ -41,6 +43,14 @@ impl Lab {
         for (i, daemon) in state.daemons.iter_mut().enumerate() {
             if let Some(child) = daemon.take() {
                 wireguard::stop_daemon(child, &self.name.iface(Host::ALL[i]));
+            }
+        }
+        for ns in &state.namespaces {
+            let etc = Path::new(NETNS_ETC).join(ns);
+            if let Err(e) = fs::remove_dir_all(&etc) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    problems.push(format!("removing {}: {e}", etc.display()));
+                }
             }
         }
         if !state.namespaces.is_empty() {
