@@ -19,6 +19,21 @@ use crate::scout::Scout;
 use crate::tunnel_check::check_registries_in_tunnel;
 use punchwire_control::defaults;
 
+/// Why pausing, resuming or switching registry mode was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ToggleError {
+    #[error("no configured interface named {name:?}")]
+    NoSuchInterface { name: String },
+    #[error(
+        "this machine is not configured as a registry: add a [registry] section to the config"
+    )]
+    NotARegistry,
+    /// Registry mode is on, but the registry did not start; `why` is what its start
+    /// said, kept for the status too.
+    #[error("{why}")]
+    RegistryNotStarted { why: String },
+}
+
 pub struct Service {
     pub(crate) config_path: PathBuf,
     pub(crate) shared: Shared,
@@ -192,11 +207,17 @@ impl Service {
     }
 
     /// Pauses or resumes discovery on one interface or all.
-    pub async fn set_paused(&self, interface: Option<&str>, paused: bool) -> Result<(), String> {
+    pub async fn set_paused(
+        &self,
+        interface: Option<&str>,
+        paused: bool,
+    ) -> Result<(), ToggleError> {
         let mut state = self.state.lock().await;
         if let Some(name) = interface {
             if !state.interfaces.contains_key(name) {
-                return Err(format!("no configured interface named {name:?}"));
+                return Err(ToggleError::NoSuchInterface {
+                    name: name.to_owned(),
+                });
             }
         }
         for (name, task) in state.interfaces.iter_mut() {
@@ -216,10 +237,10 @@ impl Service {
         Ok(())
     }
 
-    pub async fn set_registry_enabled(&self, enabled: bool) -> Result<(), String> {
+    pub async fn set_registry_enabled(&self, enabled: bool) -> Result<(), ToggleError> {
         let mut state = self.state.lock().await;
         let Some(config) = state.config.registry.clone() else {
-            return Err("this machine is not configured as a registry: add a [registry] section to the config".into());
+            return Err(ToggleError::NotARegistry);
         };
         state.registry.disabled = !enabled;
         self.apply_registry(&mut state, Some(&config)).await;
@@ -227,7 +248,7 @@ impl Service {
         drop(state);
         self.emit(json!({"type": if enabled { "registry-enabled" } else { "registry-disabled" }}));
         match error {
-            Some(e) if enabled => Err(e),
+            Some(why) if enabled => Err(ToggleError::RegistryNotStarted { why }),
             _ => Ok(()),
         }
     }
@@ -247,7 +268,7 @@ impl Service {
 
 impl ControlHandler for Service {
     async fn handle(&self, command: Command) -> Result<Value, ErrorBody> {
-        let failed = |e: String| ErrorBody::new(ErrorCode::Failed, e);
+        let failed = |e: ToggleError| ErrorBody::new(ErrorCode::Failed, e.to_string());
         match command {
             Command::Status => Ok(serde_json::to_value(self.status().await).expect("plain data")),
             Command::Hello => {
@@ -268,7 +289,7 @@ impl ControlHandler for Service {
                 .reload()
                 .await
                 .map(|()| Value::Null)
-                .map_err(|e| failed(e.to_string())),
+                .map_err(|e| ErrorBody::new(ErrorCode::Failed, e.to_string())),
             Command::RegistryEnable => self
                 .set_registry_enabled(true)
                 .await
