@@ -44,6 +44,6 @@ pub use lookup::{AnswerSource, DnsSource, Lookup, PublishedEndpoint};
 #[cfg(any(test, feature = "test-util"))]
 pub use memory::MemorySource;
 pub use peer_health::{Facts, PeerHealth, Thresholds};
-pub use policy::{decide, Action, Decision, Held, PolicyContext, Reason, Recall};
+pub use policy::{decide, serves_registry, Action, Decision, Held, PolicyContext, Reason, Recall};
 pub use registry_route::{registry_outside_tunnel, OutsideTunnel};
 pub use view::{InterfaceView, RegistryReading};

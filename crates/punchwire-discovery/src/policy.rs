@@ -54,11 +54,7 @@ impl PolicyContext {
         let registry_peers = device
             .peers
             .iter()
-            .filter(|p| {
-                registry_ips
-                    .iter()
-                    .any(|ip| p.allowed_ips.iter().any(|net| net.contains(ip)))
-            })
+            .filter(|p| serves_registry(p, registry_ips))
             .map(|p| p.public_key)
             .collect();
         Self {
@@ -98,6 +94,15 @@ impl PolicyContext {
             )
             .find(|net| net.contains(&ip))
     }
+}
+
+/// Whether `peer` serves a registry: its AllowedIPs hold the address of one of the
+/// registries' DNS servers, since that is how the queries reach it. The one rule for
+/// the policy, the health view and the service's registry re-resolution.
+pub fn serves_registry(peer: &Peer, registry_ips: &[IpAddr]) -> bool {
+    registry_ips
+        .iter()
+        .any(|ip| peer.allowed_ips.iter().any(|net| net.contains(ip)))
 }
 
 /// What to do with one peer.

@@ -11,7 +11,7 @@ use punchwire_control::status::{EndpointSource, Health};
 use punchwire_wg::{Peer, PublicKey};
 
 use crate::peer_health::{Facts, PeerHealth, Thresholds};
-use crate::policy::Reason;
+use crate::policy::{serves_registry, Reason};
 
 #[derive(Debug, Clone)]
 pub struct InterfaceView {
@@ -85,11 +85,7 @@ impl InterfaceView {
 
     /// What the device says about `peer`, with whether it serves the registry.
     pub fn facts(&self, peer: &Peer) -> Facts {
-        let is_registry = self
-            .registry_ips
-            .iter()
-            .any(|ip| peer.allowed_ips.iter().any(|net| net.contains(ip)));
-        Facts::of(peer, is_registry)
+        Facts::of(peer, serves_registry(peer, &self.registry_ips))
     }
 
     /// The peer's health at `now`, `peer` being the device's reading of it.

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use punchwire_control::error_line::one_line;
 use punchwire_control::events::{RegistryMoved, RegistryNameUnresolved, ServiceEvent};
+use punchwire_discovery::policy::serves_registry;
 use punchwire_wg::{Endpoint, Peer, PublicKey};
 use tokio::sync::watch;
 
@@ -243,14 +244,11 @@ impl Reresolver {
     }
 }
 
-/// A registry peer routes a registry's address (discovery's rule too); with no
-/// registries known yet, any peer may be one.
+/// A registry peer routes a registry's address (discovery's rule); with no registries
+/// known yet, any peer may be one.
 pub fn is_registry_peer(peer: &Peer, registries: &[SocketAddr]) -> bool {
-    registries.is_empty()
-        || registries.iter().any(|registry| {
-            let ip = registry.ip().to_canonical();
-            peer.allowed_ips.iter().any(|net| net.contains(&ip))
-        })
+    let ips: Vec<_> = registries.iter().map(|r| r.ip().to_canonical()).collect();
+    registries.is_empty() || serves_registry(peer, &ips)
 }
 
 #[cfg(test)]
