@@ -114,7 +114,11 @@ impl<S: AnswerSource> Engine<S> {
             .core
             .serials_answered(replies, moment(SystemTime::now()), rand::random());
         self.tell();
-        self.publish();
+        // Only the readings, every poll: the peers' part changes only in a pass or a
+        // check, which publish the whole view.
+        let view = self.core.view();
+        self.published
+            .send_modify(|published| published.copy_registries_from(view));
         moved
     }
 

@@ -72,6 +72,11 @@ impl InterfaceView {
         }
     }
 
+    /// Takes `other`'s registry readings, leaving the peers as they are.
+    pub(crate) fn copy_registries_from(&mut self, other: &InterfaceView) {
+        self.registries.clone_from(&other.registries);
+    }
+
     pub(crate) fn registry_failed(&mut self, registry: SocketAddr, why: &str) {
         let reading = self.registries.entry(registry).or_default();
         reading.reachable = Some(false);
