@@ -3,6 +3,8 @@
 //! loaded these still hold for an interface that does not exist.
 #![cfg(target_os = "linux")]
 
+use std::time::SystemTime;
+
 use punchwire_wg::{BackendError, KernelBackend, Peer, PublicKey, WireGuard};
 
 const MISSING: &str = "pwnosuchif0";
@@ -58,17 +60,19 @@ fn a_link_that_is_not_wireguard_is_no_such_interface() {
         matches!(&err, BackendError::NoSuchInterface { iface } if iface == "lo"),
         "{err:?}"
     );
-    // Writing does not read first, so the write itself has to say it (where the
-    // module is loaded, the kernel answers EOPNOTSUPP, not "no WireGuard here").
-    let err = kernel
-        .set_endpoint(
-            "lo",
-            &Peer::new(PublicKey::from_bytes([3; 32])),
-            "192.0.2.1:51820".parse().unwrap(),
-        )
-        .unwrap_err();
-    assert!(
-        matches!(&err, BackendError::NoSuchInterface { iface } if iface == "lo"),
-        "{err:?}"
-    );
+    // A peer with a session only has its endpoint moved, with no read, so the write
+    // itself has to say it (where the module is loaded, the kernel answers
+    // EOPNOTSUPP, not "no WireGuard here"); a peer without one is read first.
+    let mut with_session = Peer::new(PublicKey::from_bytes([3; 32]));
+    with_session.last_handshake = Some(SystemTime::now());
+    let without_session = Peer::new(PublicKey::from_bytes([4; 32]));
+    for peer in [with_session, without_session] {
+        let err = kernel
+            .set_endpoint("lo", &peer, "192.0.2.1:51820".parse().unwrap())
+            .unwrap_err();
+        assert!(
+            matches!(&err, BackendError::NoSuchInterface { iface } if iface == "lo"),
+            "{err:?}"
+        );
+    }
 }
