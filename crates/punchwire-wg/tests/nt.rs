@@ -2,7 +2,9 @@
 //! under Wine by scripts/check-platforms (Wine has no wireguard.dll and no driver).
 #![cfg(windows)]
 
-use punchwire_wg::{BackendError, NtBackend, Peer, SystemBackend, WireGuard};
+use std::time::SystemTime;
+
+use punchwire_wg::{BackendError, Device, Endpoint, NtBackend, Peer, SystemBackend, WireGuard};
 
 #[test]
 fn a_missing_dll_is_named_with_what_to_do() {
@@ -36,11 +38,12 @@ fn the_system_backend_on_windows_is_wireguard_nt() {
 }
 
 /// Through the real DLL boundary, against scripts/windows/fake-wireguard.c (one adapter,
-/// "pwtest", two peers; it refuses any write but an update-only endpoint change).
-/// scripts/check-platforms builds it and names it in PUNCHWIRE_FAKE_WIREGUARD_DLL.
+/// "pwtest", two peers; it applies a configuration as the driver does and refuses any
+/// interface flag). scripts/check-platforms builds it and names it in
+/// PUNCHWIRE_FAKE_WIREGUARD_DLL.
 #[test]
 #[ignore = "needs PUNCHWIRE_FAKE_WIREGUARD_DLL (scripts/check-platforms builds it)"]
-fn list_read_and_set_an_endpoint_through_wireguard_dll() {
+fn list_read_and_set_endpoints_through_wireguard_dll() {
     let dll = std::env::var_os("PUNCHWIRE_FAKE_WIREGUARD_DLL")
         .expect("PUNCHWIRE_FAKE_WIREGUARD_DLL names the fake wireguard.dll");
     let tunnels = tempfile::tempdir().unwrap();
@@ -63,23 +66,67 @@ fn list_read_and_set_an_endpoint_through_wireguard_dll() {
         second.endpoint, None,
         "a peer without an endpoint reads fine"
     );
+    assert!(second.has_preshared_key);
 
-    let new: punchwire_wg::Endpoint = "198.51.100.7:40000".parse().unwrap();
+    // First contact: the second peer has no session, so it is made anew at its first
+    // endpoint, keeping its preshared key, allowed IPs and keepalive.
+    let new: Endpoint = "198.51.100.7:40000".parse().unwrap();
     backend.set_endpoint("pwtest", second, new).unwrap();
     let after = backend.device("pwtest").unwrap();
-    assert_eq!(after.peers[1].endpoint, Some(new.addr()));
-    assert_eq!(after.peers[1].allowed_ips, second.allowed_ips);
-    assert_eq!(after.peers[1].persistent_keepalive, Some(25));
-    assert_eq!(after.peers[0], *first, "the other peer is untouched");
+    let remade = peer(&after, second);
+    assert_eq!(remade.endpoint, Some(new.addr()));
+    assert_eq!(remade.allowed_ips, second.allowed_ips);
+    assert_eq!(remade.persistent_keepalive, Some(25));
+    assert!(remade.has_preshared_key, "the preshared key stays");
+    assert_eq!(*peer(&after, first), *first, "the other peer is untouched");
+
+    // The first peer's handshake is days old: no session, so it too is made anew,
+    // which a new peer's counters show.
+    let moved: Endpoint = "203.0.113.9:41000".parse().unwrap();
+    backend.set_endpoint("pwtest", first, moved).unwrap();
+    let after = backend.device("pwtest").unwrap();
+    let remade = peer(&after, first);
+    assert_eq!(remade.endpoint, Some(moved.addr()));
+    assert_eq!((remade.tx_bytes, remade.rx_bytes), (0, 0));
+    assert_eq!(remade.last_handshake, None);
+    assert_eq!(remade.allowed_ips, first.allowed_ips);
+    assert_eq!(remade.persistent_keepalive, Some(25));
+
+    // A peer with a session only has its endpoint moved, in place: nothing else it
+    // has is written, so nothing else changes.
+    let mut live = peer(&after, second).clone();
+    live.last_handshake = Some(SystemTime::now());
+    backend.set_endpoint("pwtest", &live, moved).unwrap();
+    let after_move = backend.device("pwtest").unwrap();
+    let mut expected = after.clone();
+    expected
+        .peers
+        .iter_mut()
+        .find(|p| p.public_key == live.public_key)
+        .unwrap()
+        .endpoint = Some(moved.addr());
+    assert_eq!(after_move, expected);
 
     let err = backend.device("nope").unwrap_err();
     assert!(
         matches!(err, BackendError::NoSuchInterface { .. }),
         "{err:?}"
     );
-    // A peer the adapter does not have (removed since the snapshot) is not created:
-    // the update-only write is skipped, as the driver does, and nothing changes.
-    let stranger = Peer::new(punchwire_wg::PublicKey::from_bytes([9; 32]));
+    // A peer the adapter does not have (removed since the snapshot) is never created:
+    // without a session it is read first and named; with one, the update-only write
+    // is skipped, as the driver does.
+    let mut stranger = Peer::new(punchwire_wg::PublicKey::from_bytes([9; 32]));
+    let err = backend.set_endpoint("pwtest", &stranger, new).unwrap_err();
+    assert!(matches!(err, BackendError::NoSuchPeer { .. }), "{err:?}");
+    stranger.last_handshake = Some(SystemTime::now());
     backend.set_endpoint("pwtest", &stranger, new).unwrap();
-    assert_eq!(backend.device("pwtest").unwrap(), after);
+    assert_eq!(backend.device("pwtest").unwrap(), after_move);
+}
+
+fn peer<'a>(device: &'a Device, like: &Peer) -> &'a Peer {
+    device
+        .peers
+        .iter()
+        .find(|p| p.public_key == like.public_key)
+        .expect("the peer is still there")
 }

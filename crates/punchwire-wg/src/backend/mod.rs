@@ -58,7 +58,8 @@ pub trait WireGuard: Send + Sync + 'static {
     /// Never creates a peer, and leaves its allowed IPs, keepalive and preshared key as
     /// they are on the device, whatever the snapshot says. A backend may make a peer
     /// without a session anew with those settings, in one request, so that its first
-    /// handshake goes out at once (the UAPI backend does, for wireguard-go); it then
+    /// handshake goes out at once (the UAPI backend does for wireguard-go, and the
+    /// kernel and wireguard-nt backends do); it then
     /// reads that peer's configuration right before the write, as the preshared key is
     /// never in the snapshot and the rest may have changed since.
     ///

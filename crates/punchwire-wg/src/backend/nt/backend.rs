@@ -3,8 +3,10 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use super::driver::{CallError, Driver};
+use super::remake::{self, EndpointWrite};
 use super::{layout, tunnels};
 use crate::backend::{BackendError, LoadFailure, WireGuard};
 use crate::device::{Device, Endpoint, Peer};
@@ -111,10 +113,7 @@ impl NtBackend {
             .driver()?
             .get_configuration(iface)
             .map_err(|e| self.error(iface, e))?;
-        layout::parse_device(iface, &bytes).map_err(|detail| BackendError::Protocol {
-            iface: iface.to_owned(),
-            problem: format!("wireguard-nt answered with {detail}"),
-        })
+        layout::parse_device(iface, &bytes).map_err(|detail| protocol_error(iface, &detail))
     }
 }
 
@@ -154,21 +153,53 @@ impl WireGuard for NtBackend {
         self.read(iface)
     }
 
-    /// Writes without reading: the snapshot says whether the endpoint already is
-    /// `endpoint`, and the write is "update only", which moves an endpoint in place and
-    /// never re-creates a peer removed since the snapshot (the driver skips it, so this
-    /// reports success and the next read no longer lists the peer).
+    /// A peer with a session only has its endpoint moved, with no read: the write is
+    /// "update only", which moves an endpoint in place and never re-creates a peer
+    /// removed since the snapshot (the driver skips it, so this reports success and
+    /// the next read no longer lists the peer). A peer without one is read first and
+    /// made anew at the endpoint, from the peer as the driver has it then (see
+    /// [`remake`]); a peer gone by then is [`BackendError::NoSuchPeer`].
     fn set_endpoint(
         &self,
         iface: &str,
-        peer: &Peer,
+        snapshot: &Peer,
         endpoint: Endpoint,
     ) -> Result<(), BackendError> {
-        if peer.endpoint == Some(endpoint.addr()) {
+        if snapshot.endpoint == Some(endpoint.addr()) {
             return Ok(());
         }
-        self.driver()?
-            .set_configuration(iface, &layout::endpoint_update(&peer.public_key, endpoint))
+        let driver = self.driver()?;
+        let key = &snapshot.public_key;
+        let now = SystemTime::now();
+        let write = if snapshot.has_session(now) {
+            EndpointWrite::Move
+        } else {
+            let config = driver
+                .get_configuration(iface)
+                .map_err(|e| self.error(iface, e))?;
+            remake::endpoint_write(&config, key, endpoint, now)
+                .map_err(|detail| protocol_error(iface, &detail))?
+        };
+        let config = match write {
+            EndpointWrite::Nothing => return Ok(()),
+            EndpointWrite::PeerGone => {
+                return Err(BackendError::NoSuchPeer {
+                    iface: iface.to_owned(),
+                    peer: *key,
+                })
+            }
+            EndpointWrite::Move => layout::endpoint_update(key, endpoint),
+            EndpointWrite::Remake(config) => config,
+        };
+        driver
+            .set_configuration(iface, &config)
             .map_err(|e| self.error(iface, e))
+    }
+}
+
+fn protocol_error(iface: &str, detail: &str) -> BackendError {
+    BackendError::Protocol {
+        iface: iface.to_owned(),
+        problem: format!("wireguard-nt answered with {detail}"),
     }
 }

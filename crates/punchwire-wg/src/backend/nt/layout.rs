@@ -21,68 +21,106 @@ pub(super) const PEER_SIZE: usize = 136;
 pub(super) const ALLOWED_IP_SIZE: usize = 24;
 
 // WIREGUARD_INTERFACE_FLAG
-const INTERFACE_HAS_PUBLIC_KEY: u32 = 1 << 0;
-const INTERFACE_HAS_LISTEN_PORT: u32 = 1 << 2;
+pub(super) const INTERFACE_HAS_PUBLIC_KEY: u32 = 1 << 0;
+pub(super) const INTERFACE_HAS_LISTEN_PORT: u32 = 1 << 2;
 // WIREGUARD_PEER_FLAG
-const PEER_HAS_PUBLIC_KEY: u32 = 1 << 0;
-const PEER_HAS_PRESHARED_KEY: u32 = 1 << 1;
-const PEER_HAS_PERSISTENT_KEEPALIVE: u32 = 1 << 2;
-const PEER_HAS_ENDPOINT: u32 = 1 << 3;
+pub(super) const PEER_HAS_PUBLIC_KEY: u32 = 1 << 0;
+pub(super) const PEER_HAS_PRESHARED_KEY: u32 = 1 << 1;
+pub(super) const PEER_HAS_PERSISTENT_KEEPALIVE: u32 = 1 << 2;
+pub(super) const PEER_HAS_ENDPOINT: u32 = 1 << 3;
+pub(super) const PEER_REMOVE: u32 = 1 << 6;
 /// "Do not add a new peer": an update for a key the adapter does not have is ignored.
 const PEER_UPDATE: u32 = 1 << 7;
 
 // Windows' address families.
-const AF_INET: u16 = 2;
-const AF_INET6: u16 = 23;
+pub(super) const AF_INET: u16 = 2;
+pub(super) const AF_INET6: u16 = 23;
 
 /// 100 ns intervals from 1601-01-01 (FILETIME's epoch) to 1970-01-01.
 const FILETIME_UNIX_EPOCH: u64 = 116_444_736_000_000_000;
 
 /// Reads what `WireGuardGetConfiguration` wrote. The private key is never looked at.
 pub(super) fn parse_device(name: &str, buf: &[u8]) -> Result<Device, String> {
-    let mut r = Reader { buf, at: 0 };
-    let iface = r.take(INTERFACE_SIZE, "the interface")?;
+    let (iface, peers) = split(buf)?;
     let flags = u32_at(iface, 0);
     let listen_port = u16_at(iface, 4);
     let public_key = key_at(iface, 38);
-    let peers_count = u32_at(iface, 72);
-    let mut peers = Vec::new();
-    for index in 0..peers_count {
-        let what = format!("peer {index} of {peers_count}");
-        let peer = r.take(PEER_SIZE, &what)?;
-        let peer_flags = u32_at(peer, 0);
-        let allowed_count = u32_at(peer, 128);
-        let mut allowed_ips = Vec::new();
-        for _ in 0..allowed_count {
-            let ip = r.take(ALLOWED_IP_SIZE, &what)?;
-            allowed_ips.push(allowed_ip(ip).map_err(|e| format!("{what}: {e}"))?);
-        }
-        let endpoint = if peer_flags & PEER_HAS_ENDPOINT != 0 {
-            sockaddr(&peer[76..104])
-        } else {
-            None
-        };
-        let keepalive = u16_at(peer, 72);
-        peers.push(Peer {
-            public_key: key_at(peer, 8),
-            has_preshared_key: peer_flags & PEER_HAS_PRESHARED_KEY != 0,
-            endpoint,
-            allowed_ips,
-            last_handshake: filetime(u64_at(peer, 120)),
-            tx_bytes: u64_at(peer, 104),
-            rx_bytes: u64_at(peer, 112),
-            persistent_keepalive: (peer_flags & PEER_HAS_PERSISTENT_KEEPALIVE != 0
-                && keepalive != 0)
-                .then_some(keepalive),
-        });
-    }
     Ok(Device {
         name: name.to_owned(),
         public_key: (flags & INTERFACE_HAS_PUBLIC_KEY != 0).then_some(public_key),
         listen_port: (flags & INTERFACE_HAS_LISTEN_PORT != 0).then_some(listen_port),
         fwmark: None,
-        peers,
+        peers: peers
+            .iter()
+            .map(RawPeer::to_peer)
+            .collect::<Result<_, _>>()?,
     })
+}
+
+/// One `WIREGUARD_PEER` as the driver wrote it, and its `WIREGUARD_ALLOWED_IP`s.
+pub(super) struct RawPeer<'a> {
+    pub(super) fixed: &'a [u8],
+    pub(super) allowed_ips: Vec<&'a [u8]>,
+    /// "peer N of M", for errors.
+    what: String,
+}
+
+impl RawPeer<'_> {
+    pub(super) fn flags(&self) -> u32 {
+        u32_at(self.fixed, 0)
+    }
+
+    pub(super) fn public_key(&self) -> PublicKey {
+        key_at(self.fixed, 8)
+    }
+
+    pub(super) fn to_peer(&self) -> Result<Peer, String> {
+        let flags = self.flags();
+        let allowed_ips = self
+            .allowed_ips
+            .iter()
+            .map(|ip| allowed_ip(ip).map_err(|e| format!("{}: {e}", self.what)))
+            .collect::<Result<_, _>>()?;
+        let endpoint = if flags & PEER_HAS_ENDPOINT != 0 {
+            sockaddr(&self.fixed[76..104])
+        } else {
+            None
+        };
+        let keepalive = u16_at(self.fixed, 72);
+        Ok(Peer {
+            public_key: self.public_key(),
+            has_preshared_key: flags & PEER_HAS_PRESHARED_KEY != 0,
+            endpoint,
+            allowed_ips,
+            last_handshake: filetime(u64_at(self.fixed, 120)),
+            tx_bytes: u64_at(self.fixed, 104),
+            rx_bytes: u64_at(self.fixed, 112),
+            persistent_keepalive: (flags & PEER_HAS_PERSISTENT_KEEPALIVE != 0 && keepalive != 0)
+                .then_some(keepalive),
+        })
+    }
+}
+
+/// The interface, then each peer with its allowed IPs, checked against the length.
+pub(super) fn split(buf: &[u8]) -> Result<(&[u8], Vec<RawPeer<'_>>), String> {
+    let mut r = Reader { buf, at: 0 };
+    let iface = r.take(INTERFACE_SIZE, "the interface")?;
+    let peers_count = u32_at(iface, 72);
+    let mut peers = Vec::new();
+    for index in 0..peers_count {
+        let what = format!("peer {index} of {peers_count}");
+        let fixed = r.take(PEER_SIZE, &what)?;
+        let allowed_count = u32_at(fixed, 128);
+        let allowed_ips = (0..allowed_count)
+            .map(|_| r.take(ALLOWED_IP_SIZE, &what))
+            .collect::<Result<_, _>>()?;
+        peers.push(RawPeer {
+            fixed,
+            allowed_ips,
+            what,
+        });
+    }
+    Ok((iface, peers))
 }
 
 /// A configuration that changes one thing: the endpoint of the peer `key`. No interface
@@ -119,11 +157,11 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
+pub(super) fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
+pub(super) fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
@@ -157,7 +195,7 @@ fn sockaddr(b: &[u8]) -> Option<SocketAddr> {
     }
 }
 
-fn write_sockaddr(b: &mut [u8], addr: SocketAddr) {
+pub(super) fn write_sockaddr(b: &mut [u8], addr: SocketAddr) {
     b[2..4].copy_from_slice(&addr.port().to_be_bytes());
     match addr {
         SocketAddr::V4(v4) => {
@@ -200,76 +238,8 @@ fn filetime(value: u64) -> Option<SystemTime> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_config::Builder;
     use super::*;
-
-    /// A configuration as the driver writes it: one interface, then each peer with its
-    /// allowed IPs.
-    struct Builder(Vec<u8>);
-
-    impl Builder {
-        fn interface(port: Option<u16>, public: Option<[u8; 32]>, peers: u32) -> Self {
-            let mut b = vec![0u8; INTERFACE_SIZE];
-            let mut flags = 2; // has private key: present, never read
-            if let Some(port) = port {
-                flags |= INTERFACE_HAS_LISTEN_PORT;
-                b[4..6].copy_from_slice(&port.to_le_bytes());
-            }
-            if let Some(key) = public {
-                flags |= INTERFACE_HAS_PUBLIC_KEY;
-                b[38..70].copy_from_slice(&key);
-            }
-            b[6..38].copy_from_slice(&[0xAA; 32]);
-            b[0..4].copy_from_slice(&flags.to_le_bytes());
-            b[72..76].copy_from_slice(&peers.to_le_bytes());
-            Self(b)
-        }
-
-        #[allow(clippy::too_many_arguments)]
-        fn peer(
-            mut self,
-            key: u8,
-            endpoint: Option<SocketAddr>,
-            keepalive: Option<u16>,
-            handshake: u64,
-            tx: u64,
-            rx: u64,
-            allowed: &[(IpAddr, u8)],
-        ) -> Self {
-            let mut p = vec![0u8; PEER_SIZE];
-            let mut flags = PEER_HAS_PUBLIC_KEY;
-            p[8..40].copy_from_slice(&[key; 32]);
-            if let Some(addr) = endpoint {
-                flags |= PEER_HAS_ENDPOINT;
-                write_sockaddr(&mut p[76..104], addr);
-            }
-            if let Some(k) = keepalive {
-                flags |= PEER_HAS_PERSISTENT_KEEPALIVE;
-                p[72..74].copy_from_slice(&k.to_le_bytes());
-            }
-            p[0..4].copy_from_slice(&flags.to_le_bytes());
-            p[104..112].copy_from_slice(&tx.to_le_bytes());
-            p[112..120].copy_from_slice(&rx.to_le_bytes());
-            p[120..128].copy_from_slice(&handshake.to_le_bytes());
-            p[128..132].copy_from_slice(&(allowed.len() as u32).to_le_bytes());
-            self.0.extend(p);
-            for (ip, cidr) in allowed {
-                let mut a = vec![0u8; ALLOWED_IP_SIZE];
-                match ip {
-                    IpAddr::V4(v4) => {
-                        a[0..4].copy_from_slice(&v4.octets());
-                        a[16..18].copy_from_slice(&AF_INET.to_le_bytes());
-                    }
-                    IpAddr::V6(v6) => {
-                        a[0..16].copy_from_slice(&v6.octets());
-                        a[16..18].copy_from_slice(&AF_INET6.to_le_bytes());
-                    }
-                }
-                a[18] = *cidr;
-                self.0.extend(a);
-            }
-            self
-        }
-    }
 
     #[test]
     fn a_device_reads_with_peers_endpoints_handshakes_and_transfer() {
