@@ -75,31 +75,36 @@ pub async fn ask(
     timeout: Duration,
 ) -> Result<Message, DnsError> {
     let what = format!("{} {rtype}", crate::lookup::text(name));
-    match tokio::time::timeout(timeout, exchange(server, name, rtype, &what)).await {
+    send(server, &query(name, rtype), &what, timeout).await
+}
+
+/// Sends `message` (an UPDATE, say) to `server` and returns its answer, whatever the
+/// response code, within `timeout`. `what` names the message in errors.
+pub async fn send(
+    server: SocketAddr,
+    message: &Message,
+    what: &str,
+    timeout: Duration,
+) -> Result<Message, DnsError> {
+    match tokio::time::timeout(timeout, exchange(server, message, what)).await {
         Ok(result) => result,
         Err(_) => Err(DnsError::Timeout {
             server,
-            what,
+            what: what.to_owned(),
             after: timeout,
         }),
     }
 }
 
-async fn exchange(
-    server: SocketAddr,
-    name: &Name,
-    rtype: RecordType,
-    what: &str,
-) -> Result<Message, DnsError> {
-    let query = query(name, rtype);
+async fn exchange(server: SocketAddr, query: &Message, what: &str) -> Result<Message, DnsError> {
     let bytes = query.to_vec().map_err(|source| DnsError::Unencodable {
         server,
         what: what.to_owned(),
         source,
     })?;
-    let answer = over_udp(server, &bytes, &query, what).await?;
+    let answer = over_udp(server, &bytes, query, what).await?;
     if answer.metadata.truncation {
-        return over_tcp(server, &bytes, &query, what).await;
+        return over_tcp(server, &bytes, query, what).await;
     }
     Ok(answer)
 }
@@ -186,10 +191,14 @@ async fn over_tcp(
     Ok(answer)
 }
 
+/// Whether `answer` answers `query`: its ID, and its question (for an UPDATE, its zone)
+/// repeated. A server may leave an UPDATE's zone out of an error (RFC 2136 §3.8 lets
+/// it answer FORMERR with no sections), so an answer without one is taken too.
 fn answers(answer: &Message, query: &Message) -> bool {
     answer.metadata.id == query.metadata.id
         && answer.metadata.message_type == MessageType::Response
-        && answer.queries == query.queries
+        && (answer.queries == query.queries
+            || (query.metadata.op_code == OpCode::Update && answer.queries.is_empty()))
 }
 
 #[cfg(test)]

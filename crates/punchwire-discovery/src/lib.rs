@@ -14,6 +14,7 @@
 //! through the tunnel.
 
 pub mod address_class;
+pub mod candidates;
 pub mod config;
 pub mod core;
 pub mod engine;

@@ -2,7 +2,8 @@
 //! among the peers when the configuration leaves them out), then the discovery engine,
 //! paused and resumed on demand without losing what it learned (registry health, peers
 //! held back). Beside it, from the start, the [`crate::registry_reresolve`] task keeps a
-//! registry whose endpoint is a name at the address the name gives.
+//! registry whose endpoint is a name at the address the name gives; beside the engine,
+//! the [`crate::candidate_registration`] task keeps this peer's candidates registered.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use serde_json::json;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
+use crate::candidate_registration::Registrar;
 use crate::config::InterfaceConfig;
 use crate::engine_events::event_json;
 use crate::event_log::EventLog;
@@ -177,6 +179,16 @@ async fn run(
         engine_config(&config, setup.registries.clone()),
     );
     let _forwarding = AbortOnDrop(forward_events(&config, &shared, engine.subscribe()));
+    let _registering = AbortOnDrop(tokio::spawn(
+        Registrar {
+            iface: config.name.to_string(),
+            backend: shared.backend.clone(),
+            log: Arc::clone(&shared.log),
+            registries: setup.registries.clone(),
+            zone: setup.zone.clone(),
+        }
+        .run(wanted.clone()),
+    ));
     phase.send_replace(Phase::Ready(Ready {
         setup,
         view: engine.view(),

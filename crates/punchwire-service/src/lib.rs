@@ -12,6 +12,7 @@
 //! ask), [`daemon`] (the process's life), [`signals`] (stop and reload requests of each
 //! platform) and on Windows `scm` (running as a Windows service).
 
+pub mod candidate_registration;
 pub mod config;
 pub mod control;
 pub mod daemon;
