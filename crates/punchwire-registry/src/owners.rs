@@ -29,8 +29,12 @@ impl Owners {
                 }
             }
         }
-        owners.v4.sort_unstable_by(|a, b| b.0.cmp(&a.0));
-        owners.v6.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        owners
+            .v4
+            .sort_unstable_by_key(|(len, _)| std::cmp::Reverse(*len));
+        owners
+            .v6
+            .sort_unstable_by_key(|(len, _)| std::cmp::Reverse(*len));
         owners
     }
 

@@ -55,7 +55,8 @@ pub struct RegistryConfig {
     pub response_rate: Option<ResponseRate>,
     /// What TCP clients may hold.
     pub tcp: TcpLimits,
-    /// How long a peer's registered candidates are served after its last UPDATE.
+    /// How long a peer's registered candidates are served after its last UPDATE (at
+    /// most a day).
     pub candidate_lease: Duration,
 }
 

@@ -21,6 +21,9 @@ use crate::zone::ZoneNames;
 /// the registry is configured otherwise. The service registers again well before.
 pub const DEFAULT_CANDIDATE_LEASE: Duration = Duration::from_secs(180);
 
+/// The longest lease taken: a day, far beyond any use, and far from any clock's end.
+const MAX_LEASE: Duration = Duration::from_secs(86_400);
+
 /// One change to a peer's own set, as `authorize` made it of an update's change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edit {
@@ -100,13 +103,13 @@ impl CandidateStore {
     pub fn new(zone: Arc<ZoneNames>, lease: Duration) -> Self {
         Self {
             zone,
-            lease,
+            lease: lease.min(MAX_LEASE),
             peers: HashMap::new(),
         }
     }
 
     pub fn set_lease(&mut self, lease: Duration) {
-        self.lease = lease;
+        self.lease = lease.min(MAX_LEASE);
     }
 
     /// Applies `edits` to `key`'s set at `now`, all or nothing. True when what is served
