@@ -58,6 +58,8 @@ pub fn edits(
                     },
                     None => Err(UpdateError::NotACandidateType(data.record_type())),
                 },
+                // The only SRV the name can hold is `0 0 <port> <own name>`: its port
+                // says which.
                 Op::Delete(RData::SRV(srv)) => Ok(Edit::RemovePort(srv.port)),
                 Op::Delete(data) => address(data)
                     .map(Edit::RemoveAddress)
