@@ -271,8 +271,10 @@ fn hostile_updates_get_their_code_and_change_nothing() {
     prerequisite
         .answers
         .push(Record::update0(name(&own), 0, RecordType::SRV));
-    let mut zone_wide = delete_name(ZONE);
-    zone_wide.name = name(ZONE);
+    // Class ANY, type ANY at the apex: every RRset of the zone's top.
+    let zone_wide = delete_name(ZONE);
+    let mut apex_soa = delete_name(ZONE);
+    apex_soa.data = RData::Update0(RecordType::SOA);
     let mut delete_with_ttl = delete_name(&own);
     delete_with_ttl.ttl = 60;
     let mut twenty_one = vec![delete_name(&own), srv(&own, 51820)];
@@ -339,7 +341,7 @@ fn hostile_updates_get_their_code_and_change_nothing() {
         ),
         (
             "an oversized message",
-            update(ZONE, vec![add(&own, long_text.clone())]),
+            update(ZONE, vec![add(&own, long_text)]),
             PEER_1,
             ResponseCode::Refused,
         ),
@@ -347,6 +349,12 @@ fn hostile_updates_get_their_code_and_change_nothing() {
         (
             "a zone-wide delete",
             update(ZONE, vec![zone_wide]),
+            PEER_1,
+            ResponseCode::Refused,
+        ),
+        (
+            "deleting the apex's SOA",
+            update(ZONE, vec![apex_soa]),
             PEER_1,
             ResponseCode::Refused,
         ),
