@@ -516,3 +516,28 @@ fn a_set_is_checked_whole_after_every_change_is_applied() {
     let v6 = [ip("2001:db8::1"), Edit::Clear(RecordType::A)];
     assert!(matches!(store.apply(key(1), &v6, now), Ok(true)));
 }
+
+/// The client side can build its registration with hickory's own UPDATE builders: delete
+/// the name, then add the set, in one message.
+#[test]
+fn hickory_s_update_builders_make_a_registration_the_registry_takes() {
+    use hickory_proto::op::update_message::{self, UpdateMessage};
+    let registry = Registry::new(None);
+    let own = candidates(1);
+    let mut registration = update_message::delete_all(name(&own), name(ZONE), DNSClass::IN, true);
+    registration.add_updates([srv(&own, 51820), host(&own, "2001:db8::20")]);
+    assert_eq!(
+        registry.update(&registration, PEER_1),
+        ResponseCode::NoError
+    );
+    let answer = registry.ask(&own, RecordType::AAAA);
+    assert_eq!(
+        lines(&answer.answers),
+        [format!("{own} 0 in aaaa 2001:db8::20")]
+    );
+
+    let withdrawal = update_message::delete_all(name(&own), name(ZONE), DNSClass::IN, true);
+    assert_eq!(registry.update(&withdrawal, PEER_1), ResponseCode::NoError);
+    let answer = registry.ask(&own, RecordType::AAAA);
+    assert_eq!(answer.metadata.response_code, ResponseCode::NXDomain);
+}
