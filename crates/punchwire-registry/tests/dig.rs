@@ -160,6 +160,16 @@ async fn nsupdate(addr: SocketAddr, tcp: bool, script: &str) -> (bool, String) {
     (output.status.success(), said)
 }
 
+/// What the service sends from 127.0.0.2: its candidates at `own`, replacing any before.
+fn registration(own: &str) -> String {
+    format!(
+        // Check-names: wgsd's own names (`_`, `=`) are no host names either.
+        "local 127.0.0.2\nzone example.com.\ncheck-names off\nupdate delete {own}\n\
+         update add {own} 60 SRV 0 0 51820 {own}\nupdate add {own} 60 A 192.168.1.20\n\
+         update add {own} 60 AAAA 2001:db8::20\nsend\n"
+    )
+}
+
 /// dig's output with each run of spaces and tabs made one space, line by line.
 fn squash(out: &str) -> String {
     out.lines()
@@ -520,15 +530,9 @@ async fn a_peer_registers_candidates_with_nsupdate_and_dig_sees_them_for_the_lea
     let before = r.serial().await;
     let srv_before = r.dig(&["SRV", &instance(key(1))]).await;
 
-    let register = format!(
-        // Check-names: wgsd's own names (`_`, `=`) are no host names either.
-        "local 127.0.0.2\nzone example.com.\ncheck-names off\nupdate delete {own}\n\
-         update add {own} 60 SRV 0 0 51820 {own}\nupdate add {own} 60 A 192.168.1.20\n\
-         update add {own} 60 AAAA 2001:db8::20\nsend\n"
-    );
     // Before sending: the lease starts when the registry takes the update, after this.
     let registered = Instant::now();
-    let (ok, said) = nsupdate(r.addr(), false, &register).await;
+    let (ok, said) = nsupdate(r.addr(), false, &registration(&own)).await;
     assert!(ok, "nsupdate failed: {said}");
 
     let srv = r.dig(&["+short", "SRV", &own]).await;
@@ -582,4 +586,33 @@ async fn a_peer_registers_candidates_with_nsupdate_and_dig_sees_them_for_the_lea
     .await;
     assert!(registered.elapsed() >= lease, "gone before its lease ended");
     assert!(r.serial().await > registered_serial);
+}
+
+/// A peer taken off the device loses its candidates: put back, it is served without them
+/// until it registers again.
+#[tokio::test]
+async fn a_peer_removed_from_the_device_loses_its_candidates() {
+    let mut dev = device(2);
+    dev.peers[1]
+        .allowed_ips
+        .push("127.0.0.2/32".parse::<IpNet>().unwrap());
+    let r = Running::start(dev.clone(), |_| {}).await;
+    let own = format!("_candidates.{}", instance(key(1)));
+    let (ok, said) = nsupdate(r.addr(), false, &registration(&own)).await;
+    assert!(ok, "nsupdate failed: {said}");
+    assert_eq!(status(&r.dig(&["SRV", &own]).await), "NOERROR");
+
+    let mut without = dev.clone();
+    without.peers.remove(1);
+    r.memory.put_device(without);
+    r.wait_for(&["SRV", &instance(key(1))], Duration::from_secs(10), |o| {
+        status(o) == "NXDOMAIN"
+    })
+    .await;
+    r.memory.put_device(dev);
+    r.wait_for(&["SRV", &instance(key(1))], Duration::from_secs(10), |o| {
+        status(o) == "NOERROR"
+    })
+    .await;
+    assert_eq!(status(&r.dig(&["SRV", &own]).await), "NXDOMAIN");
 }

@@ -10,7 +10,7 @@ use super::UpdateError;
 use crate::zone::ZoneNames;
 
 /// The longest UPDATE read. Replacing a full set of candidates in the longest zone takes
-/// about 800 bytes; 1232 (the largest UDP response the registry sends) leaves room.
+/// under 800 bytes; 1232 (the largest UDP response the registry sends) leaves room.
 pub const MAX_MESSAGE_LEN: usize = 1232;
 
 /// The most changes one UPDATE may carry: replacing a full set takes 10 (delete the
