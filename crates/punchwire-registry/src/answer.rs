@@ -8,6 +8,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::HINFO;
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 
+use crate::candidates::CandidateRecords;
 use crate::enumeration::enumeration;
 use crate::instance::Instance;
 use crate::records::{SizedRecord, TTL};
@@ -105,6 +106,13 @@ pub fn answer<'s>(
             return enumeration(snapshot, name, qtype, arrival).unwrap_or_else(Answer::refused)
         }
         Place::Unknown => return Answer::no_such_name(snapshot),
+        Place::Candidates(label) => {
+            return match snapshot.candidates(label) {
+                Some(_) if qtype == RecordType::ANY => minimal_any(name),
+                Some(registered) => candidates(snapshot, registered, qtype),
+                None => Answer::no_such_name(snapshot),
+            }
+        }
         Place::Instance(label) => match snapshot.instance(label) {
             Some(instance) => Some(instance),
             None => return Answer::no_such_name(snapshot),
@@ -197,6 +205,33 @@ fn peer<'s>(
             instance
                 .host_for(arrival)
                 .filter(|host| host.record.record_type() == qtype),
+        )
+        .or_no_data(snapshot),
+        _ => Answer::no_data(snapshot),
+    }
+}
+
+/// A peer's candidates: the SRV with the addresses in the additional section, or the
+/// addresses of one family.
+fn candidates<'s>(
+    snapshot: &'s Snapshot,
+    registered: &'s CandidateRecords,
+    qtype: RecordType,
+) -> Answer<'s> {
+    match qtype {
+        RecordType::SRV => {
+            let mut answer = Answer::records([Cow::Borrowed(&registered.srv)]);
+            answer
+                .additional
+                .push(registered.hosts.iter().map(Cow::Borrowed).collect());
+            answer
+        }
+        RecordType::A | RecordType::AAAA => Answer::records(
+            registered
+                .hosts
+                .iter()
+                .filter(|host| host.record.record_type() == qtype)
+                .map(Cow::Borrowed),
         )
         .or_no_data(snapshot),
         _ => Answer::no_data(snapshot),

@@ -10,14 +10,19 @@
 //! `negative` SOA; or else `answer`, the question against the snapshot, with `fit`
 //! choosing what fits and `encode` writing it.
 //!
-//! What is served: a `snapshot` holds the zone's `records` and one `instance` per peer
-//! (its records, and the responses prepared for it). It is rebuilt by `refresh` in the
+//! An UPDATE (RFC 2136) takes its own path from `respond`, after the same access check
+//! and rate limit: `update` reads it, judges it as the sender's (`owners` says who owns a
+//! tunnel address) and keeps the sender's `candidates` with a lease.
+//!
+//! What is served: a `snapshot` holds the zone's `records`, one `instance` per peer
+//! (its records, and the responses prepared for it) and the peers' `candidates`. It is rebuilt by `refresh` in the
 //! background, which is watched so that a stop is reported, and swapped in through `live`;
 //! `registry` starts and stops all of it, with `open_files` keeping TCP clients to half
 //! the descriptors. `summary` keeps what strangers can cause from flooding the log.
 
 mod acl;
 mod answer;
+mod candidates;
 mod encode;
 mod enumeration;
 mod fit;
@@ -32,6 +37,7 @@ mod listen;
 mod live;
 mod negative;
 mod open_files;
+mod owners;
 mod rate;
 mod records;
 mod refresh;
@@ -42,6 +48,7 @@ mod stats;
 mod summary;
 mod tcp;
 mod udp;
+mod update;
 mod wire;
 mod zone;
 
@@ -56,3 +63,4 @@ pub use registry::{
 pub use snapshot::SelfRecord;
 pub use stats::RegistryStats;
 pub use tcp::TcpLimits;
+pub use update::DEFAULT_CANDIDATE_LEASE;

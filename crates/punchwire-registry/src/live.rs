@@ -1,18 +1,23 @@
 //! The snapshot being served right now, and whether it is still fresh enough to serve.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
 use crate::snapshot::Snapshot;
 use crate::stats::Counters;
+use crate::update::{CandidateStore, DEFAULT_CANDIDATE_LEASE};
 
-/// Shared by the refresh task (the only writer) and every query (readers, lock-free).
+/// Shared by the writers (the refresh task, and UPDATEs that change candidates) and every
+/// query (readers, lock-free).
 #[derive(Debug)]
 pub(crate) struct Live {
     snapshot: ArcSwap<Snapshot>,
+    /// The peers' candidates. Whoever builds the next snapshot holds it from reading the
+    /// current one until the next is stored, so that no writer publishes over another.
+    writer: Mutex<CandidateStore>,
     /// When the device was last read successfully, in milliseconds since `epoch`.
     last_read_ms: AtomicU64,
     epoch: Instant,
@@ -25,14 +30,38 @@ pub(crate) struct Live {
 
 impl Live {
     pub fn new(snapshot: Snapshot, stale_after: Duration) -> Self {
+        let store = CandidateStore::new(snapshot.shared_zone(), DEFAULT_CANDIDATE_LEASE);
         Self {
             snapshot: ArcSwap::from_pointee(snapshot),
+            writer: Mutex::new(store),
             last_read_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             stale_after,
             refresh_stopped: OnceLock::new(),
             counters: Counters::default(),
         }
+    }
+
+    /// Registered candidates are served for `lease` after their last registration.
+    pub fn with_candidate_lease(mut self, lease: Duration) -> Self {
+        self.writer
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .set_lease(lease);
+        self
+    }
+
+    /// The candidates, and with them the right to publish the next snapshot.
+    pub fn writer(&self) -> MutexGuard<'_, CandidateStore> {
+        // A writer that panicked left the store as it was between two whole updates.
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Serves `snapshot` from now on; the caller holds [`writer`](Self::writer).
+    pub fn publish(&self, snapshot: Snapshot) {
+        self.snapshot.store(Arc::new(snapshot));
     }
 
     /// The snapshot to answer from, and whether it is fresh enough to answer with. The
@@ -60,10 +89,11 @@ impl Live {
         self.stale_after
     }
 
-    /// Records a successful read of the device, with the snapshot it gave if it changed.
+    /// Records a successful read of the device, with the snapshot it gave if it changed
+    /// (built holding [`writer`](Self::writer)).
     pub fn read_ok(&self, changed: Option<Snapshot>) {
         if let Some(snapshot) = changed {
-            self.snapshot.store(Arc::new(snapshot));
+            self.publish(snapshot);
         }
         let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_read_ms.store(now, Ordering::Release);

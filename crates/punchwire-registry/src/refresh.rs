@@ -132,8 +132,16 @@ async fn run(
         let read = backend.device(&iface).await;
         match read {
             Ok(device) => {
+                // Held until the next snapshot is stored: an UPDATE publishes too.
+                let mut candidates = live.writer();
                 let current = live.snapshot();
-                let next = current.next(&device, unix_serial());
+                let floor = unix_serial();
+                let mut next = current.next(&device, floor);
+                let present = device.peers.iter().map(|p| &p.public_key);
+                if candidates.prune(Instant::now(), present) {
+                    let base = next.as_ref().unwrap_or(&current);
+                    next = Some(base.with_candidates(candidates.served(), floor));
+                }
                 let took = started.elapsed();
                 let stretched = pause_after(took, every, live.stale_after());
                 if stretched > every && !said_slow {
@@ -156,6 +164,7 @@ async fn run(
                     }
                 }
                 live.read_ok(next);
+                drop(candidates);
                 if let Some(since) = failing_since.take() {
                     info!(
                         device = %iface,

@@ -55,6 +55,9 @@ pub struct RegistryConfig {
     pub response_rate: Option<ResponseRate>,
     /// What TCP clients may hold.
     pub tcp: TcpLimits,
+    /// How long a peer's registered candidates are served after its last UPDATE (at
+    /// most a day).
+    pub candidate_lease: Duration,
 }
 
 impl RegistryConfig {
@@ -69,6 +72,7 @@ impl RegistryConfig {
             stale_after: DEFAULT_STALE_AFTER,
             response_rate: Some(DEFAULT_RESPONSE_RATE),
             tcp: TcpLimits::default(),
+            candidate_lease: crate::update::DEFAULT_CANDIDATE_LEASE,
         }
     }
 }
@@ -136,6 +140,11 @@ impl Registry {
         if config.refresh.is_zero() {
             return Err(RegistryError::ZeroDuration { what: "refresh" });
         }
+        if config.candidate_lease.is_zero() {
+            return Err(RegistryError::ZeroDuration {
+                what: "the candidate lease",
+            });
+        }
         if config.stale_after.is_zero() {
             return Err(RegistryError::ZeroDuration {
                 what: "the stale bound",
@@ -196,7 +205,9 @@ impl Registry {
         });
         let snapshot = Snapshot::first(snapshot_config, &device, unix_serial());
         let first_read = first_read.elapsed();
-        let live = Arc::new(Live::new(snapshot, config.stale_after));
+        let live = Arc::new(
+            Live::new(snapshot, config.stale_after).with_candidate_lease(config.candidate_lease),
+        );
 
         let limiter = config
             .response_rate

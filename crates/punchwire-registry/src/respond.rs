@@ -1,7 +1,7 @@
 //! One DNS message in, one response out (or none), for UDP and TCP alike: the one place
 //! that decides, in order, who is asking, whether they may have another response yet,
-//! whether the message is a query we read, whether the snapshot is fresh, and which path
-//! answers it.
+//! whether the message is a query we read (or an UPDATE, handed to `update`), whether the
+//! snapshot is fresh, and which path answers it.
 //!
 //! The questions peers ask all day (SRV, A/AAAA and TXT of one instance) are answered from
 //! bytes `prepared` once per instance; a name the zone does not have from the SOA prepared
@@ -24,6 +24,7 @@ use crate::negative::write_no_such_name;
 use crate::rate::{RateLimiter, Verdict};
 use crate::snapshot::{Asked, Snapshot};
 use crate::stats::Counters;
+use crate::update;
 use crate::wire::{self, Incoming, Query};
 
 /// How a message came, which sets how big its response may be and whether the source
@@ -131,6 +132,11 @@ impl Responder {
         }
         let query = match incoming {
             Incoming::Query(query) => query,
+            Incoming::Update => {
+                let rcode = update::handle(&self.live, packet, source, fresh, Instant::now(), out);
+                counters.count(rcode);
+                return true;
+            }
             Incoming::Reject { echo, rcode, opt } => {
                 debug!(%source, %rcode, "a message that is not a query this registry reads");
                 write_header_only(out, echo, rcode, opt);

@@ -6,15 +6,17 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use ipnet::IpNet;
 use punchwire_wg::{Device, Endpoint, Peer, PublicKey};
 use tracing::warn;
 
 use crate::acl::AllowList;
+use crate::candidates::{CandidateRecords, CandidateZone};
 use crate::instance::{label_of, Address, Instance, Label};
 use crate::negative::NegativeSoa;
+use crate::owners::Owners;
 use crate::records::{apex_records, SizedRecord};
 use crate::zone::ZoneNames;
 
@@ -85,7 +87,9 @@ impl View {
     }
 }
 
-/// Everything the registry serves, at one moment. Never changes once built.
+/// Everything the registry serves, at one moment. Never changes once built. What grows
+/// with the number of peers is shared (`Arc`), so that a change of candidates alone makes
+/// a new snapshot without copying the peers.
 #[derive(Debug)]
 pub struct Snapshot {
     config: Arc<SnapshotConfig>,
@@ -96,10 +100,14 @@ pub struct Snapshot {
     ns: SizedRecord,
     nameserver_hosts: Vec<SizedRecord>,
     /// PTR listing order: by key, the registry itself last (as wgsd puts it last).
-    listing: Vec<Arc<Instance>>,
-    instances: HashMap<Label, Arc<Instance>>,
-    acl: AllowList,
-    view: View,
+    listing: Arc<Vec<Arc<Instance>>>,
+    instances: Arc<HashMap<Label, Arc<Instance>>>,
+    acl: Arc<AllowList>,
+    view: Arc<View>,
+    /// Who owns which tunnel address, built at the first UPDATE that needs it.
+    owners: Arc<OnceLock<Owners>>,
+    /// The peers' registered candidates; served only for peers that are served.
+    candidates: Arc<CandidateZone>,
 }
 
 impl Snapshot {
@@ -168,13 +176,36 @@ impl Snapshot {
             soa,
             ns,
             nameserver_hosts,
-            listing,
-            instances,
-            acl,
-            view: View::of(device, &peers),
+            listing: Arc::new(listing),
+            instances: Arc::new(instances),
+            acl: Arc::new(acl),
+            view: Arc::new(View::of(device, &peers)),
+            owners: Arc::default(),
+            candidates: previous.map_or_else(Arc::default, |p| Arc::clone(&p.candidates)),
             serial,
             config,
         }
+    }
+
+    /// This snapshot serving `candidates` instead, with the serial moved forward to at
+    /// least `floor`. Costs what the candidates cost, not what the peers do.
+    pub fn with_candidates(&self, candidates: Arc<CandidateZone>, floor: u32) -> Self {
+        let mut next = Self {
+            config: Arc::clone(&self.config),
+            serial: self.serial,
+            soa: self.soa.clone(),
+            negative: self.negative.clone(),
+            ns: self.ns.clone(),
+            nameserver_hosts: self.nameserver_hosts.clone(),
+            listing: Arc::clone(&self.listing),
+            instances: Arc::clone(&self.instances),
+            acl: Arc::clone(&self.acl),
+            view: Arc::clone(&self.view),
+            owners: Arc::clone(&self.owners),
+            candidates,
+        };
+        next.set_serial(floor.max(self.serial.wrapping_add(1)));
+        next
     }
 
     fn set_serial(&mut self, serial: u32) {
@@ -186,6 +217,10 @@ impl Snapshot {
 
     pub fn zone(&self) -> &ZoneNames {
         &self.config.zone
+    }
+
+    pub fn shared_zone(&self) -> Arc<ZoneNames> {
+        Arc::clone(&self.config.zone)
     }
 
     pub fn serial(&self) -> u32 {
@@ -222,6 +257,31 @@ impl Snapshot {
         self.instances.get(label).map(|i| i.as_ref())
     }
 
+    /// The registered candidates of a served peer, by its lower-case label.
+    pub fn candidates(&self, label: &[u8]) -> Option<&CandidateRecords> {
+        let label: &Label = label.try_into().ok()?;
+        if !self.instances.contains_key(label) {
+            return None;
+        }
+        self.candidates.get(label).map(|c| c.as_ref())
+    }
+
+    /// The peer whose AllowedIPs hold `source` (the one WireGuard would take a packet
+    /// from it to be), with those AllowedIPs. The registry itself is not a peer.
+    pub fn sender(&self, source: IpAddr) -> Option<(PublicKey, &[IpNet])> {
+        let owners = self.owners.get_or_init(|| {
+            Owners::new(
+                self.view
+                    .peers
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(at, (_, _, allowed))| allowed.iter().map(move |range| (at, range))),
+            )
+        });
+        let (key, _, allowed) = self.view.peers.get(owners.owner(source)?)?;
+        Some((*key, allowed))
+    }
+
     /// Whether a query from `source` may be answered.
     pub fn allows(&self, source: IpAddr) -> bool {
         self.acl.allows(source)
@@ -234,6 +294,13 @@ impl Snapshot {
         let zone = self.zone();
         if let Some(instance) = zone.instance_label(wire).and_then(|l| self.instance(l)) {
             return Asked::Instance(instance);
+        }
+        if !self.candidates.is_empty()
+            && zone
+                .candidates_label(wire)
+                .is_some_and(|l| self.candidates(l).is_some())
+        {
+            return Asked::Other;
         }
         // An instance-shaped name reaching here is not served: a label of the right
         // length was just looked up, and one of another length never is.
@@ -254,7 +321,8 @@ pub enum Asked<'s> {
     /// A name inside the zone that it does not have; the zone's apex starts `apex_at`
     /// bytes into the name.
     Missing { apex_at: usize },
-    /// The apex, the zone's fixed names, or a name outside it: for `answer` to place.
+    /// The apex, the zone's fixed names, a peer's candidates, or a name outside the
+    /// zone: for `answer` to place.
     Other,
 }
 

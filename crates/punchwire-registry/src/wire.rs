@@ -12,6 +12,7 @@ pub const HEADER_LEN: usize = 12;
 const MAX_NAME_LEN: usize = 255;
 const TYPE_OPT: u16 = 41;
 const OPCODE_QUERY: u8 = 0;
+const OPCODE_UPDATE: u8 = 5;
 
 /// The header fields a response echoes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +88,8 @@ impl Query<'_> {
 #[derive(Debug)]
 pub enum Incoming<'p> {
     Query(Query<'p>),
+    /// A DNS UPDATE (RFC 2136): read whole by `update`, which is not a hot path.
+    Update,
     /// Readable enough to answer with an error code and no question: another opcode, a
     /// question count other than one, a malformed section, an EDNS version we don't speak.
     /// `opt` says whether the response carries an OPT record (BADVERS needs one).
@@ -120,6 +123,9 @@ fn read_query<'p>(packet: &'p [u8], header: &[u8]) -> Incoming<'p> {
         rcode,
         opt: false,
     };
+    if echo.op_code == OPCODE_UPDATE {
+        return Incoming::Update;
+    }
     if echo.op_code != OPCODE_QUERY {
         return reject(ResponseCode::NotImp);
     }

@@ -7,6 +7,10 @@ use hickory_proto::rr::{LowerName, Name};
 use punchwire_control::zone::{Zone, SERVICE_LABELS};
 use punchwire_wg::key::LABEL_LEN;
 
+/// The label above a peer's instance name that holds its registered candidates:
+/// `_candidates.<label>._wireguard._udp.<zone>`.
+pub const CANDIDATES_LABEL: &[u8] = b"_candidates";
+
 /// The zone `example.com.` with the names the registry answers for in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZoneNames {
@@ -82,6 +86,22 @@ impl ZoneNames {
         self.service.prepend_label(label)
     }
 
+    /// The name of a peer's candidates: `_candidates.<label>._wireguard._udp.example.com.`.
+    /// It fails only in a zone so long that this name would pass 255 octets (a zone
+    /// may leave room for the instance name alone).
+    pub fn candidates(&self, label: &[u8]) -> Result<Name, hickory_proto::ProtoError> {
+        self.instance(label)?.prepend_label(CANDIDATES_LABEL)
+    }
+
+    /// The peer label of a candidates name in lower-case wire form, as a query carries it.
+    pub fn candidates_label<'n>(&self, wire: &'n [u8]) -> Option<&'n [u8]> {
+        let (&len, rest) = wire.split_first()?;
+        let (label, instance) = rest.split_at_checked(usize::from(len))?;
+        (label == CANDIDATES_LABEL)
+            .then(|| self.instance_label(instance))
+            .flatten()
+    }
+
     /// The peer label of an instance name given in lower-case wire form, as a query
     /// carries it: the path of the common question, with no name built.
     pub fn instance_label<'n>(&self, wire: &'n [u8]) -> Option<&'n [u8]> {
@@ -131,6 +151,16 @@ impl ZoneNames {
         {
             if let Some(label) = name.iter().next() {
                 return Place::Instance(label);
+            }
+        }
+        if name.num_labels() == self.service_lower.num_labels() + 2
+            && self.service_lower.zone_of(name)
+        {
+            let mut labels = name.iter();
+            if let (Some(CANDIDATES_LABEL), Some(label)) = (labels.next(), labels.next()) {
+                if label.len() == LABEL_LEN {
+                    return Place::Candidates(label);
+                }
             }
         }
         Place::Unknown
@@ -187,6 +217,9 @@ pub enum Place<'n> {
     /// `<label>._wireguard._udp.<zone>`, with the (lower-case) label; it may or may not be
     /// a peer.
     Instance(&'n [u8]),
+    /// `_candidates.<label>._wireguard._udp.<zone>`, with the (lower-case) label: a peer's
+    /// registered candidates, which it may or may not have.
+    Candidates(&'n [u8]),
     /// Some other name inside the zone.
     Unknown,
 }
@@ -207,8 +240,16 @@ mod tests {
     fn below_apex_reads_the_bytes_as_locate_reads_the_name() {
         let zone = names("example.com");
         let label = b"tl5glqumg5vatrrtyg57hydce55wnfhx7wadwwzhmno4njly4a7q====";
-        let cases: [&[&[u8]]; 14] = [
+        let cases: [&[&[u8]]; 15] = [
             &[b"example", b"com"],
+            &[
+                b"_candidates",
+                label,
+                b"_wireguard",
+                b"_udp",
+                b"example",
+                b"com",
+            ],
             &[b"_udp", b"example", b"com"],
             &[b"_wireguard", b"_udp", b"example", b"com"],
             &[b"ns1", b"example", b"com"],
@@ -231,7 +272,9 @@ mod tests {
                 Place::Instance(label) => {
                     assert_eq!(below.and_then(|b| b.instance), Some(label), "{name}")
                 }
-                Place::Unknown => assert_eq!(below.map(|b| b.instance), Some(None), "{name}"),
+                Place::Unknown | Place::Candidates(_) => {
+                    assert_eq!(below.map(|b| b.instance), Some(None), "{name}")
+                }
                 place => assert_eq!(below, None, "{name} is {place:?}"),
             }
             if let Some(below) = below {
@@ -305,6 +348,22 @@ mod tests {
                 b"com"
             ])),
             Place::Unknown
+        );
+        let candidates = [
+            b"_candidates",
+            &label[..],
+            b"_wireguard",
+            b"_udp",
+            b"example",
+            b"com",
+        ];
+        assert_eq!(zone.locate(&lower(&candidates)), Place::Candidates(label));
+        let bytes = super::wire(&Name::from_labels(candidates).unwrap());
+        assert_eq!(zone.candidates_label(&bytes), Some(&label[..]));
+        assert_eq!(zone.candidates_label(&bytes[12..]), None);
+        assert_eq!(
+            zone.candidates(label).unwrap().to_string().replace("\\=", "="),
+            "_candidates.tl5glqumg5vatrrtyg57hydce55wnfhx7wadwwzhmno4njly4a7q====._wireguard._udp.example.com."
         );
         assert_eq!(zone.locate(&lower(&[b"example", b"org"])), Place::Outside);
         assert_eq!(zone.locate(&lower(&[b"com"])), Place::Outside);

@@ -130,6 +130,46 @@ impl Running {
     }
 }
 
+/// Runs `nsupdate` (TCP when `tcp`) with `script` after its `server` line; what it
+/// printed, and whether it succeeded.
+async fn nsupdate(addr: SocketAddr, tcp: bool, script: &str) -> (bool, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut command = tokio::process::Command::new("nsupdate");
+    if tcp {
+        command.arg("-v");
+    }
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("nsupdate runs (is bind9-dnsutils installed?)");
+    let mut stdin = child.stdin.take().unwrap();
+    let script = format!("server {} {}\n{script}", addr.ip(), addr.port());
+    stdin.write_all(script.as_bytes()).await.unwrap();
+    drop(stdin);
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("nsupdate ends")
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), said)
+}
+
+/// What the service sends from 127.0.0.2: its candidates at `own`, replacing any before.
+fn registration(own: &str) -> String {
+    format!(
+        // Check-names: wgsd's own names (`_`, `=`) are no host names either.
+        "local 127.0.0.2\nzone example.com.\ncheck-names off\nupdate delete {own}\n\
+         update add {own} 60 SRV 0 0 51820 {own}\nupdate add {own} 60 A 192.168.1.20\n\
+         update add {own} 60 AAAA 2001:db8::20\nsend\n"
+    )
+}
+
 /// dig's output with each run of spaces and tabs made one space, line by line.
 fn squash(out: &str) -> String {
     out.lines()
@@ -473,4 +513,106 @@ async fn shutdown_closes_the_port() {
     r.registry.shutdown().await;
     std::net::UdpSocket::bind(addr).expect("UDP port free again");
     std::net::TcpListener::bind(addr).expect("TCP port free again");
+}
+
+/// A peer registers its candidates as the service will, with a standard DNS UPDATE sent
+/// from its tunnel address (127.0.0.2 here, in its AllowedIPs), and `dig` sees them at
+/// its candidates name until the lease ends.
+#[tokio::test]
+async fn a_peer_registers_candidates_with_nsupdate_and_dig_sees_them_for_the_lease() {
+    let mut dev = device(3);
+    dev.peers[1]
+        .allowed_ips
+        .push("127.0.0.2/32".parse::<IpNet>().unwrap());
+    let lease = Duration::from_secs(5);
+    let r = Running::start(dev, |c| c.candidate_lease = lease).await;
+    let own = format!("_candidates.{}", instance(key(1)));
+    let before = r.serial().await;
+    let srv_before = r.dig(&["SRV", &instance(key(1))]).await;
+
+    // Before sending: the lease starts when the registry takes the update, after this.
+    let registered = Instant::now();
+    let (ok, said) = nsupdate(r.addr(), false, &registration(&own)).await;
+    assert!(ok, "nsupdate failed: {said}");
+
+    let srv = r.dig(&["+short", "SRV", &own]).await;
+    assert_eq!(srv.trim(), format!("0 0 51820 {own}"));
+    let extra = squash(&r.dig(&["+noall", "+additional", "SRV", &own]).await);
+    assert!(
+        extra.contains(&format!("{own} 0 IN A 192.168.1.20")),
+        "{extra}"
+    );
+    assert!(
+        extra.contains(&format!("{own} 0 IN AAAA 2001:db8::20")),
+        "{extra}"
+    );
+    let registered_serial = r.serial().await;
+    assert!(registered_serial > before, "{registered_serial} > {before}");
+    // What wgsd's layout serves is untouched (the ID aside, which dig prints).
+    let srv_after = r.dig(&["SRV", &instance(key(1))]).await;
+    let answer_of = |out: &str| {
+        let out = squash(out);
+        let sections = out.split("ANSWER SECTION").nth(1)?;
+        sections.split(";; Query time").next().map(str::to_owned)
+    };
+    assert_eq!(answer_of(&srv_after), answer_of(&srv_before));
+    assert!(
+        registered.elapsed() < lease,
+        "the checks took longer than the lease: they may have seen an expired set"
+    );
+
+    // Someone else's name, or a source that is no peer's: refused, nothing changes.
+    let theirs = format!("_candidates.{}", instance(key(2)));
+    let (ok, said) = nsupdate(
+        r.addr(),
+        true,
+        &format!("local 127.0.0.2\nzone example.com.\ncheck-names off\nupdate add {theirs} 60 A 192.168.1.30\nsend\n"),
+    )
+    .await;
+    assert!(!ok && said.contains("REFUSED"), "{said}");
+    let (ok, said) = nsupdate(
+        r.addr(),
+        true,
+        &format!("local 127.0.0.1\nzone example.com.\nupdate delete {own}\nsend\n"),
+    )
+    .await;
+    assert!(!ok && said.contains("REFUSED"), "{said}");
+    assert_eq!(r.serial().await, registered_serial);
+
+    // Not registered again: gone when the lease ends, and the serial says so.
+    r.wait_for(&["SRV", &own], Duration::from_secs(30), |o| {
+        status(o) == "NXDOMAIN"
+    })
+    .await;
+    assert!(registered.elapsed() >= lease, "gone before its lease ended");
+    assert!(r.serial().await > registered_serial);
+}
+
+/// A peer taken off the device loses its candidates: put back, it is served without them
+/// until it registers again.
+#[tokio::test]
+async fn a_peer_removed_from_the_device_loses_its_candidates() {
+    let mut dev = device(2);
+    dev.peers[1]
+        .allowed_ips
+        .push("127.0.0.2/32".parse::<IpNet>().unwrap());
+    let r = Running::start(dev.clone(), |_| {}).await;
+    let own = format!("_candidates.{}", instance(key(1)));
+    let (ok, said) = nsupdate(r.addr(), false, &registration(&own)).await;
+    assert!(ok, "nsupdate failed: {said}");
+    assert_eq!(status(&r.dig(&["SRV", &own]).await), "NOERROR");
+
+    let mut without = dev.clone();
+    without.peers.remove(1);
+    r.memory.put_device(without);
+    r.wait_for(&["SRV", &instance(key(1))], Duration::from_secs(10), |o| {
+        status(o) == "NXDOMAIN"
+    })
+    .await;
+    r.memory.put_device(dev);
+    r.wait_for(&["SRV", &instance(key(1))], Duration::from_secs(10), |o| {
+        status(o) == "NOERROR"
+    })
+    .await;
+    assert_eq!(status(&r.dig(&["SRV", &own]).await), "NXDOMAIN");
 }
