@@ -13,6 +13,10 @@ pub const KEY_LABEL_LEN: usize = 56;
 /// The service labels every peer's name sits under: `<key>._wireguard._udp.<zone>`.
 pub const SERVICE_LABELS: [&str; 2] = ["_wireguard", "_udp"];
 
+/// The label above a peer's instance name that holds its registered candidates (its own
+/// addresses, ours, not wgsd's): `_candidates.<key>._wireguard._udp.<zone>`.
+pub const CANDIDATES_LABEL: &str = "_candidates";
+
 /// RFC 6763 §11 domain enumeration, as the registry answers it and discovery asks it:
 /// `<kind>._dns-sd._udp.<reverse address>` PTR names the zone to browse. The kinds are
 /// browse, default browse and legacy browse; discovery asks the first.

@@ -7,9 +7,8 @@ use hickory_proto::rr::{LowerName, Name};
 use punchwire_control::zone::{Zone, SERVICE_LABELS};
 use punchwire_wg::key::LABEL_LEN;
 
-/// The label above a peer's instance name that holds its registered candidates:
-/// `_candidates.<label>._wireguard._udp.<zone>`.
-pub const CANDIDATES_LABEL: &[u8] = b"_candidates";
+/// The label above a peer's instance name that holds its registered candidates.
+pub const CANDIDATES_LABEL: &[u8] = punchwire_control::zone::CANDIDATES_LABEL.as_bytes();
 
 /// The zone `example.com.` with the names the registry answers for in it.
 #[derive(Debug, Clone, PartialEq, Eq)]

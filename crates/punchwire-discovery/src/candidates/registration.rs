@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use hickory_proto::op::{update_message, Message, UpdateMessage};
 use hickory_proto::rr::rdata::{A, AAAA, SRV};
 use hickory_proto::rr::{DNSClass, Name, RData, Record};
+use punchwire_control::zone::{CANDIDATES_LABEL, SERVICE_LABELS};
 use punchwire_wg::PublicKey;
 
 /// The TTL written; the registry serves its own (0) and keeps the set for its lease.
@@ -16,7 +17,10 @@ const TTL: u32 = 60;
 /// name would not fit in 255 octets (such a zone has no candidates).
 pub fn candidate_name(zone: &Name, key: &PublicKey) -> Option<Name> {
     let label = key.to_dns_label();
-    let labels: [&[u8]; 4] = [b"_candidates", label.as_bytes(), b"_wireguard", b"_udp"];
+    let labels = [CANDIDATES_LABEL, &label]
+        .into_iter()
+        .chain(SERVICE_LABELS)
+        .map(str::as_bytes);
     Name::from_labels(labels).ok()?.append_domain(zone).ok()
 }
 
