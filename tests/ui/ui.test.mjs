@@ -263,12 +263,32 @@ describe("live updates", () => {
       }),
     );
     await page.evaluate(() => window.__mock.emit("punchwire://event", { type: "something-new", detail: 42 }));
+    // The way through a peer's candidates is worth a line; so is this machine's own set.
+    await page.evaluate(() =>
+      window.__mock.emit("punchwire://event", {
+        type: "decision",
+        iface: "wg0",
+        peer: "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=",
+        reason: "trying its LAN address 192.168.1.3:51820",
+        endpoint: "192.168.1.3:51820",
+      }),
+    );
+    await page.evaluate(() =>
+      window.__mock.emit("punchwire://event", {
+        type: "candidates-registered",
+        iface: "wg0",
+        registry: "10.99.0.1:53",
+        candidates: ["192.168.1.2:51820", "[2001:db8::2]:51820"],
+      }),
+    );
     const events = page.locator('[data-panel="activity"] li');
-    await events.nth(1).waitFor();
+    await events.nth(3).waitFor();
     const texts = await events.allTextContents();
-    assert.equal(texts.length, 2, `only the two events worth showing: ${texts}`);
-    assert.match(texts[0], /something-new \{"detail":42\}$/, "an unknown event type is shown as it came");
-    assert.match(texts[1], /bob: endpoint 203\.0\.113\.9:40000 → 203\.0\.113\.9:51820$/);
+    assert.equal(texts.length, 4, `only the four events worth showing: ${texts}`);
+    assert.match(texts[0], /candidates 192\.168\.1\.2:51820, \[2001:db8::2\]:51820 registered with 10\.99\.0\.1:53$/);
+    assert.match(texts[1], /bob: trying its LAN address 192\.168\.1\.3:51820$/);
+    assert.match(texts[2], /something-new \{"detail":42\}$/, "an unknown event type is shown as it came");
+    assert.match(texts[3], /bob: endpoint 203\.0\.113\.9:40000 → 203\.0\.113\.9:51820$/);
     await shot(page, "live-update");
 
     await page.evaluate((e) => window.__mock.emit("punchwire://connection", { state: "down", error: e }), fx.notRunning);

@@ -27,6 +27,9 @@ pub struct Config {
     /// Send a datagram through the tunnel after setting an endpoint, so that the
     /// handshake starts at once (see [`crate::nudge`]).
     pub nudge: bool,
+    /// Ask for the peers' registered candidates and try them before a NAT mapping (see
+    /// [`crate::paths`]).
+    pub candidates: bool,
 }
 
 impl Config {
@@ -39,6 +42,7 @@ impl Config {
             fresh_handshake: DEFAULT_FRESH_HANDSHAKE,
             direct_timeout: DEFAULT_PENDING_FOR,
             nudge: true,
+            candidates: true,
         }
     }
 

@@ -171,8 +171,20 @@ impl<S: AnswerSource> Engine<S> {
                 what = network.changed() => {
                     self.core.network_changed(what);
                     self.tell();
+                    self.rebind().await;
                 }
             }
+        }
+    }
+
+    /// Lets the WireGuard implementation drop what it kept of the old network (a
+    /// socket tied to an address that is gone would leave every peer, the registry's
+    /// too, unreachable until it is). A failure is not fatal: the pass that follows
+    /// reads the device and says what is wrong.
+    async fn rebind(&self) {
+        let iface = &self.config().iface;
+        if let Err(e) = self.backend.rebind(iface).await {
+            tracing::debug!(%iface, "could not rebind after the network changed: {e}");
         }
     }
 
@@ -192,8 +204,22 @@ impl<S: AnswerSource> Engine<S> {
         for &question in questions {
             let source = Arc::clone(&self.source);
             tasks.spawn(async move {
-                let lookup = source.lookup(question.registry, question.peer).await;
-                Reply { question, lookup }
+                let (lookup, candidates) = if question.candidates {
+                    tokio::join!(
+                        source.lookup(question.registry, question.peer),
+                        source.candidates(question.registry, question.peer)
+                    )
+                } else {
+                    (
+                        source.lookup(question.registry, question.peer).await,
+                        Vec::new(),
+                    )
+                };
+                Reply {
+                    question,
+                    lookup,
+                    candidates,
+                }
             });
         }
         joined(tasks, "a lookup").await
@@ -335,8 +361,16 @@ mod tests {
 
         assert_eq!(reasons(&pass), ["registry-peer", "set", "no-record"]);
         assert!(pass.all_settled());
-        // The registry peer is not even asked about.
-        assert_eq!(source.lookups().len(), 2);
+        // The registry peer is not even asked about; this device's own key is.
+        let own = device().public_key.unwrap();
+        assert_eq!(
+            source.lookups(),
+            [
+                (registry(1), key(2)),
+                (registry(1), key(3)),
+                (registry(1), own)
+            ]
+        );
         let mut expected = device();
         expected.peers[1].endpoint = Some(addr("198.51.100.2:40002"));
         use punchwire_wg::WireGuard;
@@ -445,6 +479,11 @@ mod tests {
             self.0.device(iface)
         }
         fn set_endpoint(&self, iface: &str, _: &Peer, _: Endpoint) -> Result<(), BackendError> {
+            Err(BackendError::PermissionDenied {
+                iface: iface.to_owned(),
+            })
+        }
+        fn rebind(&self, iface: &str) -> Result<(), BackendError> {
             Err(BackendError::PermissionDenied {
                 iface: iface.to_owned(),
             })

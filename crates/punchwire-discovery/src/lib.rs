@@ -30,6 +30,7 @@ pub mod network_watch;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod nudge;
+pub mod paths;
 pub mod peer_health;
 pub mod policy;
 pub mod prefer;

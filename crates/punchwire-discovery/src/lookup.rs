@@ -59,6 +59,17 @@ pub trait AnswerSource: Send + Sync + 'static {
         &self,
         registry: SocketAddr,
     ) -> impl Future<Output = Result<u32, DnsError>> + Send;
+
+    /// The candidates `registry` publishes for `key` (see [`crate::candidates`]): none
+    /// when it has none, or cannot say. A source without candidates has none.
+    fn candidates(
+        &self,
+        registry: SocketAddr,
+        key: PublicKey,
+    ) -> impl Future<Output = Vec<SocketAddr>> + Send {
+        let _ = (registry, key);
+        std::future::ready(Vec::new())
+    }
 }
 
 /// Asks real DNS servers, each question bounded by a timeout.
@@ -181,6 +192,42 @@ impl DnsSource {
 impl AnswerSource for DnsSource {
     fn lookup(&self, registry: SocketAddr, key: PublicKey) -> impl Future<Output = Lookup> + Send {
         self.resolve(registry, key)
+    }
+
+    /// One SRV question at the peer's candidates name: the port from the SRV (which
+    /// points at that same name) and the addresses from the additional section. Anything
+    /// else (no such name, a registry without candidates, a failure) is no candidates:
+    /// the mapping still works as before.
+    async fn candidates(&self, registry: SocketAddr, key: PublicKey) -> Vec<SocketAddr> {
+        let Some(name) = crate::candidates::candidate_name(&self.zone, &key) else {
+            return Vec::new();
+        };
+        let answer = match self.ask(registry, &name, RecordType::SRV).await {
+            Ok(answer) if answer.metadata.response_code == ResponseCode::NoError => answer,
+            Ok(_) => return Vec::new(),
+            Err(e) => {
+                tracing::debug!(%registry, "no candidates for {key}: {e}");
+                return Vec::new();
+            }
+        };
+        let Some((_, port, target)) = srv_of(&answer, &name).filter(|(_, _, t)| *t == name) else {
+            return Vec::new();
+        };
+        let mut found: Vec<SocketAddr> = answer
+            .answers
+            .iter()
+            .chain(&answer.additionals)
+            .filter(|record| record.name == target)
+            .filter_map(|record| match &record.data {
+                RData::A(a) => Some(IpAddr::V4(a.0)),
+                RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
+                _ => None,
+            })
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect();
+        found.dedup();
+        found.truncate(crate::candidates::MAX_CANDIDATES);
+        found
     }
 
     async fn soa_serial(&self, registry: SocketAddr) -> Result<u32, DnsError> {

@@ -306,6 +306,18 @@ impl PeerHealth {
     pub fn awaits_handshake(&self) -> bool {
         self.attempt.is_some()
     }
+
+    /// Whether the endpoint the peer has is one we set on which no handshake followed
+    /// (yet, or at all): the peer is not direct on it, however young its latest
+    /// handshake, which then was the path's before.
+    pub fn unanswered(&self, facts: &Facts) -> bool {
+        let on = |endpoint: Endpoint| facts.endpoint == Some(endpoint.addr());
+        self.attempt
+            .is_some_and(|a| on(a.endpoint) && !facts.handshake_since(a.at))
+            || self
+                .failed
+                .is_some_and(|f| on(f.endpoint) && !facts.handshake_since(f.since))
+    }
 }
 
 fn whole_seconds(t: SystemTime) -> SystemTime {

@@ -13,6 +13,7 @@ use serde::{Serialize, Serializer};
 
 use crate::address_class::never_a_peer;
 use crate::lookup::{Lookup, PublishedEndpoint};
+use crate::paths::{PathKind, Skip, TRIAL_STEP};
 
 /// Defined with the other health thresholds; here too because the policy uses it.
 pub use crate::peer_health::DEFAULT_FRESH_HANDSHAKE;
@@ -142,6 +143,17 @@ pub enum Reason {
     /// We set `endpoint` and no handshake followed: the peer is not direct, and further
     /// changes are held back for a while (see [`crate::peer_health`]).
     NotDirect { endpoint: Endpoint },
+    /// One of the peer's registered candidates is being tried before its NAT mapping
+    /// (see [`crate::paths`]); `skipped` are those left out, with why.
+    Trying {
+        candidate: Endpoint,
+        kind: PathKind,
+        skipped: Vec<(SocketAddr, Skip)>,
+    },
+    /// No handshake followed on any of the candidates `tried`: the NAT mapping is set.
+    CandidatesFailed { tried: Vec<SocketAddr> },
+    /// A handshake completed on a candidate, which is kept.
+    CandidateWon { endpoint: Endpoint, kind: PathKind },
 }
 
 impl Reason {
@@ -173,6 +185,30 @@ impl fmt::Display for Reason {
             Reason::RegistryPeer => f.write_str("registry-peer"),
             Reason::NotDirect { endpoint } => {
                 write!(f, "held: no handshake followed {endpoint}")
+            }
+            Reason::Trying {
+                candidate,
+                kind,
+                skipped,
+            } => {
+                write!(f, "trying its {kind} {candidate}")?;
+                for (i, (addr, why)) in skipped.iter().enumerate() {
+                    let lead = if i == 0 { "; not tried: " } else { ", " };
+                    write!(f, "{lead}{addr} ({why})")?;
+                }
+                Ok(())
+            }
+            Reason::CandidatesFailed { tried } => {
+                let tried: Vec<String> = tried.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "set its NAT mapping: no handshake over {} within {} s each",
+                    tried.join(", "),
+                    TRIAL_STEP.as_secs()
+                )
+            }
+            Reason::CandidateWon { endpoint, kind } => {
+                write!(f, "direct over its {kind} {endpoint}")
             }
         }
     }

@@ -1,7 +1,9 @@
 //! Keeps this peer's candidates (its LAN and global IPv6 addresses with its listen port,
 //! see [`punchwire_discovery::candidates`]) registered with each of its registries while
-//! discovery runs: sent at once, again when they change, and again well before the
-//! registry's lease ends. A pause stops it; the registry then lets the set expire.
+//! discovery runs: sent at once, again when they change (looked at when this machine's
+//! addresses change, and every [`LOOK_EVERY`] in case that went unnoticed), and again
+//! well before the registry's lease ends. A pause stops it; the registry then lets the
+//! set expire.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use hickory_proto::rr::Name;
 use punchwire_control::error_line::one_line;
 use punchwire_control::zone::Zone;
 use punchwire_discovery::candidates::{candidate_name, gather, register, registration};
+use punchwire_discovery::network_watch::NetworkWatch;
 use punchwire_wg::{local_addresses, Backend};
 use serde_json::json;
 use tokio::sync::watch;
@@ -44,6 +47,8 @@ impl Registrar {
             .iter()
             .map(|&server| Registration::new(server))
             .collect();
+        // A new address is registered as soon as it comes up, not at the next look.
+        let mut network = NetworkWatch::new();
         loop {
             // Copied out: the borrow must not be held across the look's awaits.
             let now_wanted = *wanted.borrow_and_update();
@@ -54,6 +59,7 @@ impl Registrar {
             }
             tokio::select! {
                 _ = tokio::time::sleep(LOOK_EVERY) => {}
+                _ = network.changed() => {}
                 changed = wanted.changed() => if changed.is_err() { return },
             }
         }
@@ -86,7 +92,11 @@ impl Registrar {
             }
             let update = registration(zone, &name, &candidates);
             let result = register(registry.server, &update, TIMEOUT).await;
-            let said = registry.record(&candidates, result.map_err(|e| one_line(&e)), now);
+            let result = result.map_err(|e| Failure {
+                said: one_line(&e),
+                refused: e.is_refusal(),
+            });
+            let said = registry.record(&candidates, result, now);
             if let Some(said) = said {
                 self.say(registry.server, said);
             }
@@ -128,8 +138,16 @@ struct Registration {
     server: SocketAddr,
     /// The set the registry holds, as far as we know, and since when.
     held: Option<(Vec<SocketAddr>, Instant)>,
-    /// The last attempt that failed: its set, when, and its error as said.
-    failed: Option<(Vec<SocketAddr>, Instant, String)>,
+    /// The last attempt that failed: its set, when, and how.
+    failed: Option<(Vec<SocketAddr>, Instant, Failure)>,
+}
+
+/// A registration that did not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Failure {
+    said: String,
+    /// The registry answered no: asked again at the refresh pace, not at every look.
+    refused: bool,
 }
 
 /// What is worth a line in the log and an event: a change, not a repetition.
@@ -149,11 +167,11 @@ impl Registration {
     }
 
     /// Whether `candidates` should be sent now: a set the registry does not hold yet
-    /// (but a set that just failed waits [`REFRESH_EVERY`] before the next try), or a
-    /// held set whose refresh is due.
+    /// (but a set it refused waits [`REFRESH_EVERY`] before the next try; one it did
+    /// not answer is tried at the next look), or a held set whose refresh is due.
     fn due(&self, candidates: &[SocketAddr], now: Instant) -> bool {
-        if let Some((set, at, _)) = &self.failed {
-            if set == candidates && now < *at + REFRESH_EVERY {
+        if let Some((set, at, failure)) = &self.failed {
+            if failure.refused && set == candidates && now < *at + REFRESH_EVERY {
                 return false;
             }
         }
@@ -167,7 +185,7 @@ impl Registration {
     fn record(
         &mut self,
         candidates: &[SocketAddr],
-        result: Result<(), String>,
+        result: Result<(), Failure>,
         now: Instant,
     ) -> Option<Said> {
         match result {
@@ -178,13 +196,14 @@ impl Registration {
                 self.failed = None;
                 changed.then(|| Said::Registered(candidates.to_vec()))
             }
-            Err(error) => {
+            Err(failure) => {
                 let new = self
                     .failed
                     .as_ref()
-                    .is_none_or(|(_, _, said)| *said != error);
-                self.failed = Some((candidates.to_vec(), now, error.clone()));
-                new.then_some(Said::NotRegistered(error))
+                    .is_none_or(|(_, _, before)| before.said != failure.said);
+                let said = failure.said.clone();
+                self.failed = Some((candidates.to_vec(), now, failure));
+                new.then_some(Said::NotRegistered(said))
             }
         }
     }
@@ -227,7 +246,12 @@ mod tests {
         let start = Instant::now();
         let lan = set(&["192.168.1.5:51820"]);
         let mut r = Registration::new("10.99.0.1:53".parse().unwrap());
-        let refused = || Err("10.99.0.1:53 did not take the candidates: REFUSED".to_owned());
+        let refused = || {
+            Err(Failure {
+                said: "10.99.0.1:53 did not take the candidates: REFUSED".to_owned(),
+                refused: true,
+            })
+        };
         assert!(matches!(
             r.record(&lan, refused(), start),
             Some(Said::NotRegistered(_))
@@ -242,5 +266,18 @@ mod tests {
             r.record(&moved, Ok(()), start + REFRESH_EVERY + LOOK_EVERY),
             Some(Said::Registered(moved))
         );
+    }
+
+    #[test]
+    fn a_registry_that_did_not_answer_is_asked_again_at_the_next_look() {
+        let start = Instant::now();
+        let lan = set(&["192.168.1.5:51820"]);
+        let mut r = Registration::new("10.99.0.1:53".parse().unwrap());
+        let silent = Failure {
+            said: "10.99.0.1:53 did not answer within 3s".to_owned(),
+            refused: false,
+        };
+        r.record(&lan, Err(silent), start);
+        assert!(r.due(&lan, start + LOOK_EVERY));
     }
 }

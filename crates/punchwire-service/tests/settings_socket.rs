@@ -398,6 +398,12 @@ impl WireGuard for Wedged {
             iface: iface.to_owned(),
         })
     }
+
+    fn rebind(&self, iface: &str) -> Result<(), BackendError> {
+        Err(BackendError::NoSuchInterface {
+            iface: iface.to_owned(),
+        })
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -236,6 +236,45 @@ fn unknown_peer_is_refused_and_nothing_changes(kind: Kind) {
     assert_eq!(pair.left.dump(), before);
 }
 
+/// After this machine's network changed: the sockets are opened again on the same port,
+/// nothing configured changes, and the tunnel still carries traffic.
+fn rebinding_keeps_the_configuration_and_the_tunnel(kind: Kind) {
+    let Some(binary) = common::require(kind) else {
+        return;
+    };
+    let mut pair = Pair::new(kind, &binary);
+    pair.ping_through_tunnel();
+    let uapi = UapiBackend::new();
+    let before = uapi.device(&pair.left.iface).unwrap();
+    uapi.rebind(&pair.left.iface).unwrap();
+    assert!(pair.left.alive());
+    let after = uapi.device(&pair.left.iface).unwrap();
+    assert_eq!(after.listen_port, before.listen_port);
+    assert_eq!(after.public_key, before.public_key);
+    let configured = |device: &punchwire_wg::Device| -> Vec<_> {
+        device
+            .peers
+            .iter()
+            .map(|p| {
+                let endpoint = p.endpoint;
+                (
+                    p.public_key,
+                    p.has_preshared_key,
+                    endpoint,
+                    p.allowed_ips.clone(),
+                    p.persistent_keepalive,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        configured(&after),
+        configured(&before),
+        "{kind:?}: the configuration changed"
+    );
+    pair.ping_through_tunnel();
+}
+
 macro_rules! against {
     ($kind:ident, $module:ident) => {
         mod $module {
@@ -266,6 +305,11 @@ macro_rules! against {
             #[test]
             fn unknown_peer_is_refused_and_nothing_changes() {
                 super::unknown_peer_is_refused_and_nothing_changes(Kind::$kind);
+            }
+
+            #[test]
+            fn rebinding_keeps_the_configuration_and_the_tunnel() {
+                super::rebinding_keeps_the_configuration_and_the_tunnel(Kind::$kind);
             }
         }
     };

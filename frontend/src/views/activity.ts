@@ -78,10 +78,15 @@ function who(e: ServiceEvent, nameOf: NameOf): string {
 /**
  * Whether an event belongs in the activity list. The service tells a peer's decision when
  * it changes; the routine ones ("unchanged", "fresh-handshake", ...) would still bury what
- * happened, and "set" is already told by endpoint-changed. Rejected answers stay.
+ * happened, and "set" is already told by endpoint-changed. Rejected answers stay, and so
+ * does the way through a peer's candidates: which one is tried, which won, or that none
+ * did and the NAT mapping was set.
  */
+const DECISIONS_WORTH_SHOWING = ["rejected", "trying", "direct over", "set its NAT mapping"];
+
 export function worthShowing(e: ServiceEvent): boolean {
-  return e.type !== "decision" || (str(e.reason) ?? "").startsWith("rejected");
+  const reason = str(e.reason) ?? "";
+  return e.type !== "decision" || DECISIONS_WORTH_SHOWING.some((start) => reason.startsWith(start));
 }
 
 export function describe(e: ServiceEvent, nameOf: NameOf = () => null): string {
@@ -115,6 +120,13 @@ export function describe(e: ServiceEvent, nameOf: NameOf = () => null): string {
       return `registry ${str(e.registry) ?? "?"} unreachable${reason ? `: ${reason}` : ""}`;
     case "decision":
       return `${peer}: ${reason ?? "decision"}`;
+    case "candidates-registered": {
+      // This machine's own addresses, registered with a registry for its peers to try.
+      const list = Array.isArray(e.candidates) ? e.candidates.map(String).join(", ") : "";
+      return `candidates ${list || "(none)"} registered with ${str(e.registry) ?? "?"}`;
+    }
+    case "candidates-not-registered":
+      return `candidates not registered with ${str(e.registry) ?? "?"}: ${str(e.error) ?? "?"}`;
     case "network-changed":
       return `this machine's network changed (${str(e.what) ?? "?"}): every peer looked up again`;
     case "paused":

@@ -22,6 +22,14 @@ pub enum RegisterError {
     },
 }
 
+impl RegisterError {
+    /// Whether the registry said no (asking again soon would only hear it again), as
+    /// opposed to not answering at all, which the next try may well fix.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, RegisterError::Refused { .. })
+    }
+}
+
 fn hint(rcode: ResponseCode) -> &'static str {
     match rcode {
         ResponseCode::NotImp | ResponseCode::Refused => {

@@ -13,6 +13,7 @@
 //! SOA poll ([`Core::serial_questions`], [`Core::serials_answered`]) says when a pass
 //! is due early.
 
+mod believe;
 mod pass;
 mod schedule;
 mod serials;
@@ -61,6 +62,8 @@ pub struct Core {
     last_poll: Option<Moment>,
     /// Events not yet taken by the driver, in the order they happened.
     events: Vec<Event>,
+    /// Each peer's way through its candidates (see [`crate::paths`]).
+    trials: std::collections::HashMap<PublicKey, crate::paths::Trial>,
 }
 
 impl Core {
@@ -73,6 +76,7 @@ impl Core {
             next_full: None,
             last_poll: None,
             events: Vec::new(),
+            trials: Default::default(),
             config,
         }
     }

@@ -9,9 +9,9 @@ use punchwire_wg::{Device, Endpoint, LocalAddresses, Peer, PublicKey};
 use super::{Core, Moment};
 use crate::events::Event;
 use crate::lookup::Lookup;
+use crate::paths::{self, Ours, Situation, Trial, TRIAL_STEP};
 use crate::peer_health::Facts;
 use crate::policy::{self, Action, Decision, PolicyContext};
-use crate::prefer::prefer;
 
 /// The result of one pass over every peer of the device.
 #[derive(Debug, Clone)]
@@ -47,11 +47,13 @@ impl Outcome {
     }
 }
 
-/// One lookup to make: `registry`'s SRV record for `peer`.
+/// One lookup to make: `registry`'s SRV record for `peer`, and the peer's registered
+/// candidates when `candidates` is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Question {
     pub peer: PublicKey,
     pub registry: SocketAddr,
+    pub candidates: bool,
 }
 
 /// What a registry said to a [`Question`].
@@ -59,6 +61,8 @@ pub struct Question {
 pub struct Reply {
     pub question: Question,
     pub lookup: Lookup,
+    /// The peer's candidates, when asked for; none when it has none or on any failure.
+    pub candidates: Vec<SocketAddr>,
 }
 
 /// A pass whose device has been read, awaiting the registries' replies.
@@ -71,6 +75,9 @@ pub struct PassPlan {
     /// Peers decided without a lookup (the registry's own peer).
     settled: HashMap<PublicKey, Decision>,
     questions: Vec<Question>,
+    /// This device's own key, asked about too when candidates are, so that our public
+    /// address (our mapping, as a registry sees it) orders them.
+    ours: Option<PublicKey>,
 }
 
 impl PassPlan {
@@ -131,6 +138,7 @@ impl Core {
         let asked = self.registries.available(now.mono);
         let mut settled = HashMap::new();
         let mut questions = Vec::new();
+        let candidates = self.config.candidates;
         for peer in &device.peers {
             match policy::before_lookup(peer, &ctx) {
                 Some(decision) => {
@@ -139,8 +147,19 @@ impl Core {
                 None => questions.extend(asked.iter().map(|&registry| Question {
                     peer: peer.public_key,
                     registry,
+                    candidates,
                 })),
             }
+        }
+        let ours = device
+            .public_key
+            .filter(|_| candidates && !questions.is_empty());
+        if let Some(own) = ours {
+            questions.extend(asked.iter().map(|&registry| Question {
+                peer: own,
+                registry,
+                candidates: false,
+            }));
         }
         PassPlan {
             device,
@@ -148,6 +167,7 @@ impl Core {
             asked,
             settled,
             questions,
+            ours,
         }
     }
 
@@ -165,9 +185,21 @@ impl Core {
             ctx,
             asked,
             mut settled,
+            ours,
             ..
         } = plan;
-        let mut answers = self.believe(&asked, replies, now, jitter);
+        let (mut answers, mut candidates) = self.believe(&asked, replies, now, jitter);
+        let our_public = ours
+            .and_then(|own| answers.remove(&own))
+            .and_then(|(_, lookup)| match lookup {
+                Lookup::Found(ours) => Some(ours.addr.ip().to_canonical()),
+                _ => None,
+            });
+        let ours = Ours {
+            public_ip: our_public,
+            local: Some(&ctx.local),
+        };
+        self.trials.retain(|key, _| ctx.our_peers.contains(key));
         let mut steps = Vec::with_capacity(device.peers.len());
         let mut writes = Vec::new();
         for peer in device.peers {
@@ -187,14 +219,35 @@ impl Core {
                         None => (None, Lookup::NoRecord),
                     };
                     let memory = self.view.peer_mut(peer.public_key);
+                    let memory_unanswered = memory.unanswered(&facts);
                     let decision = policy::decide(&peer, &lookup, &ctx, memory.recall());
+                    let mut mapping = None;
                     if let (Lookup::Found(answer), None) = (&lookup, decision.reason.rejection()) {
-                        let addr = answer.addr;
-                        memory.registry_answered(SocketAddr::new(
-                            addr.ip().to_canonical(),
-                            addr.port(),
-                        ));
+                        let addr =
+                            SocketAddr::new(answer.addr.ip().to_canonical(), answer.addr.port());
+                        memory.registry_answered(addr);
+                        mapping = Endpoint::try_from(addr).ok();
                     }
+                    let decision = if self.config.candidates {
+                        let found = candidates.remove(&peer.public_key).unwrap_or_default();
+                        let mut trial = self.trials.remove(&peer.public_key);
+                        let situation = Situation {
+                            peer: &peer,
+                            direct: peer
+                                .handshake_age(now.wall)
+                                .is_some_and(|age| age < ctx.fresh_handshake)
+                                && !memory_unanswered,
+                            mapping,
+                            candidates: &found,
+                        };
+                        let steered = paths::steer(decision, situation, &mut trial, ours, now.wall);
+                        if let Some(trial) = trial {
+                            self.trials.insert(peer.public_key, trial);
+                        }
+                        steered
+                    } else {
+                        decision
+                    };
                     (decision, registry)
                 }
             };
@@ -264,7 +317,13 @@ impl Core {
             peers.push(peer);
         }
         self.plan_next_check(&peers, now.wall);
-        self.next_full = Some(now.mono + self.config.interval);
+        // A trial moves on after its step, not at the next interval.
+        let next = if self.trials.values().any(Trial::in_progress) {
+            self.config.interval.min(TRIAL_STEP)
+        } else {
+            self.config.interval
+        };
+        self.next_full = Some(now.mono + next);
         Pass {
             iface: self.config.iface.clone(),
             outcomes,
@@ -291,68 +350,6 @@ impl Core {
                 new: endpoint,
                 registry,
             });
-        }
-    }
-
-    /// Keeps for each peer the answer to believe, and notes each registry's health: one
-    /// that answered anything is reachable; one whose every lookup failed is not.
-    fn believe(
-        &mut self,
-        asked: &[SocketAddr],
-        replies: Vec<Reply>,
-        now: Moment,
-        jitter: f64,
-    ) -> HashMap<PublicKey, (Option<SocketAddr>, Lookup)> {
-        let mut by_peer: HashMap<PublicKey, Vec<(SocketAddr, Lookup)>> = HashMap::new();
-        for Reply { question, lookup } in replies {
-            by_peer
-                .entry(question.peer)
-                .or_default()
-                .push((question.registry, lookup));
-        }
-        for &registry in asked {
-            self.note_registry_health(registry, &by_peer, now, jitter);
-        }
-        by_peer
-            .into_iter()
-            .filter_map(|(key, mut answers)| {
-                // Back into the user's order, so that ties go to the registry listed first.
-                answers.sort_by_key(|(r, _)| asked.iter().position(|a| a == r));
-                let (registry, lookup) = prefer(answers)?;
-                let registry = (!matches!(lookup, Lookup::Unreachable(_))).then_some(registry);
-                Some((key, (registry, lookup)))
-            })
-            .collect()
-    }
-
-    fn note_registry_health(
-        &mut self,
-        registry: SocketAddr,
-        by_peer: &HashMap<PublicKey, Vec<(SocketAddr, Lookup)>>,
-        now: Moment,
-        jitter: f64,
-    ) {
-        let mut lookups = by_peer
-            .values()
-            .flatten()
-            .filter(|(r, _)| *r == registry)
-            .map(|(_, l)| l)
-            .peekable();
-        if lookups.peek().is_none() {
-            return;
-        }
-        let mut failure = None;
-        let answered = lookups.any(|l| match l {
-            Lookup::Unreachable(why) => {
-                failure.get_or_insert_with(|| why.clone());
-                false
-            }
-            _ => true,
-        });
-        if answered {
-            self.registry_answered(registry, now.mono, None);
-        } else if let Some(why) = failure {
-            self.registry_failed(registry, &why, now.mono, jitter);
         }
     }
 }

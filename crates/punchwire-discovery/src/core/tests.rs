@@ -24,6 +24,9 @@ struct World {
     core: Core,
     device: Device,
     records: HashMap<(SocketAddr, PublicKey), SocketAddr>,
+    candidates: HashMap<(SocketAddr, PublicKey), Vec<SocketAddr>>,
+    /// This machine's addresses, as the driver would read them.
+    local: LocalAddresses,
     down: HashSet<SocketAddr>,
     refuse_writes: bool,
     questions: Vec<Question>,
@@ -37,6 +40,8 @@ impl World {
             core: Core::new(Config::new(IFACE, registries.to_vec())),
             device: device(),
             records: HashMap::new(),
+            candidates: HashMap::new(),
+            local: LocalAddresses::default(),
             down: HashSet::new(),
             refuse_writes: false,
             questions: Vec::new(),
@@ -74,13 +79,18 @@ impl World {
     fn pass(&mut self, now: Moment) -> Pass {
         let plan = self
             .core
-            .plan_pass(self.device.clone(), LocalAddresses::default(), now);
+            .plan_pass(self.device.clone(), self.local.clone(), now);
         let replies = plan
             .questions()
             .iter()
             .map(|q| Reply {
                 question: *q,
                 lookup: self.lookup(q),
+                candidates: match q.candidates {
+                    true => self.candidates.get(&(q.registry, q.peer)).cloned(),
+                    false => None,
+                }
+                .unwrap_or_default(),
             })
             .collect();
         self.questions.extend_from_slice(plan.questions());
@@ -149,9 +159,15 @@ fn a_pass_sets_published_endpoints_and_nothing_else() {
 
     assert_eq!(reasons(&pass), ["registry-peer", "set", "no-record"]);
     assert!(pass.all_settled());
-    // The registry peer is not even asked about.
-    assert_eq!(world.questions.len(), 2);
-    assert!(world.questions.iter().all(|q| q.peer != key(1)));
+    // The registry peer is not even asked about; the others are, with their
+    // candidates, and so is this device's own key (our public address orders them).
+    let asked: Vec<(PublicKey, bool)> = world
+        .questions
+        .iter()
+        .map(|q| (q.peer, q.candidates))
+        .collect();
+    let own = device().public_key.unwrap();
+    assert_eq!(asked, [(key(2), true), (key(3), true), (own, false)]);
     // The one write carries the peer as the pass read it.
     assert_eq!(world.writes.len(), 1);
     assert_eq!(world.writes[0].peer, device().peers[1]);
@@ -587,4 +603,54 @@ fn waking_from_sleep_counts_as_a_network_change() {
     world.events();
     assert_eq!(world.core.due(false, late), Due::Nothing);
     assert_eq!(world.events(), []);
+}
+
+#[test]
+fn a_peer_behind_our_router_is_tried_on_its_lan_address_first() {
+    let mut world = World::new(&[registry(1)]);
+    // Both behind one public address, as the registry sees our mappings.
+    world.publish(registry(1), 2, "198.51.100.9:40002");
+    world.publish(registry(1), 100, "198.51.100.9:40100");
+    world
+        .candidates
+        .insert((registry(1), key(2)), vec![addr("192.168.1.3:51820")]);
+    world.local = LocalAddresses {
+        host: vec!["192.168.1.2".parse().unwrap()],
+        interface: vec![],
+    };
+
+    let pass = world.pass(world.at(Duration::ZERO));
+    assert_eq!(world.endpoint_of(2), Some(addr("192.168.1.3:51820")));
+    assert_eq!(
+        reasons(&pass)[1],
+        "trying its LAN address 192.168.1.3:51820"
+    );
+    // The trial moves on after its step, not at the interval.
+    let wake = world.core.wake_at(world.at(Duration::ZERO).mono);
+    assert!(wake <= world.at(crate::paths::TRIAL_STEP).mono);
+
+    // No handshake within the step: the mapping, and the reason names what was tried.
+    let pass = world.pass(world.at(crate::paths::TRIAL_STEP));
+    assert_eq!(world.endpoint_of(2), Some(addr("198.51.100.9:40002")));
+    assert_eq!(
+        reasons(&pass)[1],
+        "set its NAT mapping: no handshake over 192.168.1.3:51820 within 3 s each"
+    );
+
+    // A peer whose mapping moves is tried again, and this time its LAN answers.
+    world.publish(registry(1), 2, "198.51.100.9:40009");
+    let pass = world.pass(world.at(10 * S));
+    assert_eq!(world.endpoint_of(2), Some(addr("192.168.1.3:51820")));
+    assert!(
+        reasons(&pass)[1].starts_with("trying"),
+        "{:?}",
+        reasons(&pass)
+    );
+    world.peer_mut(key(2)).last_handshake = Some(world.at(11 * S).wall);
+    let pass = world.pass(world.at(12 * S));
+    assert_eq!(
+        reasons(&pass)[1],
+        "direct over its LAN address 192.168.1.3:51820"
+    );
+    assert_eq!(world.endpoint_of(2), Some(addr("192.168.1.3:51820")));
 }

@@ -17,6 +17,11 @@ use crate::topology::{Host, Nat, Node, REGISTRY_GATEWAY};
 
 /// The link of a host (registry, alice, bob) towards its router.
 const HOST_LINK: &str = "eth0";
+/// A NAT box's LAN once a second host joins it ([`Lab::join_lan`]), and the NAT's end of
+/// the joining host's link, and that link's far end before it is named [`HOST_LINK`].
+const LAN_BRIDGE: &str = "lanbr";
+const JOINED: &str = "lan2";
+const JOINING: &str = "joining";
 
 impl Lab {
     pub(super) fn create_namespaces(&self) -> Result<()> {
@@ -183,6 +188,42 @@ options timeout:1 attempts:2
         let addr = format!("{addr}/24");
         self.exec(host, &["ip", "addr", "add", &addr, "dev", HOST_LINK])
             .map(|_| ())
+    }
+
+    /// Moves `host` onto the LAN behind `nat`, at `address` there, as a user carrying a
+    /// laptop into a friend's home: its link to its own NAT goes, and a new one joins
+    /// `nat`'s LAN, which becomes a bridge so that two hosts share it. Both then leave
+    /// through `nat` with one public address, and `nat` does not hairpin (a packet to
+    /// its own public address from the LAN is not sent back in), as most routers.
+    /// WireGuard keeps running; its next packet leaves by the new way.
+    pub fn join_lan(&self, host: Host, nat: Nat, address: Ipv4Addr) -> Result<()> {
+        let gateway = nat.lan_ip();
+        self.ip_batch(
+            nat.into(),
+            &format!(
+                "link add {LAN_BRIDGE} type bridge
+                 addr del {gateway}/24 dev {LAN}
+                 link set {LAN} master {LAN_BRIDGE}
+                 addr add {gateway}/24 dev {LAN_BRIDGE}
+                 link set {LAN_BRIDGE} up
+                 link add {JOINED} type veth peer name {JOINING} netns {}
+                 link set {JOINED} master {LAN_BRIDGE}
+                 link set {JOINED} up
+",
+                self.namespace(host),
+            ),
+        )?;
+        self.ip_batch(
+            host.into(),
+            &format!(
+                "link del {HOST_LINK}
+                 link set {JOINING} name {HOST_LINK}
+                 addr add {address}/24 dev {HOST_LINK}
+                 link set {HOST_LINK} up
+                 route add default via {gateway}
+"
+            ),
+        )
     }
 
     /// Forwards `public_port` on a NAT box to the WireGuard port of the host behind it,

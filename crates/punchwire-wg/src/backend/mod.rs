@@ -73,6 +73,11 @@ pub trait WireGuard: Send + Sync + 'static {
         peer: &Peer,
         endpoint: Endpoint,
     ) -> Result<(), BackendError>;
+
+    /// This machine's addresses changed: let go of anything the implementation keeps of
+    /// the old network, such as sockets tied to an address that is gone. Changes no
+    /// configuration. Required, not defaulted, so that no wrapper forgets to pass it on.
+    fn rebind(&self, iface: &str) -> Result<(), BackendError>;
 }
 
 /// How long one backend call may take before it is reported as not answering.
@@ -133,6 +138,13 @@ impl Backend {
             move |wg| wg.set_endpoint(&name, &snapshot, endpoint),
         )
         .await
+    }
+
+    /// [`WireGuard::rebind`].
+    pub async fn rebind(&self, iface: &str) -> Result<(), BackendError> {
+        let name = iface.to_owned();
+        self.call(format!("rebinding {iface}"), move |wg| wg.rebind(&name))
+            .await
     }
 
     async fn call<T: Send + 'static>(

@@ -111,4 +111,8 @@ impl WireGuard for SystemBackend {
     ) -> Result<(), BackendError> {
         self.part_for(iface)?.set_endpoint(iface, peer, endpoint)
     }
+
+    fn rebind(&self, iface: &str) -> Result<(), BackendError> {
+        self.part_for(iface)?.rebind(iface)
+    }
 }

@@ -110,6 +110,12 @@ impl WireGuard for KernelBackend {
         };
         request.send().map_err(|err| device_error(iface, err))
     }
+
+    /// Nothing to let go of: the kernel routes every packet afresh and drops a cached
+    /// source address when the routes change.
+    fn rebind(&self, _iface: &str) -> Result<(), BackendError> {
+        Ok(())
+    }
 }
 
 fn interface_name(iface: &str) -> Result<InterfaceName, BackendError> {

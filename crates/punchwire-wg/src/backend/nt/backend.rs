@@ -195,6 +195,12 @@ impl WireGuard for NtBackend {
             .set_configuration(iface, &config)
             .map_err(|e| self.error(iface, e))
     }
+
+    /// Nothing to let go of: the driver, the kernel's code ported, routes every packet
+    /// afresh.
+    fn rebind(&self, _iface: &str) -> Result<(), BackendError> {
+        Ok(())
+    }
 }
 
 fn protocol_error(iface: &str, detail: &str) -> BackendError {

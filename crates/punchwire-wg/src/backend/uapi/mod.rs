@@ -300,6 +300,16 @@ impl WireGuard for UapiBackend {
             Implementation::Boringtun => self.re_add(iface, peer, endpoint),
         }
     }
+
+    /// Both userspace implementations keep something of the old network (see
+    /// [`request::rebind`]); opening the sockets again on the same port drops it.
+    fn rebind(&self, iface: &str) -> Result<(), BackendError> {
+        match self.device(iface)?.listen_port {
+            Some(port) => self.set(iface, &request::rebind(port)),
+            // A device that listens nowhere has no socket to let go of.
+            None => Ok(()),
+        }
+    }
 }
 
 /// A name that maps to a file directly inside the socket directory.

@@ -20,6 +20,14 @@ pub(super) fn update_endpoint(peer: &PublicKey, endpoint: Endpoint) -> String {
     )
 }
 
+/// Opens the listening sockets again on the same port. Both userspace implementations
+/// then drop what they kept of the old network: wireguard-go the source address it
+/// sends each peer's packets from, boringtun the per-peer sockets it connected from
+/// an address, which stay dead once that address is gone.
+pub(super) fn rebind(listen_port: u16) -> String {
+    format!("set=1\nlisten_port={listen_port}\n\n")
+}
+
 pub(super) fn remove_peer(peer: &PublicKey) -> String {
     format!("set=1\npublic_key={}\nremove=true\n\n", hex(peer))
 }
