@@ -15,6 +15,14 @@ fn addrs(list: &[&str]) -> Vec<SocketAddr> {
     list.iter().map(|a| a.parse().unwrap()).collect()
 }
 
+/// This machine, with the public address that `MAPPING`'s peer has too.
+fn behind_our_public_address(here: &LocalAddresses) -> Ours<'_> {
+    Ours {
+        public_ip: Some(OUR_PUBLIC.parse().unwrap()),
+        local: Some(here),
+    }
+}
+
 fn local(host: &[&str]) -> LocalAddresses {
     LocalAddresses {
         host: host.iter().map(|ip| ip.parse().unwrap()).collect(),
@@ -54,6 +62,16 @@ fn leave(reason: Reason) -> Decision {
     }
 }
 
+/// The policy's word when the registry's answer moved away from the endpoint `from`.
+fn moved_from(from: &str) -> Decision {
+    Decision {
+        action: Action::Set(MAPPING.parse().unwrap()),
+        reason: Reason::Moved {
+            from: from.parse().unwrap(),
+        },
+    }
+}
+
 fn set_to(decision: &Decision) -> Option<String> {
     match decision.action {
         Action::Set(e) => Some(e.to_string()),
@@ -65,11 +83,12 @@ fn set_to(decision: &Decision) -> Option<String> {
 fn a_lan_address_is_first_only_behind_the_same_public_address() {
     let lan = addrs(&["192.168.1.3:51820"]);
     let here = local(&["192.168.1.2"]);
-    let same = Ours {
-        public_ip: Some(OUR_PUBLIC.parse().unwrap()),
-        local: Some(&here),
-    };
-    let order = plan(&lan, MAPPING.parse().unwrap(), same).order;
+    let order = plan(
+        &lan,
+        MAPPING.parse().unwrap(),
+        behind_our_public_address(&here),
+    )
+    .order;
     assert_eq!(
         order[0],
         ("192.168.1.3:51820".parse().unwrap(), PathKind::Lan)
@@ -97,10 +116,7 @@ fn lan_then_ipv6_then_public_then_the_mapping_and_every_other_one_named() {
         MAPPING,
     ]);
     let here = local(&["192.168.1.2", "2001:db8:7::2"]);
-    let ours = Ours {
-        public_ip: Some(OUR_PUBLIC.parse().unwrap()),
-        local: Some(&here),
-    };
+    let ours = behind_our_public_address(&here);
     let plan = plan(&candidates, MAPPING.parse().unwrap(), ours);
     let order: Vec<String> = plan.order.iter().map(|(e, _)| e.to_string()).collect();
     assert_eq!(
@@ -122,10 +138,7 @@ fn lan_then_ipv6_then_public_then_the_mapping_and_every_other_one_named() {
     );
     // Without a global IPv6 address here, the peer's is left out and said why.
     let v4_only = local(&["192.168.1.2"]);
-    let ours = Ours {
-        public_ip: Some(OUR_PUBLIC.parse().unwrap()),
-        local: Some(&v4_only),
-    };
+    let ours = behind_our_public_address(&v4_only);
     let plan = super::plan(&candidates[1..2], MAPPING.parse().unwrap(), ours);
     assert_eq!(plan.skipped, [(candidates[1], Skip::NoIpv6)]);
 }
@@ -134,10 +147,7 @@ fn lan_then_ipv6_then_public_then_the_mapping_and_every_other_one_named() {
 fn each_candidate_gets_its_step_then_the_mapping_is_set() {
     let lan = addrs(&["192.168.1.3:51820"]);
     let here = local(&["192.168.1.2"]);
-    let ours = Ours {
-        public_ip: Some(OUR_PUBLIC.parse().unwrap()),
-        local: Some(&here),
-    };
+    let ours = behind_our_public_address(&here);
     let mut trial = None;
     let nobody = peer(None, None);
     let first = steer(
@@ -185,10 +195,7 @@ fn each_candidate_gets_its_step_then_the_mapping_is_set() {
 fn a_handshake_on_a_candidate_wins_and_is_said() {
     let lan = addrs(&["192.168.1.3:51820"]);
     let here = local(&["192.168.1.2"]);
-    let ours = Ours {
-        public_ip: Some(OUR_PUBLIC.parse().unwrap()),
-        local: Some(&here),
-    };
+    let ours = behind_our_public_address(&here);
     let mut trial = None;
     let nobody = peer(None, None);
     steer(
@@ -229,10 +236,7 @@ fn a_handshake_on_a_candidate_wins_and_is_said() {
 fn candidates_registered_after_the_mapping_failed_are_tried_once_even_while_held() {
     let lan = addrs(&["192.168.1.3:51820"]);
     let here = local(&["192.168.1.2"]);
-    let ours = Ours {
-        public_ip: Some(OUR_PUBLIC.parse().unwrap()),
-        local: Some(&here),
-    };
+    let ours = behind_our_public_address(&here);
     let mut trial = None;
     let on_mapping = peer(Some(MAPPING), None);
     let held = leave(Reason::NotDirect {
@@ -271,10 +275,7 @@ fn candidates_registered_after_the_mapping_failed_are_tried_once_even_while_held
 fn a_new_mapping_or_set_starts_over_and_no_candidates_changes_nothing() {
     let lan = addrs(&["192.168.1.3:51820"]);
     let here = local(&["192.168.1.2"]);
-    let ours = Ours {
-        public_ip: Some(OUR_PUBLIC.parse().unwrap()),
-        local: Some(&here),
-    };
+    let ours = behind_our_public_address(&here);
     let mut trial = None;
     let nobody = peer(None, None);
     steer(
@@ -309,20 +310,12 @@ fn a_new_mapping_or_set_starts_over_and_no_candidates_changes_nothing() {
 fn a_peer_that_moved_behind_our_router_is_tried_there_though_its_old_handshake_is_young() {
     let lan = addrs(&["192.168.1.3:51820"]);
     let here = local(&["192.168.1.2"]);
-    let ours = Ours {
-        public_ip: Some(OUR_PUBLIC.parse().unwrap()),
-        local: Some(&here),
-    };
+    let ours = behind_our_public_address(&here);
     let mut trial = None;
     // The registry's answer moved away from the working endpoint: the policy sets the
     // new mapping although the old path's handshake is young.
     let old_path = peer(Some("203.0.113.7:40000"), Some(t(0)));
-    let moved = Decision {
-        action: Action::Set(MAPPING.parse().unwrap()),
-        reason: Reason::Moved {
-            from: "203.0.113.7:40000".parse().unwrap(),
-        },
-    };
+    let moved = moved_from("203.0.113.7:40000");
     let first = steer(moved, at(&old_path, true, &lan), &mut trial, ours, t(5));
     assert_eq!(set_to(&first).as_deref(), Some("192.168.1.3:51820"));
     // Next pass the policy sees the young handshake and would leave the candidate; the
@@ -338,18 +331,10 @@ fn new_candidates_mid_trial_start_it_over_whatever_the_policy_makes_of_an_old_ha
     let stale = addrs(&["192.168.2.2:51820"]);
     let fresh_set = addrs(&["192.168.1.3:51820"]);
     let here = local(&["192.168.1.2"]);
-    let ours = Ours {
-        public_ip: Some(OUR_PUBLIC.parse().unwrap()),
-        local: Some(&here),
-    };
+    let ours = behind_our_public_address(&here);
     let mut trial = None;
     let old_path = peer(Some("203.0.113.7:40000"), Some(t(0)));
-    let moved = Decision {
-        action: Action::Set(MAPPING.parse().unwrap()),
-        reason: Reason::Moved {
-            from: "203.0.113.7:40000".parse().unwrap(),
-        },
-    };
+    let moved = moved_from("203.0.113.7:40000");
     let first = steer(moved, at(&old_path, true, &stale), &mut trial, ours, t(5));
     assert_eq!(set_to(&first).as_deref(), Some("192.168.2.2:51820"));
     // The peer registers its new LAN address a moment later. The policy sees the old
