@@ -99,6 +99,12 @@ impl InterfaceView {
             .health(&self.facts(peer), now, &self.thresholds)
     }
 
+    /// Whether `peer`'s endpoint is one we set that no handshake has followed (see
+    /// [`PeerHealth::unanswered`]).
+    pub(crate) fn unanswered(&self, peer: &Peer) -> bool {
+        self.memory(&peer.public_key).unanswered(&self.facts(peer))
+    }
+
     pub fn endpoint_source(&self, peer: &Peer) -> EndpointSource {
         self.memory(&peer.public_key)
             .endpoint_source(&self.facts(peer))

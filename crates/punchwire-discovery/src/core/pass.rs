@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::SystemTime;
 
 use punchwire_wg::{Device, Endpoint, LocalAddresses, Peer, PublicKey};
 
@@ -138,22 +139,27 @@ impl Core {
         let asked = self.registries.available(now.mono);
         let mut settled = HashMap::new();
         let mut questions = Vec::new();
-        let candidates = self.config.candidates;
         for peer in &device.peers {
             match policy::before_lookup(peer, &ctx) {
                 Some(decision) => {
                     settled.insert(peer.public_key, decision);
                 }
-                None => questions.extend(asked.iter().map(|&registry| Question {
-                    peer: peer.public_key,
-                    registry,
-                    candidates,
-                })),
+                None => {
+                    // A direct peer needs no other path: asking for its candidates would
+                    // only double the questions of a healthy mesh (and a registry's
+                    // per-client rate is shared by them all).
+                    let candidates = self.config.candidates && !self.is_direct(peer, now.wall);
+                    questions.extend(asked.iter().map(|&registry| Question {
+                        peer: peer.public_key,
+                        registry,
+                        candidates,
+                    }));
+                }
             }
         }
         let ours = device
             .public_key
-            .filter(|_| candidates && !questions.is_empty());
+            .filter(|_| questions.iter().any(|q| q.candidates));
         if let Some(own) = ours {
             questions.extend(asked.iter().map(|&registry| Question {
                 peer: own,
@@ -218,8 +224,8 @@ impl Core {
                         ),
                         None => (None, Lookup::NoRecord),
                     };
+                    let direct = self.is_direct(&peer, now.wall);
                     let memory = self.view.peer_mut(peer.public_key);
-                    let memory_unanswered = memory.unanswered(&facts);
                     let decision = policy::decide(&peer, &lookup, &ctx, memory.recall());
                     let mut mapping = None;
                     if let (Lookup::Found(answer), None) = (&lookup, decision.reason.rejection()) {
@@ -233,10 +239,7 @@ impl Core {
                         let mut trial = self.trials.remove(&peer.public_key);
                         let situation = Situation {
                             peer: &peer,
-                            direct: peer
-                                .handshake_age(now.wall)
-                                .is_some_and(|age| age < ctx.fresh_handshake)
-                                && !memory_unanswered,
+                            direct,
                             mapping,
                             candidates: &found,
                         };
@@ -328,6 +331,15 @@ impl Core {
             iface: self.config.iface.clone(),
             outcomes,
         }
+    }
+
+    /// Whether `peer`'s path works by our account: its handshake is fresh, and followed
+    /// the endpoint we last set (a younger one may be the path's before).
+    fn is_direct(&self, peer: &Peer, now: SystemTime) -> bool {
+        let fresh = peer
+            .handshake_age(now)
+            .is_some_and(|age| age < self.config.fresh_handshake);
+        fresh && !self.view.unanswered(peer)
     }
 
     fn written(

@@ -654,3 +654,24 @@ fn a_peer_behind_our_router_is_tried_on_its_lan_address_first() {
     );
     assert_eq!(world.endpoint_of(2), Some(addr("192.168.1.3:51820")));
 }
+
+#[test]
+fn a_direct_peer_is_not_asked_for_candidates() {
+    let mut world = World::new(&[registry(1)]);
+    world.publish(registry(1), 2, "198.51.100.2:40002");
+    world.pass(world.at(Duration::ZERO));
+    world.peer_mut(key(2)).last_handshake = Some(world.at(S).wall);
+    world.questions.clear();
+
+    world.pass(world.at(2 * S));
+
+    let asked: Vec<(PublicKey, bool)> = world
+        .questions
+        .iter()
+        .map(|q| (q.peer, q.candidates))
+        .collect();
+    let own = device().public_key.unwrap();
+    // Peer 2 works: its lookup alone, as before candidates. Peer 3 never answered, so
+    // its candidates are asked for, and with them our own public address.
+    assert_eq!(asked, [(key(2), false), (key(3), true), (own, false)]);
+}
