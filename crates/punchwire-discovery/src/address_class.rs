@@ -6,6 +6,13 @@ use std::net::IpAddr;
 
 use punchwire_control::rejection::Rejection;
 
+/// A global unicast IPv6 address (2000::/3): reached without NAT, from anywhere with
+/// IPv6 of its own. The one rule for the candidates this machine registers and for
+/// which of a peer's it tries.
+pub fn is_global_ipv6(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xe000 == 0x2000)
+}
+
 /// The class of `ip` that rules it out as a peer's endpoint, if any. `ip` must be
 /// canonical: an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) is judged by the caller
 /// as the IPv4 address it is.

@@ -15,11 +15,12 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use punchwire_wg::{Endpoint, LocalAddresses, Peer};
 
-use crate::address_class::never_a_peer;
+use crate::address_class::{is_global_ipv6, never_a_peer};
+use crate::peer_health::handshake_since;
 use crate::policy::{Action, Decision, Reason};
 
 /// How long each candidate is given to complete a handshake. A peer made anew
@@ -93,12 +94,8 @@ pub struct Ours<'a> {
 
 impl Ours<'_> {
     fn has_global_ipv6(&self) -> bool {
-        self.local.is_some_and(|local| {
-            local
-                .host
-                .iter()
-                .any(|ip| matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xe000 == 0x2000))
-        })
+        self.local
+            .is_some_and(|local| local.host.iter().any(|&ip| is_global_ipv6(ip)))
     }
 
     fn is_own(&self, ip: IpAddr) -> bool {
@@ -144,7 +141,7 @@ fn kind(ip: IpAddr) -> PathKind {
     match ip {
         IpAddr::V4(v4) if v4.is_private() => PathKind::Lan,
         IpAddr::V4(_) => PathKind::Public,
-        IpAddr::V6(v6) if v6.segments()[0] & 0xfe00 == 0xfc00 => PathKind::Lan,
+        IpAddr::V6(v6) if v6.is_unique_local() => PathKind::Lan,
         IpAddr::V6(_) => PathKind::Ipv6,
     }
 }
@@ -212,7 +209,7 @@ pub fn steer(
         candidates,
     } = now_at;
     if let Some(t) = trial.as_mut() {
-        if !t.over && handshake_since(peer, t.since) {
+        if !t.over && handshake_since(peer.last_handshake, t.since) {
             let tried = t.plan.order[t.at];
             t.over = true;
             t.won = (tried.1 != PathKind::Mapping).then_some(tried);
@@ -340,14 +337,6 @@ fn said_won(decision: Decision, peer: &Peer, trial: Option<&Trial>) -> Decision 
             reason,
         },
     }
-}
-
-/// Handshake times are reported to the second: compared at that resolution.
-fn handshake_since(peer: &Peer, since: SystemTime) -> bool {
-    let since = since
-        .duration_since(UNIX_EPOCH)
-        .map_or(since, |d| UNIX_EPOCH + Duration::from_secs(d.as_secs()));
-    peer.last_handshake.is_some_and(|at| at >= since)
 }
 
 #[cfg(test)]

@@ -91,10 +91,8 @@ impl Facts {
             .map(|t| now.duration_since(t).unwrap_or(Duration::ZERO))
     }
 
-    /// Whether a handshake happened at or after `t`. Handshake times are reported to the
-    /// second: compare at that resolution.
     fn handshake_since(&self, t: SystemTime) -> bool {
-        self.last_handshake.is_some_and(|h| h >= whole_seconds(t))
+        handshake_since(self.last_handshake, t)
     }
 }
 
@@ -318,6 +316,12 @@ impl PeerHealth {
                 .failed
                 .is_some_and(|f| on(f.endpoint) && !facts.handshake_since(f.since))
     }
+}
+
+/// Whether a handshake at `last_handshake` happened at or after `t`. Handshake times
+/// are reported to the second: compared at that resolution.
+pub(crate) fn handshake_since(last_handshake: Option<SystemTime>, t: SystemTime) -> bool {
+    last_handshake.is_some_and(|h| h >= whole_seconds(t))
 }
 
 fn whole_seconds(t: SystemTime) -> SystemTime {

@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use punchwire_wg::LocalAddresses;
 
-use crate::address_class::never_a_peer;
+use crate::address_class::{is_global_ipv6, never_a_peer};
 
 /// How many candidates are registered at most: the registry keeps no more.
 pub const MAX_CANDIDATES: usize = 8;
@@ -40,17 +40,10 @@ fn rank(ip: IpAddr) -> Option<u8> {
     match ip {
         IpAddr::V4(v4) if v4.is_private() => Some(0),
         IpAddr::V4(_) => Some(3),
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            if first & 0xe000 == 0x2000 {
-                Some(1)
-            } else if first & 0xfe00 == 0xfc00 {
-                Some(2)
-            } else {
-                // Link-local, IPv4-mapped and the rest: no peer's way here.
-                None
-            }
-        }
+        IpAddr::V6(_) if is_global_ipv6(ip) => Some(1),
+        IpAddr::V6(v6) if v6.is_unique_local() => Some(2),
+        // Link-local, IPv4-mapped and the rest: no peer's way here.
+        IpAddr::V6(_) => None,
     }
 }
 
