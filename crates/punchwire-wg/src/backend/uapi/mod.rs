@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use self::config::{UapiDevice, UapiPeer};
@@ -41,6 +41,10 @@ pub struct UapiBackend {
     /// process that answered: a daemon whose name says nothing (another program, a
     /// test's fake) is known again by its PID, so that a write need not read to tell.
     detected: Arc<Mutex<HashMap<String, (i32, Implementation)>>>,
+    /// Held for writing across boringtun's re-add (a removal, then an add, in two
+    /// requests) and for reading by every read, so that this process never reads a
+    /// device whose peer is between the two: the status would show it gone.
+    re_adding: Arc<RwLock<()>>,
 }
 
 impl UapiBackend {
@@ -62,6 +66,7 @@ impl UapiBackend {
             dir: dir.into(),
             timeout: Self::DEFAULT_TIMEOUT,
             detected: Arc::default(),
+            re_adding: Arc::default(),
         }
     }
 
@@ -111,6 +116,7 @@ impl UapiBackend {
     }
 
     fn read(&self, iface: &str) -> Result<(UapiDevice, Implementation), BackendError> {
+        let _whole = self.re_adding.read().unwrap_or_else(|p| p.into_inner());
         let connection = self.connect(iface)?;
         let process = implementation::serving_process(connection.stream());
         self.read_on(iface, connection, &process)
@@ -178,6 +184,7 @@ impl UapiBackend {
     /// allowed IPs with it, so a third request restores it exactly as it was.
     fn re_add(&self, iface: &str, peer: &UapiPeer, endpoint: Endpoint) -> Result<(), BackendError> {
         let key = peer.peer.public_key;
+        let _reads_wait = self.re_adding.write().unwrap_or_else(|p| p.into_inner());
         self.set(iface, &request::remove_peer(&key))?;
         let Err(add) = self.set(iface, &request::add_peer(peer, Some(endpoint.addr()))) else {
             return Ok(());
