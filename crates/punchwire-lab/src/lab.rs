@@ -4,7 +4,9 @@
 //! that each reads in one pass:
 //!
 //! - [`build`]: the builder's options and the order of the build;
-//! - [`network`]: namespaces, links and NAT rules;
+//! - [`network`]: namespaces, links and NAT rules, and changing them while it runs;
+//! - [`grid`]: the grid's variants of one side: a carrier NAT, a firewall alone;
+//! - [`ipv6`]: IPv6 on every net, routed behind the NAT boxes' firewalls;
 //! - [`devices`]: each host's WireGuard daemon and its configuration;
 //! - [`processes`]: commands and long-running programs in a namespace;
 //! - [`observe`]: what the devices report, and waiting on it;
@@ -13,7 +15,7 @@
 //!
 //! Running Punchwire itself in a lab is `crate::product`, on top of these.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::process::Child;
 use std::sync::{Mutex, MutexGuard};
@@ -28,6 +30,8 @@ use crate::wireguard::WgImpl;
 mod build;
 mod devices;
 mod diagnostics;
+mod grid;
+mod ipv6;
 mod network;
 mod observe;
 mod processes;
@@ -53,8 +57,11 @@ pub struct HostInfo {
     pub tunnel_ip: Ipv4Addr,
     /// Its address on its own link (private behind a NAT; public for the registry).
     pub lan_ip: Ipv4Addr,
-    /// The address the internet sees it as: its NAT's WAN address, or its own.
+    /// The address the internet sees it as: its NAT's WAN address (or the carrier
+    /// NAT's), or its own.
     pub public_ip: Ipv4Addr,
+    /// Its global IPv6 address, in a lab built with IPv6.
+    pub ipv6: Option<Ipv6Addr>,
 }
 
 /// What changes while the lab runs. Behind a mutex so that a `&Lab` can be shared by
@@ -76,6 +83,9 @@ pub struct Lab {
     name: LabName,
     wg: WgImpl,
     nats: [NatBehaviour; 2],
+    /// The NAT box a carrier NAT stands in front of, if any.
+    carrier: Option<Nat>,
+    ipv6: bool,
     keepalive: u16,
     hosts: Vec<HostInfo>,
     state: Mutex<State>,
@@ -99,6 +109,24 @@ impl Lab {
         self.nats[nat.index()]
     }
 
+    /// The NAT box that sits behind a carrier NAT, if one does.
+    pub fn carrier_nat(&self) -> Option<Nat> {
+        self.carrier
+    }
+
+    /// Whether every net has IPv6 too.
+    pub fn has_ipv6(&self) -> bool {
+        self.ipv6
+    }
+
+    /// The nodes this lab has: every [`Node`] but a carrier NAT it was built without.
+    pub fn nodes(&self) -> Vec<Node> {
+        Node::ALL
+            .into_iter()
+            .filter(|&node| node != Node::Carrier || self.carrier.is_some())
+            .collect()
+    }
+
     /// Where the lab keeps keys and logs (`/run/punchwire-lab/pwlab<tag>`).
     pub fn state_dir(&self) -> PathBuf {
         self.name.state_dir()
@@ -113,9 +141,10 @@ impl Lab {
         &self.hosts[host.index()]
     }
 
-    /// The public address the host's packets leave the NAT with (the registry's own).
+    /// The public address the host's packets leave the NAT with (the registry's own,
+    /// and the host's own behind a NAT box that only filters).
     pub fn nat_public_ip(&self, host: Host) -> Ipv4Addr {
-        host.public_ip()
+        self.host(host).public_ip
     }
 
     /// The port the host's WireGuard listens on now.

@@ -82,7 +82,10 @@ pub use name_server::{name_server_ip, NameServer};
 pub use names::{PREFIX, STATE_ROOT};
 pub use nat::NatBehaviour;
 pub use product::{RunningService, ServiceOptions, REGISTRY_DNS, ZONE};
-pub use topology::{Host, Nat, Node, DEFAULT_LISTEN_PORT, TUNNEL_PREFIX_LEN};
+pub use topology::{
+    Host, Lan, Nat, Node, CARRIER_INSIDE, CARRIER_SUBSCRIBER, DEFAULT_LISTEN_PORT, IPV6_PREFIX_LEN,
+    TUNNEL_PREFIX_LEN,
+};
 pub use wait::{wait_for, wait_until, wait_until_ok};
 pub use wireguard::{WgImpl, BORINGTUN_ENV, MTU, SOCKET_DIR, WG_IMPL_ENV};
 

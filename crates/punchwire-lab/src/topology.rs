@@ -6,9 +6,16 @@
 //!                           └───── 203.0.113.10  nat-b 192.168.2.1 ── bob   192.168.2.2
 //!   tunnel 10.99.0.0/24: registry .1, alice .2, bob .3
 //! ```
+//!
+//! The grid's variants (docs/lab.md) change one side at a time: a NAT box that only
+//! filters routes a public /25 to its host ([`Nat::lan`]); a carrier NAT takes a NAT
+//! box's public address and puts it behind shared address space ([`CARRIER_INSIDE`]);
+//! with IPv6, every net also gets a /64 of 2001:db8::/32 ([`Host::ipv6`]).
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::nat::NatBehaviour;
 
 /// Every namespace of the lab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,6 +27,8 @@ pub enum Node {
     NatB,
     Alice,
     Bob,
+    /// A carrier-grade NAT in front of one NAT box, when the lab has one.
+    Carrier,
 }
 
 /// A namespace that runs WireGuard.
@@ -43,13 +52,15 @@ pub const TUNNEL_PREFIX_LEN: u8 = 24;
 pub const DEFAULT_LISTEN_PORT: u16 = 51820;
 
 impl Node {
-    pub const ALL: [Node; 6] = [
+    /// Every node a lab can have: [`crate::Lab::nodes`] lists those one lab has.
+    pub const ALL: [Node; 7] = [
         Node::Inet,
         Node::Registry,
         Node::NatA,
         Node::NatB,
         Node::Alice,
         Node::Bob,
+        Node::Carrier,
     ];
 
     /// The suffix of its namespace name: `pwlab<tag>-<suffix>`.
@@ -61,12 +72,13 @@ impl Node {
             Node::NatB => "natb",
             Node::Alice => "alice",
             Node::Bob => "bob",
+            Node::Carrier => "cgn",
         }
     }
 
     /// Routers forward packets; hosts don't.
     pub fn is_router(self) -> bool {
-        matches!(self, Node::Inet | Node::NatA | Node::NatB)
+        matches!(self, Node::Inet | Node::NatA | Node::NatB | Node::Carrier)
     }
 }
 
@@ -79,6 +91,7 @@ impl fmt::Display for Node {
             Node::NatB => "nat-b",
             Node::Alice => "alice",
             Node::Bob => "bob",
+            Node::Carrier => "carrier",
         })
     }
 }
@@ -109,11 +122,22 @@ impl Host {
     }
 
     /// The address on its own link: private behind a NAT, public for the registry.
+    /// Behind a NAT box that only filters it is public too: [`crate::HostInfo::lan_ip`]
+    /// has each lab's.
     pub fn lan_ip(self) -> Ipv4Addr {
         match self {
             Host::Registry => Ipv4Addr::new(192, 0, 2, 10),
             Host::Alice => Ipv4Addr::new(192, 168, 1, 2),
             Host::Bob => Ipv4Addr::new(192, 168, 2, 2),
+        }
+    }
+
+    /// Its global IPv6 address, in a lab built with [`crate::LabBuilder::ipv6`]: the
+    /// registry's in 2001:db8::/64, alice's and bob's on the LAN of their side's /48.
+    pub fn ipv6(self) -> Ipv6Addr {
+        match self.nat() {
+            Some(nat) => nat.ipv6_net(1, 2),
+            None => Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10),
         }
     }
 
@@ -126,7 +150,8 @@ impl Host {
         }
     }
 
-    /// The address the internet sees its packets come from.
+    /// The address the internet sees its packets come from, behind a NAT that
+    /// translates ([`crate::HostInfo::public_ip`] has each lab's).
     pub fn public_ip(self) -> Ipv4Addr {
         match self.nat() {
             Some(nat) => nat.public_ip(),
@@ -158,7 +183,8 @@ impl Nat {
         self as usize
     }
 
-    /// The address of its WAN side.
+    /// The public address of its side: its WAN's, or that of the carrier NAT in front
+    /// of it.
     pub fn public_ip(self) -> Ipv4Addr {
         match self {
             Nat::A => Ipv4Addr::new(198, 51, 100, 10),
@@ -180,6 +206,55 @@ impl Nat {
             Nat::A => Ipv4Addr::new(192, 168, 1, 1),
             Nat::B => Ipv4Addr::new(192, 168, 2, 1),
         }
+    }
+
+    /// The LAN behind it, which depends on what it does: private (192.168.1.0/24) when
+    /// it translates; a public /25 of its own public net (198.51.100.128/25), routed to
+    /// it by inet, when it only filters ([`NatBehaviour::Firewall`]).
+    pub fn lan(self, behaviour: NatBehaviour) -> Lan {
+        if behaviour.translates() {
+            return Lan {
+                gateway: self.lan_ip(),
+                host: self.host().lan_ip(),
+                prefix_len: 24,
+            };
+        }
+        let [a, b, c, _] = self.public_ip().octets();
+        Lan {
+            gateway: Ipv4Addr::new(a, b, c, 129),
+            host: Ipv4Addr::new(a, b, c, 130),
+            prefix_len: 25,
+        }
+    }
+
+    /// Its IPv6 address on the WAN: its side's /48 is 2001:db8:a::/48 (nat-a) or
+    /// 2001:db8:b::/48 (nat-b), the WAN link its subnet 0 (inet ::1, the box ::10).
+    pub fn ipv6_wan(self) -> Ipv6Addr {
+        self.ipv6_net(0, 0x10)
+    }
+
+    /// inet's IPv6 address on the NAT box's WAN link: its default gateway.
+    pub fn ipv6_upstream(self) -> Ipv6Addr {
+        self.ipv6_net(0, 1)
+    }
+
+    /// Its IPv6 address on the LAN (subnet 1 of its side's /48): the host's gateway.
+    pub fn ipv6_lan(self) -> Ipv6Addr {
+        self.ipv6_net(1, 1)
+    }
+
+    /// Its LAN's IPv6 prefix, `2001:db8:<side>:1::`, which inet routes to it.
+    pub fn ipv6_lan_net(self) -> Ipv6Addr {
+        self.ipv6_net(1, 0)
+    }
+
+    /// `2001:db8:<side>:<subnet>::<host>`.
+    fn ipv6_net(self, subnet: u16, host: u16) -> Ipv6Addr {
+        let side = match self {
+            Nat::A => 0xa,
+            Nat::B => 0xb,
+        };
+        Ipv6Addr::new(0x2001, 0xdb8, side, subnet, 0, 0, 0, host)
     }
 
     /// The host behind it.
@@ -208,3 +283,35 @@ impl fmt::Display for Nat {
 
 /// inet's address on the registry's public net: the registry's default gateway.
 pub(crate) const REGISTRY_GATEWAY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+/// inet's IPv6 address on the registry's net (2001:db8::/64): its default gateway.
+pub(crate) const REGISTRY_GATEWAY_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+/// The prefix length of every IPv6 net of the lab.
+pub const IPV6_PREFIX_LEN: u8 = 64;
+
+/// The carrier NAT's address on the link to the NAT box behind it, in the shared
+/// address space of RFC 6598 (100.64.0.0/10) that carriers number their subscribers
+/// from: that box's default gateway.
+pub const CARRIER_INSIDE: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 1);
+/// The WAN address of a NAT box behind the carrier NAT.
+pub const CARRIER_SUBSCRIBER: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 10);
+/// The prefix length of the shared address space.
+pub(crate) const SHARED_PREFIX_LEN: u8 = 10;
+
+/// A NAT box's LAN, as [`Nat::lan`] numbers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lan {
+    /// The NAT box's address there: the host's default gateway.
+    pub gateway: Ipv4Addr,
+    /// The host's address.
+    pub host: Ipv4Addr,
+    pub prefix_len: u8,
+}
+
+impl Lan {
+    /// The network address, for a route to the whole LAN.
+    pub fn network(&self) -> Ipv4Addr {
+        let mask = u32::MAX << (32 - u32::from(self.prefix_len));
+        Ipv4Addr::from(u32::from(self.host) & mask)
+    }
+}

@@ -244,7 +244,7 @@ fn teardown_removes_everything_and_stale_labs_are_cleaned_but_live_ones_kept() {
     std::fs::write(stale_dir.join("owner"), "4194305 1").unwrap(); // above pid_max
 
     let (lab, _) = build(Lab::builder());
-    let names: Vec<String> = Node::ALL.iter().map(|n| lab.namespace(*n)).collect();
+    let names: Vec<String> = lab.nodes().into_iter().map(|n| lab.namespace(n)).collect();
     let sockets: Vec<String> = Host::ALL
         .iter()
         .map(|h| format!("{SOCKET_DIR}/{}.sock", lab.host(*h).iface))

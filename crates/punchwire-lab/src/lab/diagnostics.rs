@@ -15,17 +15,19 @@ use crate::wireguard;
 const DIAGNOSTIC_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Lab {
-    /// A report for a failed test: `wg show` of each host, conntrack and iptables of
-    /// the NAT boxes, and the tail of every daemon's and spawned process's log.
+    /// A report for a failed test: `wg show` of each host, conntrack and iptables (and
+    /// ip6tables) of the NAT boxes and a carrier NAT, and the tail of every daemon's and spawned process's log.
     pub fn diagnostics(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "=== lab {} ({}; nat-a {:?}, nat-b {:?})",
+            "=== lab {} ({}; nat-a {:?}, nat-b {:?}; carrier NAT {:?}; IPv6 {})",
             self.name(),
             self.wg,
             self.nats[0],
-            self.nats[1]
+            self.nats[1],
+            self.carrier,
+            self.ipv6,
         );
         // A command that fails is reported in its place: the rest of the report
         // matters all the more.
@@ -45,10 +47,18 @@ impl Lab {
         for info in &self.hosts {
             section(info.host.into(), &["wg", "show", &info.iface]);
         }
-        for nat in Nat::ALL {
-            section(nat.into(), &["conntrack", "-L"]);
-            section(nat.into(), &["iptables", "-S", "-v"]);
-            section(nat.into(), &["iptables", "-t", "nat", "-S", "-v"]);
+        let boxes = Nat::ALL
+            .into_iter()
+            .map(Node::from)
+            .chain(self.carrier.map(|_| Node::Carrier));
+        for node in boxes {
+            section(node, &["conntrack", "-L"]);
+            section(node, &["iptables", "-S", "-v"]);
+            section(node, &["iptables", "-t", "nat", "-S", "-v"]);
+            if self.ipv6 {
+                section(node, &["conntrack", "-L", "-f", "ipv6"]);
+                section(node, &["ip6tables", "-S", "-v"]);
+            }
         }
         for info in &self.hosts {
             let log = self.daemon_log(info.host);

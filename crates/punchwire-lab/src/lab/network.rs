@@ -1,5 +1,6 @@
 //! The network under the hosts: one namespace per node, veth links with the addresses
-//! of the crate docs' diagram, and the NAT boxes' rules; and, for tests of mapping
+//! of the crate docs' diagram (with the grid's variants of [`super::grid`]), and the
+//! NAT boxes' rules; and, for tests of mapping
 //! expiry and moves, making a NAT box forget or change its mappings, forwarding a port,
 //! giving a host a new address.
 
@@ -16,7 +17,7 @@ use crate::nat::{LAN, WAN};
 use crate::topology::{Host, Nat, Node, REGISTRY_GATEWAY};
 
 /// The link of a host (registry, alice, bob) towards its router.
-const HOST_LINK: &str = "eth0";
+pub(super) const HOST_LINK: &str = "eth0";
 /// A NAT box's LAN once a second host joins it ([`Lab::join_lan`]), and the NAT's end of
 /// the joining host's link, and that link's far end before it is named [`HOST_LINK`].
 const LAN_BRIDGE: &str = "lanbr";
@@ -25,7 +26,7 @@ const JOINING: &str = "joining";
 
 impl Lab {
     pub(super) fn create_namespaces(&self) -> Result<()> {
-        for node in Node::ALL {
+        for node in self.nodes() {
             let ns = self.namespace(node);
             command::run(None, &["ip", "netns", "add", &ns], None)?;
             // Recorded at once, so that teardown deletes it if a later step fails.
@@ -40,6 +41,12 @@ impl Lab {
             ];
             if node.is_router() {
                 sysctls.push("net.ipv4.ip_forward=1");
+            }
+            if self.ipv6 {
+                sysctls.extend(super::ipv6::SYSCTLS);
+                if node.is_router() {
+                    sysctls.push(super::ipv6::FORWARDING);
+                }
             }
             command::run(Some(&ns), &sysctls, None)?;
         }
@@ -63,12 +70,14 @@ impl Lab {
                  addr add {}/24 dev to-natb\n\
                  link set to-reg up\n\
                  link set to-nata up\n\
-                 link set to-natb up\n",
+                 link set to-natb up\n\
+                 {}",
                 ns(Node::Registry),
-                ns(Node::NatA),
-                ns(Node::NatB),
+                ns(self.front(Nat::A)),
+                ns(self.front(Nat::B)),
                 Nat::A.upstream_ip(),
                 Nat::B.upstream_ip(),
+                self.routes_to_public_lans(),
             ),
         )?;
         self.ip_batch(
@@ -81,32 +90,35 @@ impl Lab {
             ),
         )?;
         for nat in Nat::ALL {
+            if self.carrier == Some(nat) {
+                self.wire_carrier(nat)?;
+            }
             let host = nat.host();
+            let (wan_ip, wan_len, upstream) = self.wan(nat);
+            let lan = self.lan(nat);
+            let len = lan.prefix_len;
             self.ip_batch(
                 nat.into(),
                 &format!(
                     "link set lo up\n\
                      link add {LAN} type veth peer name {HOST_LINK} netns {}\n\
-                     addr add {}/24 dev {WAN}\n\
-                     addr add {}/24 dev {LAN}\n\
+                     addr add {wan_ip}/{wan_len} dev {WAN}\n\
+                     addr add {}/{len} dev {LAN}\n\
                      link set {WAN} up\n\
                      link set {LAN} up\n\
-                     route add default via {}\n",
+                     route add default via {upstream}\n",
                     ns(host.into()),
-                    nat.public_ip(),
-                    nat.lan_ip(),
-                    nat.upstream_ip(),
+                    lan.gateway,
                 ),
             )?;
             self.ip_batch(
                 host.into(),
                 &format!(
                     "link set lo up\n\
-                     addr add {}/24 dev {HOST_LINK}\n\
+                     addr add {}/{len} dev {HOST_LINK}\n\
                      link set {HOST_LINK} up\n\
                      route add default via {}\n",
-                    host.lan_ip(),
-                    nat.lan_ip(),
+                    lan.host, lan.gateway,
                 ),
             )?;
         }
@@ -120,11 +132,24 @@ impl Lab {
             let ns = self.namespace(nat);
             let rules = self.nats[nat.index()].iptables_restore();
             command::run(Some(&ns), &["iptables-restore"], Some(rules.as_bytes()))?;
-            if let Some(t) = udp_timeout {
+        }
+        if self.carrier.is_some() {
+            self.install_carrier_nat()?;
+        }
+        let Some(t) = udp_timeout else {
+            return Ok(());
+        };
+        // Every box that keeps mappings: the NAT boxes, and a carrier NAT.
+        for node in self.nodes() {
+            if node.is_router() && node != Node::Inet {
                 let secs = t.as_secs().max(1);
                 let a = format!("net.netfilter.nf_conntrack_udp_timeout={secs}");
                 let b = format!("net.netfilter.nf_conntrack_udp_timeout_stream={secs}");
-                command::run(Some(&ns), &["sysctl", "-q", "-w", &a, &b], None)?;
+                command::run(
+                    Some(&self.namespace(node)),
+                    &["sysctl", "-q", "-w", &a, &b],
+                    None,
+                )?;
             }
         }
         Ok(())
@@ -197,14 +222,15 @@ options timeout:1 attempts:2
     /// its own public address from the LAN is not sent back in), as most routers.
     /// WireGuard keeps running; its next packet leaves by the new way.
     pub fn join_lan(&self, host: Host, nat: Nat, address: Ipv4Addr) -> Result<()> {
-        let gateway = nat.lan_ip();
+        let lan = self.lan(nat);
+        let (gateway, len) = (lan.gateway, lan.prefix_len);
         self.ip_batch(
             nat.into(),
             &format!(
                 "link add {LAN_BRIDGE} type bridge
-                 addr del {gateway}/24 dev {LAN}
+                 addr del {gateway}/{len} dev {LAN}
                  link set {LAN} master {LAN_BRIDGE}
-                 addr add {gateway}/24 dev {LAN_BRIDGE}
+                 addr add {gateway}/{len} dev {LAN_BRIDGE}
                  link set {LAN_BRIDGE} up
                  link add {JOINED} type veth peer name {JOINING} netns {}
                  link set {JOINED} master {LAN_BRIDGE}
@@ -218,7 +244,7 @@ options timeout:1 attempts:2
             &format!(
                 "link del {HOST_LINK}
                  link set {JOINING} name {HOST_LINK}
-                 addr add {address}/24 dev {HOST_LINK}
+                 addr add {address}/{len} dev {HOST_LINK}
                  link set {HOST_LINK} up
                  route add default via {gateway}
 "
@@ -231,9 +257,9 @@ options timeout:1 attempts:2
     /// two public endpoints, its own mapping and this one.
     pub fn forward_port(&self, nat: Nat, public_port: u16) -> Result<()> {
         let host = nat.host();
-        let to = format!("{}:{}", host.lan_ip(), self.listen_port(host));
+        let lan_ip = self.host(host).lan_ip.to_string();
+        let to = format!("{lan_ip}:{}", self.listen_port(host));
         let public_port = public_port.to_string();
-        let lan_ip = host.lan_ip().to_string();
         let port = self.listen_port(host).to_string();
         self.exec(
             nat,
