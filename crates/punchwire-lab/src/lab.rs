@@ -55,7 +55,8 @@ pub struct HostInfo {
     pub private_key_file: PathBuf,
     /// Its address inside the tunnel (10.99.0.0/24).
     pub tunnel_ip: Ipv4Addr,
-    /// Its address on its own link (private behind a NAT; public for the registry).
+    /// Its address on its own link (private behind a NAT; public for the registry and
+    /// behind a NAT box that only filters).
     pub lan_ip: Ipv4Addr,
     /// The address the internet sees it as: its NAT's WAN address (or the carrier
     /// NAT's), or its own.

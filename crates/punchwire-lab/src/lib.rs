@@ -9,9 +9,22 @@
 //! ```
 //!
 //! `inet` routes the three public nets; each NAT box masquerades out of its WAN with a
-//! configurable [`NatBehaviour`]. Registry, alice and bob each run userspace WireGuard
-//! ([`WgImpl`]: wireguard-go, or boringtun when `PUNCHWIRE_LAB_WG=boringtun`), MTU
-//! 1420, listen port 51820, tunnel 10.99.0.0/24 (registry .1, alice .2, bob .3):
+//! configurable [`NatBehaviour`]. The NAT grid's variants change one side each, and
+//! only when asked for (docs/lab.md):
+//!
+//! ```text
+//!   nat_a(NatBehaviour::Firewall): no NAT, a public /25 routed to alice
+//!     inet ── 198.51.100.10 nat-a 198.51.100.129 ── alice 198.51.100.130
+//!   carrier_nat(Nat::A): a carrier NAT in front of nat-a, in shared address space
+//!     inet ── 198.51.100.10 carrier 100.64.0.1 ── 100.64.0.10 nat-a 192.168.1.1 ── alice
+//!   ipv6(): every net gets IPv6 too, routed behind the NAT boxes' firewalls
+//!     registry 2001:db8::10 ── inet ── 2001:db8:a::10 nat-a 2001:db8:a:1::1 ── alice 2001:db8:a:1::2
+//!                               └───── 2001:db8:b::10 nat-b 2001:db8:b:1::1 ── bob   2001:db8:b:1::2
+//! ```
+//!
+//! Registry, alice and bob each run userspace WireGuard ([`WgImpl`]: wireguard-go, or
+//! boringtun when `PUNCHWIRE_LAB_WG=boringtun`), MTU 1420, listen port 51820, tunnel
+//! 10.99.0.0/24 (registry .1, alice .2, bob .3):
 //!
 //! - the registry has alice and bob as peers (AllowedIPs their /32, no endpoint);
 //! - alice and bob have the registry (endpoint 192.0.2.10:51820, AllowedIPs
@@ -43,8 +56,8 @@
 //! });
 //! ```
 //!
-//! Needs root, `ip`, `iptables`, `conntrack`, `sysctl`, `wg`, `ping` and `wireguard-go`
-//! (or `boringtun-cli`). Linux only.
+//! Needs root, `ip`, `iptables` (and `ip6tables` for IPv6), `conntrack`, `sysctl`, `wg`,
+//! `ping` and `wireguard-go` (or `boringtun-cli`). Linux only.
 
 #![cfg(target_os = "linux")]
 

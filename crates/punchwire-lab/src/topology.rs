@@ -315,3 +315,41 @@ impl Lan {
         Ipv4Addr::from(u32::from(self.host) & mask)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_firewall_alone_routes_a_public_half_of_its_own_net_to_its_host() {
+        let lan = Nat::A.lan(NatBehaviour::Firewall);
+        assert_eq!(
+            lan,
+            Lan {
+                gateway: Ipv4Addr::new(198, 51, 100, 129),
+                host: Ipv4Addr::new(198, 51, 100, 130),
+                prefix_len: 25,
+            }
+        );
+        assert_eq!(lan.network(), Ipv4Addr::new(198, 51, 100, 128));
+        // A NAT that translates keeps the default lab's private LAN.
+        let private = Nat::B.lan(NatBehaviour::Symmetric);
+        assert_eq!(
+            (private.gateway, private.host),
+            (Nat::B.lan_ip(), Host::Bob.lan_ip())
+        );
+        assert_eq!(private.network(), Ipv4Addr::new(192, 168, 2, 0));
+    }
+
+    #[test]
+    fn ipv6_addresses_are_documentation_addresses_one_48_per_side() {
+        let parse = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+        assert_eq!(Host::Registry.ipv6(), parse("2001:db8::10"));
+        assert_eq!(Host::Alice.ipv6(), parse("2001:db8:a:1::2"));
+        assert_eq!(Host::Bob.ipv6(), parse("2001:db8:b:1::2"));
+        assert_eq!(Nat::A.ipv6_upstream(), parse("2001:db8:a::1"));
+        assert_eq!(Nat::A.ipv6_wan(), parse("2001:db8:a::10"));
+        assert_eq!(Nat::B.ipv6_lan(), parse("2001:db8:b:1::1"));
+        assert_eq!(Nat::B.ipv6_lan_net(), parse("2001:db8:b:1::"));
+    }
+}

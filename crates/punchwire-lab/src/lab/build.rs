@@ -191,3 +191,18 @@ impl Lab {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_carrier_nat_goes_in_front_of_a_nat_that_translates_and_without_ipv6() {
+        let carrier = || Lab::builder().carrier_nat(Nat::A);
+        assert!(carrier().check().is_ok());
+        assert!(carrier().nat_b(NatBehaviour::Firewall).check().is_ok());
+        assert!(carrier().nat_a(NatBehaviour::Firewall).check().is_err());
+        assert!(carrier().ipv6().check().is_err());
+        assert!(Lab::builder().ipv6().check().is_ok());
+    }
+}
