@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use punchwire_lab::{wait_until, Host, Lab, Nat, NatBehaviour, Node, PREFIX, SOCKET_DIR};
+use punchwire_lab::{wait_until, Host, Lab, Nat, NatBehaviour, PREFIX, SOCKET_DIR};
 
 const READY: Duration = Duration::from_secs(20);
 
