@@ -5,6 +5,8 @@
 //! else as it was", and "route these addresses to these peers". [`Backend`] wraps any of them with a deadline, because a
 //! wedged userspace daemon must never wedge the service.
 
+// For the backends that apply a change themselves: boringtun's (UAPI) and memory.
+#[cfg(any(unix, test, feature = "test-util"))]
 mod allowed_ips;
 mod error;
 #[cfg(target_os = "linux")]
