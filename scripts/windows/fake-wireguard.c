@@ -1,9 +1,10 @@
 /* A stand-in for wireguard.dll (WireGuardNT's API) holding one adapter, "pwtest", in
  * memory, so that Punchwire's wireguard-nt backend can be run under Wine through the
  * real DLL boundary: open by name, read the configuration, write an endpoint or make a
- * peer anew. Its WireGuardSetConfiguration applies peers as the driver's ioctl.c does
- * (remove, update only, create, preshared key, endpoint, allowed IPs, keepalive) and
- * refuses any interface flag, which Punchwire must never write.
+ * peer anew, move allowed IPs between peers. Its WireGuardSetConfiguration applies
+ * peers as the driver's ioctl.c does (remove, update only, create, preshared key,
+ * endpoint, replace allowed IPs, allowed IPs, keepalive) and refuses any interface
+ * flag, which Punchwire must never write.
  * Built and used only by scripts/check-platforms; never shipped. Layout: wireguard.h. */
 #include <windows.h>
 #include <string.h>
@@ -115,6 +116,28 @@ __declspec(dllexport) BOOL WINAPI WireGuardGetConfiguration(void *adapter, void 
     return TRUE;
 }
 
+/* The driver's routing table holds each network for one peer: inserting one takes it
+ * from whichever peer held it (allowedips_insert), the inserting peer included, so it
+ * is listed once. An entry is its address, family and prefix length (19 bytes). */
+static void take_from_every_peer(const BYTE *aip)
+{
+    for (int j = 0; j < peers; j++) {
+        BYTE *q = peer_at(j);
+        DWORD have;
+        memcpy(&have, q + 128, 4);
+        for (DWORD k = 0; k < have;) {
+            BYTE *e = q + PEER_SIZE + k * AIP_SIZE;
+            if (memcmp(e, aip, 19) == 0) {
+                memmove(e, e + AIP_SIZE, (size_t)(have - k - 1) * AIP_SIZE);
+                have--;
+            } else {
+                k++;
+            }
+        }
+        put32(q + 128, have);
+    }
+}
+
 /* Applies a configuration as the driver's SetInterface/SetPeer do, peer after peer:
  * a missing peer is skipped when the entry removes or only updates, else created;
  * removal shifts the peers after it down. Any interface flag (replacing peers, keys,
@@ -177,6 +200,7 @@ __declspec(dllexport) BOOL WINAPI WireGuardSetConfiguration(void *adapter, const
             put32(p + 128, 0);
         for (DWORD a = 0; a < aips; a++) {
             DWORD have;
+            take_from_every_peer(c + PEER_SIZE + a * AIP_SIZE);
             memcpy(&have, p + 128, 4);
             if (have == MAX_AIPS)
                 goto invalid;

@@ -488,6 +488,15 @@ mod tests {
                 iface: iface.to_owned(),
             })
         }
+        fn set_allowed_ips(
+            &self,
+            iface: &str,
+            _: &[(punchwire_wg::PublicKey, Vec<ipnet::IpNet>)],
+        ) -> Result<(), BackendError> {
+            Err(BackendError::PermissionDenied {
+                iface: iface.to_owned(),
+            })
+        }
     }
 
     #[tokio::test]

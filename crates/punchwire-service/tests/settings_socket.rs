@@ -404,6 +404,16 @@ impl WireGuard for Wedged {
             iface: iface.to_owned(),
         })
     }
+
+    fn set_allowed_ips(
+        &self,
+        iface: &str,
+        _: &[(PublicKey, Vec<ipnet::IpNet>)],
+    ) -> Result<(), BackendError> {
+        Err(BackendError::NoSuchInterface {
+            iface: iface.to_owned(),
+        })
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

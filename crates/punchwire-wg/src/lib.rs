@@ -1,5 +1,5 @@
 //! WireGuard as Punchwire sees it: public keys, devices and peers, and the backends
-//! that read a device and set one peer's endpoint.
+//! that read a device, set one peer's endpoint and move allowed IPs between peers.
 
 pub mod backend;
 pub mod device;

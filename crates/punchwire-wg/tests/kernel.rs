@@ -42,6 +42,25 @@ fn set_endpoint_never_creates_an_interface() {
 }
 
 #[test]
+fn set_allowed_ips_never_creates_an_interface() {
+    let kernel = KernelBackend::new();
+    let err = kernel
+        .set_allowed_ips(
+            MISSING,
+            &[(
+                PublicKey::from_bytes([3; 32]),
+                vec!["10.99.0.2/32".parse().unwrap()],
+            )],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, BackendError::NoSuchInterface { .. }),
+        "{err:?}"
+    );
+    assert!(!kernel.interfaces().unwrap().iter().any(|n| n == MISSING));
+}
+
+#[test]
 fn impossible_names_are_no_such_interface() {
     let err = KernelBackend::new()
         .device("a-name-far-too-long-for-linux")

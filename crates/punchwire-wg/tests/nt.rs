@@ -121,6 +121,59 @@ fn list_read_and_set_endpoints_through_wireguard_dll() {
     stranger.last_handshake = Some(SystemTime::now());
     backend.set_endpoint("pwtest", &stranger, new).unwrap();
     assert_eq!(backend.device("pwtest").unwrap(), after_move);
+
+    // Run here, not as a test of its own: the fake holds one adapter per process,
+    // which tests in parallel would both change.
+    allowed_ips_move_between_peers_and_back(&backend);
+}
+
+/// A relay's move: the second peer takes the first's address, then gives it back; only
+/// the allowed IPs change, and afterwards the adapter is as it was.
+fn allowed_ips_move_between_peers_and_back(backend: &NtBackend) {
+    let before = backend.device("pwtest").unwrap();
+    let (first, second) = (&before.peers[0], &before.peers[1]);
+    let first_net = first.allowed_ips[0];
+    let second_net = second.allowed_ips[0];
+
+    backend
+        .set_allowed_ips(
+            "pwtest",
+            &[(second.public_key, vec![second_net, first_net])],
+        )
+        .unwrap();
+    let moved = backend.device("pwtest").unwrap();
+    let mut expected = before.clone();
+    expected.peers[0].allowed_ips = vec![];
+    expected.peers[1].allowed_ips = vec![second_net, first_net];
+    assert_eq!(
+        moved, expected,
+        "the address moved and nothing else changed"
+    );
+
+    backend
+        .set_allowed_ips(
+            "pwtest",
+            &[
+                (second.public_key, vec![second_net]),
+                (first.public_key, vec![first_net]),
+            ],
+        )
+        .unwrap();
+    assert_eq!(backend.device("pwtest").unwrap(), before);
+
+    // A peer the adapter does not have is named, and nothing is written.
+    let stranger = punchwire_wg::PublicKey::from_bytes([9; 32]);
+    let err = backend
+        .set_allowed_ips(
+            "pwtest",
+            &[(first.public_key, vec![]), (stranger, vec![first_net])],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, BackendError::NoSuchPeer { peer, .. } if *peer == stranger),
+        "{err:?}"
+    );
+    assert_eq!(backend.device("pwtest").unwrap(), before);
 }
 
 fn peer<'a>(device: &'a Device, like: &Peer) -> &'a Peer {

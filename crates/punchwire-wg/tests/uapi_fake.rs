@@ -659,3 +659,51 @@ fn boringtun_peer_lost_reports_both_failures() {
     assert!(uapi.device("pwbt4").unwrap().peers.is_empty());
     assert_eq!(daemon.join().unwrap().len(), 5);
 }
+
+#[test]
+fn boringtun_peer_is_restored_when_adding_it_back_with_new_allowed_ips_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    // get, remove, the add with the new list (refused: the second set), the restore,
+    // and a get to look.
+    let daemon = fake_boringtun(dir.path(), "pwbt5", vec![boringtun_peer()], &[2], 5);
+    let uapi = backend(&dir);
+    let peer = PublicKey::from_bytes(hex32(PEER_HEX));
+    let err = uapi
+        .set_allowed_ips("pwbt5", &[(peer, vec!["10.99.0.2/32".parse().unwrap()])])
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, BackendError::AllowedIpsNotChanged { .. })
+            && message.contains("restored as it was")
+            && message.contains("errno=22"),
+        "{message}"
+    );
+
+    let device = uapi.device("pwbt5").unwrap();
+    let requests = daemon.join().unwrap();
+    let psk = "22".repeat(32);
+    // The add carries everything the peer had but the allowed IPs, which are the new
+    // list; boringtun knows no `update_only`, so none is sent.
+    assert_eq!(
+        requests[2],
+        format!(
+            "set=1\npublic_key={PEER_HEX}\npreshared_key={psk}\nendpoint=192.0.2.2:51820\n\
+             persistent_keepalive_interval=25\nallowed_ip=10.99.0.2/32\n"
+        )
+    );
+    assert_eq!(
+        requests[3],
+        format!(
+            "set=1\npublic_key={PEER_HEX}\npreshared_key={psk}\nendpoint=192.0.2.2:51820\n\
+             persistent_keepalive_interval=25\nallowed_ip=10.98.0.0/16\nallowed_ip=10.99.0.2/32\n"
+        )
+    );
+    assert_eq!(device.peers.len(), 1, "{device:?}");
+    assert_eq!(
+        device.peers[0].allowed_ips,
+        [
+            "10.98.0.0/16".parse().unwrap(),
+            "10.99.0.2/32".parse().unwrap()
+        ]
+    );
+}

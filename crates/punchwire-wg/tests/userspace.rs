@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{Daemon, Kind, Netns, Pair, NOWHERE, RIGHT_PUBLIC};
+use common::{Daemon, Kind, Netns, Pair, NOWHERE, RIGHT_PUBLIC, RIGHT_TUNNEL};
 use punchwire_wg::{
     BackendError, Implementation, Peer, PublicKey, SystemBackend, UapiBackend, WireGuard,
 };
@@ -275,6 +275,136 @@ fn rebinding_keeps_the_configuration_and_the_tunnel(kind: Kind) {
     pair.ping_through_tunnel();
 }
 
+/// A relay's move: the registry peer takes the right peer's tunnel address, so traffic
+/// to it stops going to the right peer, then gives it back; afterwards the device is
+/// exactly as before (only the allowed IPs ever change) and the tunnel works again.
+fn allowed_ips_move_to_another_peer_and_back(kind: Kind) {
+    let Some(binary) = common::require(kind) else {
+        return;
+    };
+    let mut pair = Pair::new(kind, &binary);
+    let iface = pair.left.iface.clone();
+    let right = pair.right_keys.public;
+    let registry = common::Keys::generate().public;
+    pair.left.wg(&[
+        "set",
+        &iface,
+        "peer",
+        &registry.to_base64(),
+        "allowed-ips",
+        "10.97.0.1/32",
+        "endpoint",
+        NOWHERE,
+    ]);
+    pair.ping_through_tunnel();
+    let uapi = UapiBackend::new();
+    // By key: wireguard-go lists its peers in no fixed order.
+    let dump = |daemon: &common::Daemon| {
+        let mut peers = daemon.dump();
+        peers.sort_by(|a, b| a.public_key.cmp(&b.public_key));
+        peers
+    };
+    let before = dump(&pair.left);
+    let configured = |device: &punchwire_wg::Device| -> Vec<_> {
+        let mut peers: Vec<_> = device
+            .peers
+            .iter()
+            .map(|p| {
+                let mut allowed = p.allowed_ips.clone();
+                allowed.sort();
+                (
+                    p.public_key,
+                    p.has_preshared_key,
+                    p.endpoint,
+                    allowed,
+                    p.persistent_keepalive,
+                )
+            })
+            .collect();
+        peers.sort_by_key(|p| p.0.to_base64());
+        peers
+    };
+    let read_before = configured(&uapi.device(&iface).unwrap());
+    let net = |n: &str| -> ipnet::IpNet { n.parse().unwrap() };
+    let peer_in = |dump: &[common::DumpPeer], key: &PublicKey| {
+        dump.iter()
+            .find(|p| p.public_key == key.to_base64())
+            .unwrap_or_else(|| panic!("{kind:?}: no peer {key} in {dump:?}"))
+            .clone()
+    };
+
+    // A stranger in the list: refused before anything is written.
+    let stranger = PublicKey::from_bytes([42; 32]);
+    let err = uapi
+        .set_allowed_ips(&iface, &[(right, vec![]), (stranger, vec![])])
+        .unwrap_err();
+    assert!(
+        matches!(&err, BackendError::NoSuchPeer { peer, .. } if *peer == stranger),
+        "{err:?}"
+    );
+    assert_eq!(
+        dump(&pair.left),
+        before,
+        "{kind:?}: a refused call changed something"
+    );
+
+    // Listing the address for the registry peer alone takes it from the right peer.
+    uapi.set_allowed_ips(
+        &iface,
+        &[(registry, vec![net("10.97.0.1/32"), net(RIGHT_TUNNEL_NET)])],
+    )
+    .unwrap_or_else(|e| panic!("{kind:?}: {e}\n{}", pair.trail()));
+    assert!(pair.left.alive(), "{kind:?} died\n{}", pair.trail());
+    let moved = dump(&pair.left);
+    assert_eq!(moved.len(), 2, "{moved:?}");
+    let expected_right = common::DumpPeer {
+        allowed_ips: vec!["10.98.0.0/16".into()],
+        latest_handshake: peer_in(&moved, &right).latest_handshake,
+        ..peer_in(&before, &right)
+    };
+    assert_eq!(peer_in(&moved, &right), expected_right, "{kind:?}");
+    let expected_registry = common::DumpPeer {
+        allowed_ips: vec!["10.97.0.1/32".into(), RIGHT_TUNNEL_NET.into()],
+        ..peer_in(&before, &registry)
+    };
+    assert_eq!(peer_in(&moved, &registry), expected_registry, "{kind:?}");
+    assert!(
+        !pair.left_ns.ping(RIGHT_TUNNEL),
+        "{kind:?}: {RIGHT_TUNNEL} still answers through the right peer\n{}",
+        pair.trail()
+    );
+
+    // And back: both peers listed, in one call.
+    uapi.set_allowed_ips(
+        &iface,
+        &[
+            (registry, vec![net("10.97.0.1/32")]),
+            (right, vec![net(RIGHT_TUNNEL_NET), net("10.98.0.0/16")]),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{kind:?}: {e}\n{}", pair.trail()));
+    assert!(pair.left.alive(), "{kind:?} died\n{}", pair.trail());
+    let after = dump(&pair.left);
+    let without_handshakes = |dump: &[common::DumpPeer]| -> Vec<common::DumpPeer> {
+        dump.iter()
+            .map(|p| common::DumpPeer {
+                latest_handshake: 0,
+                ..p.clone()
+            })
+            .collect()
+    };
+    assert_eq!(
+        without_handshakes(&after),
+        without_handshakes(&before),
+        "{kind:?}: the device is not as before"
+    );
+    assert_eq!(configured(&uapi.device(&iface).unwrap()), read_before);
+    pair.ping_through_tunnel();
+    assert!(pair.left.alive(), "{kind:?} died\n{}", pair.trail());
+}
+
+const RIGHT_TUNNEL_NET: &str = "10.99.0.2/32";
+
 macro_rules! against {
     ($kind:ident, $module:ident) => {
         mod $module {
@@ -305,6 +435,11 @@ macro_rules! against {
             #[test]
             fn unknown_peer_is_refused_and_nothing_changes() {
                 super::unknown_peer_is_refused_and_nothing_changes(Kind::$kind);
+            }
+
+            #[test]
+            fn allowed_ips_move_to_another_peer_and_back() {
+                super::allowed_ips_move_to_another_peer_and_back(Kind::$kind);
             }
 
             #[test]

@@ -64,15 +64,31 @@ pub enum BackendError {
         add: Box<BackendError>,
     },
 
-    /// boringtun only: the peer was removed to change its endpoint, and neither adding
-    /// it back nor restoring it worked. Both errors are kept.
+    /// boringtun only: the peer was removed to change its allowed IPs, adding it back
+    /// with them failed, and it was restored as it was. Peers changed before it in the
+    /// same call keep their new allowed IPs.
     #[error(
-        "peer {peer} is missing from {iface}: it was removed to change its endpoint, adding \
+        "could not change the allowed IPs of {peer} on {iface}: adding it back with them \
+         failed ({add}), so it was restored as it was"
+    )]
+    AllowedIpsNotChanged {
+        iface: String,
+        peer: PublicKey,
+        #[source]
+        add: Box<BackendError>,
+    },
+
+    /// boringtun only: the peer was removed to change its `change` ("endpoint",
+    /// "allowed IPs"), and neither adding it back nor restoring it worked. Both errors
+    /// are kept.
+    #[error(
+        "peer {peer} is missing from {iface}: it was removed to change its {change}, adding \
          it back failed ({add}) and restoring it failed too ({restore})"
     )]
     PeerLost {
         iface: String,
         peer: PublicKey,
+        change: &'static str,
         add: Box<BackendError>,
         #[source]
         restore: Box<BackendError>,

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{BackendError, WireGuard};
+use ipnet::IpNet;
+
+use super::{allowed_ips, BackendError, WireGuard};
 use crate::device::{Device, Endpoint, Peer};
 use crate::key::PublicKey;
 
@@ -151,6 +153,42 @@ impl WireGuard for MemoryBackend {
             }),
         }
     }
+
+    /// All or nothing, as one request to a real device: a missing peer is named
+    /// before anything changes.
+    fn set_allowed_ips(
+        &self,
+        iface: &str,
+        peers: &[(PublicKey, Vec<IpNet>)],
+    ) -> Result<(), BackendError> {
+        let mut state = self.lock();
+        Self::check_failing(&state, iface)?;
+        let device = state
+            .devices
+            .get_mut(iface)
+            .ok_or_else(|| BackendError::NoSuchInterface {
+                iface: iface.to_owned(),
+            })?;
+        if let Some((missing, _)) = peers.iter().find(|(key, _)| device.peer(key).is_none()) {
+            return Err(BackendError::NoSuchPeer {
+                iface: iface.to_owned(),
+                peer: *missing,
+            });
+        }
+        let current: Vec<_> = device
+            .peers
+            .iter()
+            .map(|p| (p.public_key, p.allowed_ips.clone()))
+            .collect();
+        for (peer, (_, nets)) in device
+            .peers
+            .iter_mut()
+            .zip(allowed_ips::after(&current, peers))
+        {
+            peer.allowed_ips = nets;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -215,6 +253,71 @@ mod tests {
         assert!(
             err.contains("has no peer") && err.contains(&stranger.to_base64()),
             "{err}"
+        );
+    }
+
+    /// A relay's move: the registry peer takes B's address, then gives it back.
+    #[tokio::test]
+    async fn an_address_moves_to_another_peer_and_back() {
+        let memory = MemoryBackend::new();
+        let (mut device, b) = device_with_one_peer();
+        let relay = PublicKey::from_bytes([8; 32]);
+        device.peers.push(Peer {
+            allowed_ips: vec!["10.99.0.1/32".parse().unwrap()],
+            endpoint: Some("192.0.2.1:51820".parse().unwrap()),
+            ..Peer::new(relay)
+        });
+        memory.put_device(device.clone());
+        let backend = Backend::new(memory);
+        let b_address: IpNet = "10.99.0.2/32".parse().unwrap();
+        let registry: IpNet = "10.99.0.1/32".parse().unwrap();
+
+        backend
+            .set_allowed_ips("wg0", vec![(relay, vec![registry, b_address])])
+            .await
+            .unwrap();
+        let moved = backend.device("wg0").await.unwrap();
+        assert_eq!(moved.peer(&b).unwrap().allowed_ips, []);
+        assert_eq!(
+            moved.peer(&relay).unwrap().allowed_ips,
+            [registry, b_address]
+        );
+        // Nothing else changed.
+        let mut expected = device.clone();
+        expected.peers[0].allowed_ips = vec![];
+        expected.peers[1].allowed_ips = vec![registry, b_address];
+        assert_eq!(moved, expected);
+
+        backend
+            .set_allowed_ips("wg0", vec![(relay, vec![registry]), (b, vec![b_address])])
+            .await
+            .unwrap();
+        assert_eq!(backend.device("wg0").await.unwrap(), device);
+    }
+
+    #[tokio::test]
+    async fn a_missing_peer_is_named_and_nothing_changes() {
+        let memory = MemoryBackend::new();
+        let (device, key) = device_with_one_peer();
+        memory.put_device(device.clone());
+        let backend = Backend::new(memory);
+        let stranger = PublicKey::from_bytes([9; 32]);
+        let err = backend
+            .set_allowed_ips("wg0", vec![(key, vec![]), (stranger, vec![])])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, BackendError::NoSuchPeer { peer, .. } if *peer == stranger),
+            "{err:?}"
+        );
+        assert_eq!(backend.device("wg0").await.unwrap(), device);
+        let err = backend
+            .set_allowed_ips("wg9", vec![(key, vec![])])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, BackendError::NoSuchInterface { .. }),
+            "{err:?}"
         );
     }
 

@@ -1,10 +1,13 @@
 //! The one seam between Punchwire and a WireGuard implementation.
 //!
-//! Each implementation lives in its own module and answers the same three questions:
-//! which interfaces exist, what does one hold, and "set this peer's endpoint, leave
-//! everything else as it was". [`Backend`] wraps any of them with a deadline, because a
+//! Each implementation lives in its own module and answers the same questions: which
+//! interfaces exist, what does one hold, "set this peer's endpoint, leave everything
+//! else as it was", and "route these addresses to these peers". [`Backend`] wraps any of them with a deadline, because a
 //! wedged userspace daemon must never wedge the service.
 
+// For the backends that apply a change themselves: boringtun's (UAPI) and memory.
+#[cfg(any(unix, test, feature = "test-util"))]
+mod allowed_ips;
 mod error;
 #[cfg(target_os = "linux")]
 mod kernel;
@@ -32,7 +35,10 @@ pub use uapi::{Implementation, UapiBackend};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ipnet::IpNet;
+
 use crate::device::{Device, Endpoint, Peer};
+use crate::key::PublicKey;
 
 /// A WireGuard implementation, called from blocking code.
 ///
@@ -78,6 +84,18 @@ pub trait WireGuard: Send + Sync + 'static {
     /// the old network, such as sockets tied to an address that is gone. Changes no
     /// configuration. Required, not defaulted, so that no wrapper forgets to pass it on.
     fn rebind(&self, iface: &str) -> Result<(), BackendError>;
+
+    /// Sets the allowed IPs of each listed peer to exactly its list, all in one request, in
+    /// the order given. WireGuard routes an address to one peer only, so listing an address
+    /// for one peer takes it from any other; a relay moves a peer's addresses onto the
+    /// registry peer and back this way. Never creates a peer: a listed peer that is not on
+    /// the device is BackendError::NoSuchPeer (read first where the backend cannot tell).
+    /// Changes nothing else (endpoint, keepalive, keys).
+    fn set_allowed_ips(
+        &self,
+        iface: &str,
+        peers: &[(PublicKey, Vec<IpNet>)],
+    ) -> Result<(), BackendError>;
 }
 
 /// How long one backend call may take before it is reported as not answering.
@@ -145,6 +163,23 @@ impl Backend {
         let name = iface.to_owned();
         self.call(format!("rebinding {iface}"), move |wg| wg.rebind(&name))
             .await
+    }
+
+    /// [`WireGuard::set_allowed_ips`].
+    pub async fn set_allowed_ips(
+        &self,
+        iface: &str,
+        peers: Vec<(PublicKey, Vec<IpNet>)>,
+    ) -> Result<(), BackendError> {
+        let name = iface.to_owned();
+        self.call(
+            format!(
+                "setting the allowed IPs of {} peers on {iface}",
+                peers.len()
+            ),
+            move |wg| wg.set_allowed_ips(&name, &peers),
+        )
+        .await
     }
 
     async fn call<T: Send + 'static>(

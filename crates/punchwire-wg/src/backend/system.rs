@@ -4,8 +4,11 @@
 //! On Linux that is the kernel (netlink) and userspace daemons (UAPI sockets); on
 //! other Unixes (macOS) userspace only; on Windows the wireguard-nt driver.
 
+use ipnet::IpNet;
+
 use super::{BackendError, WireGuard};
 use crate::device::{Device, Endpoint, Peer};
+use crate::key::PublicKey;
 
 #[cfg(target_os = "linux")]
 use super::KernelBackend;
@@ -114,5 +117,13 @@ impl WireGuard for SystemBackend {
 
     fn rebind(&self, iface: &str) -> Result<(), BackendError> {
         self.part_for(iface)?.rebind(iface)
+    }
+
+    fn set_allowed_ips(
+        &self,
+        iface: &str,
+        peers: &[(PublicKey, Vec<IpNet>)],
+    ) -> Result<(), BackendError> {
+        self.part_for(iface)?.set_allowed_ips(iface, peers)
     }
 }

@@ -6,6 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use wireguard_control::{Backend as WgcBackend, Device as WgcDevice, InterfaceName, Key, PeerInfo};
 
+use ipnet::IpNet;
+
 use super::{BackendError, WireGuard};
 use crate::device::{Device, Endpoint, Peer};
 use crate::key::PublicKey;
@@ -115,6 +117,46 @@ impl WireGuard for KernelBackend {
     /// source address when the routes change.
     fn rebind(&self, _iface: &str) -> Result<(), BackendError> {
         Ok(())
+    }
+
+    /// Reads the device first, as the kernel skips an update-only entry for a missing
+    /// peer and answers success; then one message (see [`SetDevice::set_allowed_ips`]),
+    /// which the kernel applies under one lock. A change too large for one message is
+    /// refused rather than split, since split messages would be applied one at a time
+    /// and a network could be seen at neither peer in between.
+    fn set_allowed_ips(
+        &self,
+        iface: &str,
+        peers: &[(PublicKey, Vec<IpNet>)],
+    ) -> Result<(), BackendError> {
+        let name = interface_name(iface)?;
+        let device = self.get(iface)?;
+        if let Some((missing, _)) = peers.iter().find(|(key, _)| {
+            !device
+                .peers
+                .iter()
+                .any(|info| info.config.public_key.0 == *key.as_bytes())
+        }) {
+            return Err(BackendError::NoSuchPeer {
+                iface: iface.to_owned(),
+                peer: *missing,
+            });
+        }
+        if peers.is_empty() {
+            return Ok(());
+        }
+        let request = SetDevice::set_allowed_ips(&name, peers);
+        if !request.fits() {
+            return Err(BackendError::Protocol {
+                iface: iface.to_owned(),
+                problem: format!(
+                    "the allowed IPs of {} peers ({} networks) do not fit in one netlink message",
+                    peers.len(),
+                    peers.iter().map(|(_, nets)| nets.len()).sum::<usize>()
+                ),
+            });
+        }
+        request.send().map_err(|err| device_error(iface, err))
     }
 }
 

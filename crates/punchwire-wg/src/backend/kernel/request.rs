@@ -1,4 +1,4 @@
-//! The two netlink requests the kernel backend writes, built by hand.
+//! The netlink requests the kernel backend writes, built by hand.
 //!
 //! wireguard-control's `DeviceUpdate::apply` first sends an RTM_NEWLINK that creates the
 //! interface when it is missing, and has no way to ask for WGPEER_F_UPDATE_ONLY, so it
@@ -10,10 +10,11 @@
 
 use std::net::IpAddr;
 
+use ipnet::IpNet;
 use netlink_packet_core::{NetlinkMessage, NLM_F_ACK, NLM_F_REQUEST};
 use netlink_packet_generic::GenlMessage;
 use netlink_packet_wireguard::constants::{
-    AF_INET, AF_INET6, WGPEER_F_REMOVE_ME, WGPEER_F_UPDATE_ONLY,
+    AF_INET, AF_INET6, WGPEER_F_REMOVE_ME, WGPEER_F_REPLACE_ALLOWEDIPS, WGPEER_F_UPDATE_ONLY,
 };
 use netlink_packet_wireguard::nlas::{
     WgAllowedIp, WgAllowedIpAttrs, WgDeviceAttrs, WgPeer, WgPeerAttrs,
@@ -89,6 +90,40 @@ impl SetDevice {
             ));
         }
         Self::new(iface, vec![remove, WgPeer(create)])
+    }
+
+    /// Sets each listed peer's allowed IPs to exactly its list: one entry per peer, in
+    /// the order given, with WGPEER_F_REPLACE_ALLOWEDIPS (what the peer had goes) and
+    /// WGPEER_F_UPDATE_ONLY (a peer that is gone is skipped, not created), and nothing
+    /// else, so endpoint, keepalive, preshared key and session stay. The kernel takes
+    /// each network from whichever peer held it.
+    pub(super) fn set_allowed_ips(
+        iface: &InterfaceName,
+        peers: &[(PublicKey, Vec<IpNet>)],
+    ) -> Self {
+        let entries = peers
+            .iter()
+            .map(|(key, nets)| {
+                let mut attrs = vec![
+                    WgPeerAttrs::PublicKey(*key.as_bytes()),
+                    WgPeerAttrs::Flags(WGPEER_F_REPLACE_ALLOWEDIPS | WGPEER_F_UPDATE_ONLY),
+                ];
+                if !nets.is_empty() {
+                    attrs.push(WgPeerAttrs::AllowedIps(
+                        nets.iter()
+                            .map(|net| {
+                                allowed_ip(&AllowedIp {
+                                    address: net.trunc().addr(),
+                                    cidr: net.prefix_len(),
+                                })
+                            })
+                            .collect(),
+                    ));
+                }
+                WgPeer(attrs)
+            })
+            .collect();
+        Self::new(iface, entries)
     }
 
     /// Whether the request fits in one netlink message. A peer with hundreds of
@@ -265,6 +300,59 @@ mod tests {
                 WgPeerAttrs::Endpoint(endpoint.addr()),
             ])
         );
+    }
+
+    #[test]
+    fn allowed_ips_are_replaced_per_peer_in_one_message_that_creates_nobody() {
+        let relay = PublicKey::from_bytes([7; 32]);
+        let other = PublicKey::from_bytes([8; 32]);
+        let request = SetDevice::set_allowed_ips(
+            &"wg0".parse().unwrap(),
+            &[
+                (
+                    relay,
+                    vec![
+                        "10.99.0.1/32".parse().unwrap(),
+                        // Host bits go, as the kernel would drop them.
+                        "fd00:99::5/64".parse().unwrap(),
+                    ],
+                ),
+                (other, vec![]),
+            ],
+        );
+        assert!(request.fits());
+        let (name, peers) = on_the_wire(request);
+        assert_eq!(name, "wg0");
+        // In the order given; only the key, the two flags and the new list: no
+        // endpoint, keepalive or preshared key, so the kernel keeps them. An empty list
+        // sends no allowed IPs at all, which with the replace flag leaves the peer none.
+        let flags = WgPeerAttrs::Flags(WGPEER_F_REPLACE_ALLOWEDIPS | WGPEER_F_UPDATE_ONLY);
+        assert_eq!(
+            peers,
+            [
+                WgPeer(vec![
+                    WgPeerAttrs::PublicKey([7; 32]),
+                    flags.clone(),
+                    WgPeerAttrs::AllowedIps(vec![
+                        wire_allowed("10.99.0.1", 32),
+                        wire_allowed("fd00:99::", 64),
+                    ]),
+                ]),
+                WgPeer(vec![WgPeerAttrs::PublicKey([8; 32]), flags]),
+            ]
+        );
+    }
+
+    #[test]
+    fn allowed_ips_too_many_for_one_message_do_not_fit() {
+        let many: Vec<IpNet> = (0..=255u8)
+            .flat_map(|a| (0..4u8).map(move |b| format!("10.{a}.{b}.0/24").parse().unwrap()))
+            .collect();
+        let request = SetDevice::set_allowed_ips(
+            &"wg0".parse().unwrap(),
+            &[(PublicKey::from_bytes([7; 32]), many)],
+        );
+        assert!(!request.fits());
     }
 
     #[test]

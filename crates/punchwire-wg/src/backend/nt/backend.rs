@@ -5,11 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use ipnet::IpNet;
+
 use super::driver::{CallError, Driver};
 use super::remake::{self, EndpointWrite};
 use super::{layout, tunnels};
 use crate::backend::{BackendError, LoadFailure, WireGuard};
 use crate::device::{Device, Endpoint, Peer};
+use crate::key::PublicKey;
 
 /// Windows' "file not found", "path not found" and "element not found": what opening
 /// an adapter that does not exist returns.
@@ -200,6 +203,29 @@ impl WireGuard for NtBackend {
     /// afresh.
     fn rebind(&self, _iface: &str) -> Result<(), BackendError> {
         Ok(())
+    }
+
+    /// Reads the adapter first, as the driver skips an update-only peer it does not
+    /// have and reports success; then one configuration (see
+    /// [`layout::allowed_ips_update`]), which the driver applies under one lock.
+    fn set_allowed_ips(
+        &self,
+        iface: &str,
+        peers: &[(PublicKey, Vec<IpNet>)],
+    ) -> Result<(), BackendError> {
+        let device = self.read(iface)?;
+        if let Some((missing, _)) = peers.iter().find(|(key, _)| device.peer(key).is_none()) {
+            return Err(BackendError::NoSuchPeer {
+                iface: iface.to_owned(),
+                peer: *missing,
+            });
+        }
+        if peers.is_empty() {
+            return Ok(());
+        }
+        self.driver()?
+            .set_configuration(iface, &layout::allowed_ips_update(peers))
+            .map_err(|e| self.error(iface, e))
     }
 }
 

@@ -28,9 +28,11 @@ pub(super) const PEER_HAS_PUBLIC_KEY: u32 = 1 << 0;
 pub(super) const PEER_HAS_PRESHARED_KEY: u32 = 1 << 1;
 pub(super) const PEER_HAS_PERSISTENT_KEEPALIVE: u32 = 1 << 2;
 pub(super) const PEER_HAS_ENDPOINT: u32 = 1 << 3;
+/// The peer's allowed IPs are the ones that follow it, and only those.
+pub(super) const PEER_REPLACE_ALLOWED_IPS: u32 = 1 << 5;
 pub(super) const PEER_REMOVE: u32 = 1 << 6;
 /// "Do not add a new peer": an update for a key the adapter does not have is ignored.
-const PEER_UPDATE: u32 = 1 << 7;
+pub(super) const PEER_UPDATE: u32 = 1 << 7;
 
 // Windows' address families.
 pub(super) const AF_INET: u16 = 2;
@@ -136,6 +138,45 @@ pub(super) fn endpoint_update(key: &PublicKey, endpoint: Endpoint) -> Vec<u8> {
     peer[8..40].copy_from_slice(key.as_bytes());
     write_sockaddr(&mut peer[76..104], endpoint.addr());
     buf
+}
+
+/// A configuration that sets each listed peer's allowed IPs to exactly its list, peers
+/// in the order given: no interface flag, and per peer only "has public key",
+/// "replace allowed IPs" and "update only", followed by its allowed IPs, so its
+/// endpoint, keepalive, preshared key and session stay and a peer that is gone is not
+/// re-created. The driver takes each network from whichever peer held it.
+pub(super) fn allowed_ips_update(peers: &[(PublicKey, Vec<IpNet>)]) -> Vec<u8> {
+    let mut buf = vec![0u8; INTERFACE_SIZE];
+    buf[72..76].copy_from_slice(&(peers.len() as u32).to_le_bytes());
+    for (key, nets) in peers {
+        let mut peer = vec![0u8; PEER_SIZE];
+        let flags = PEER_HAS_PUBLIC_KEY | PEER_REPLACE_ALLOWED_IPS | PEER_UPDATE;
+        peer[0..4].copy_from_slice(&flags.to_le_bytes());
+        peer[8..40].copy_from_slice(key.as_bytes());
+        peer[128..132].copy_from_slice(&(nets.len() as u32).to_le_bytes());
+        buf.extend(peer);
+        for net in nets {
+            buf.extend(write_allowed_ip(net.trunc()));
+        }
+    }
+    buf
+}
+
+/// One `WIREGUARD_ALLOWED_IP`: address, family, prefix length; its flags 0 ("add").
+fn write_allowed_ip(net: IpNet) -> [u8; ALLOWED_IP_SIZE] {
+    let mut b = [0u8; ALLOWED_IP_SIZE];
+    match net.addr() {
+        IpAddr::V4(v4) => {
+            b[0..4].copy_from_slice(&v4.octets());
+            b[16..18].copy_from_slice(&AF_INET.to_le_bytes());
+        }
+        IpAddr::V6(v6) => {
+            b[0..16].copy_from_slice(&v6.octets());
+            b[16..18].copy_from_slice(&AF_INET6.to_le_bytes());
+        }
+    }
+    b[18] = net.prefix_len();
+    b
 }
 
 struct Reader<'a> {
@@ -296,6 +337,47 @@ mod tests {
         let err = parse_device("wg0", &buf).unwrap_err();
         assert!(err.contains("peer 1 of 2"), "{err}");
         assert!(parse_device("wg0", &[0; 10]).is_err());
+    }
+
+    #[test]
+    fn an_allowed_ips_update_replaces_each_listed_peers_list_and_adds_nobody() {
+        let relay = PublicKey::from_bytes([1; 32]);
+        let other = PublicKey::from_bytes([2; 32]);
+        let nets: Vec<IpNet> = vec![
+            "10.99.0.1/32".parse().unwrap(),
+            // Host bits go, as the driver would drop them.
+            "fd00:99::5/64".parse().unwrap(),
+        ];
+        let buf = allowed_ips_update(&[(relay, nets), (other, vec![])]);
+        assert_eq!(
+            buf.len(),
+            INTERFACE_SIZE + 2 * PEER_SIZE + 2 * ALLOWED_IP_SIZE
+        );
+        assert_eq!(
+            u32_at(&buf, 0),
+            0,
+            "no interface flag: peers are not replaced"
+        );
+        assert_eq!(u32_at(&buf, 72), 2);
+        let first = &buf[INTERFACE_SIZE..];
+        let flags = PEER_HAS_PUBLIC_KEY | PEER_REPLACE_ALLOWED_IPS | PEER_UPDATE;
+        assert_eq!(u32_at(first, 0), flags, "no endpoint, keepalive or key");
+        let second = &buf[INTERFACE_SIZE + PEER_SIZE + 2 * ALLOWED_IP_SIZE..];
+        assert_eq!(u32_at(second, 0), flags);
+        assert_eq!(u32_at(second, 128), 0, "an empty list leaves the peer none");
+        // Read back as the driver would: the lists, in order.
+        let device = parse_device("wg0", &buf).unwrap();
+        assert_eq!(device.peers[0].public_key, relay);
+        assert_eq!(
+            device.peers[0].allowed_ips,
+            vec![
+                "10.99.0.1/32".parse::<IpNet>().unwrap(),
+                "fd00:99::/64".parse().unwrap()
+            ]
+        );
+        assert_eq!(device.peers[1].public_key, other);
+        assert_eq!(device.peers[1].allowed_ips, vec![]);
+        assert_eq!(device.peers[1].endpoint, None);
     }
 
     #[test]

@@ -26,11 +26,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
+use ipnet::IpNet;
+
 use self::config::{UapiDevice, UapiPeer};
 use self::implementation::ServingProcess;
 use self::socket::Connection;
-use super::{BackendError, WireGuard};
+use super::{allowed_ips, BackendError, WireGuard};
 use crate::device::{Device, Endpoint, Peer};
+use crate::key::PublicKey;
 
 /// Userspace WireGuard daemons reached through their UAPI sockets in one directory.
 #[derive(Debug, Clone)]
@@ -179,31 +182,119 @@ impl UapiBackend {
     }
 
     /// boringtun's endpoint change: remove the peer, then add it back with everything
-    /// it had at `endpoint`, in two requests, because boringtun panics when one request
-    /// removes and re-adds. When the add fails the peer would be gone, preshared key and
-    /// allowed IPs with it, so a third request restores it exactly as it was.
+    /// it had at `endpoint` (see [`UapiBackend::swap`]).
     fn re_add(&self, iface: &str, peer: &UapiPeer, endpoint: Endpoint) -> Result<(), BackendError> {
-        let key = peer.peer.public_key;
         let _reads_wait = self.re_adding.write().unwrap_or_else(|p| p.into_inner());
-        self.set(iface, &request::remove_peer(&key))?;
-        let Err(add) = self.set(iface, &request::add_peer(peer, Some(endpoint.addr()))) else {
+        let add = request::add_peer(peer, Some(endpoint.addr()));
+        self.swap(iface, peer, &add, "endpoint").map_err(|failure| {
+            failure.into_error(|add| BackendError::EndpointNotChanged {
+                iface: iface.to_owned(),
+                peer: peer.peer.public_key,
+                add: Box::new(add),
+            })
+        })
+    }
+
+    /// boringtun's change of allowed IPs: every peer whose allowed IPs the change
+    /// touches, the listed ones and those a listed network is taken from, is removed and
+    /// added back with its new allowed IPs and everything else it had, one peer at a
+    /// time. boringtun keeps each peer's own list beside its routing table, so a peer
+    /// that only loses a network must be re-added too, or it would still list it and
+    /// accept packets from it. Its routing table takes a network from the peer that
+    /// held it when another peer is added with it, and a removal drops only the removed
+    /// peer's own routes, so any order ends with each network at the peer listed last.
+    fn re_add_with_allowed_ips(
+        &self,
+        iface: &str,
+        device: &UapiDevice,
+        changes: &[(PublicKey, Vec<IpNet>)],
+    ) -> Result<(), BackendError> {
+        let current: Vec<_> = device
+            .peers
+            .iter()
+            .map(|p| (p.peer.public_key, p.peer.allowed_ips.clone()))
+            .collect();
+        let after = allowed_ips::after(&current, changes);
+        let _reads_wait = self.re_adding.write().unwrap_or_else(|p| p.into_inner());
+        for (old, (_, nets)) in device.peers.iter().zip(after) {
+            if same_networks(&old.peer.allowed_ips, &nets) {
+                continue;
+            }
+            let mut new = old.clone();
+            new.peer.allowed_ips = nets;
+            let add = request::add_peer(&new, new.peer.endpoint);
+            self.swap(iface, old, &add, "allowed IPs")
+                .map_err(|failure| {
+                    failure.into_error(|add| BackendError::AllowedIpsNotChanged {
+                        iface: iface.to_owned(),
+                        peer: old.peer.public_key,
+                        add: Box::new(add),
+                    })
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Removes `peer` and sends `add`, which adds it back changed, in two requests,
+    /// because boringtun panics when one request removes and re-adds. When the add
+    /// fails the peer would be gone, preshared key and allowed IPs with it, so a third
+    /// request restores it exactly as it was. The caller holds `re_adding` for writing.
+    fn swap(
+        &self,
+        iface: &str,
+        peer: &UapiPeer,
+        add: &str,
+        change: &'static str,
+    ) -> Result<(), SwapFailure> {
+        let key = peer.peer.public_key;
+        self.set(iface, &request::remove_peer(&key))
+            .map_err(SwapFailure::Final)?;
+        let Err(add) = self.set(iface, add) else {
             return Ok(());
         };
         tracing::warn!(iface, peer = %key, error = %add, "re-adding a peer failed; restoring it");
         match self.set(iface, &request::add_peer(peer, peer.peer.endpoint)) {
-            Ok(()) => Err(BackendError::EndpointNotChanged {
+            Ok(()) => Err(SwapFailure::Restored(add)),
+            Err(restore) => Err(SwapFailure::Final(BackendError::PeerLost {
                 iface: iface.to_owned(),
                 peer: key,
-                add: Box::new(add),
-            }),
-            Err(restore) => Err(BackendError::PeerLost {
-                iface: iface.to_owned(),
-                peer: key,
+                change,
                 add: Box::new(add),
                 restore: Box::new(restore),
-            }),
+            })),
         }
     }
+}
+
+/// Why [`UapiBackend::swap`] did not change a peer.
+enum SwapFailure {
+    /// Adding it back changed failed; it is back as it was. The add's error.
+    Restored(BackendError),
+    /// The error to report as it is: the removal failed, or the peer is lost.
+    Final(BackendError),
+}
+
+impl SwapFailure {
+    /// The error to report, made by `restored` from the add's error when the peer is
+    /// back as it was.
+    fn into_error(self, restored: impl FnOnce(BackendError) -> BackendError) -> BackendError {
+        match self {
+            Self::Restored(add) => restored(add),
+            Self::Final(err) => err,
+        }
+    }
+}
+
+/// Whether two lists hold the same networks, in any order (daemons list them in their
+/// routing table's order, not the order they were given).
+fn same_networks(a: &[IpNet], b: &[IpNet]) -> bool {
+    let sorted = |nets: &[IpNet]| {
+        let mut nets: Vec<IpNet> = nets.iter().map(IpNet::trunc).collect();
+        nets.sort();
+        nets.dedup();
+        nets
+    };
+    sorted(a) == sorted(b)
 }
 
 impl Default for UapiBackend {
@@ -315,6 +406,35 @@ impl WireGuard for UapiBackend {
             Some(port) => self.set(iface, &request::rebind(port)),
             // A device that listens nowhere has no socket to let go of.
             None => Ok(()),
+        }
+    }
+
+    /// Reads the device first, as an `update_only` write skips a missing peer and
+    /// reports success; the write keeps `update_only`, so a peer removed after the read
+    /// is not created again. A compliant daemon gets one request (see
+    /// [`request::set_allowed_ips`]); boringtun, which knows neither `update_only` nor a
+    /// change to an existing peer, has each touched peer re-added (see
+    /// [`UapiBackend::re_add_with_allowed_ips`]), which restarts those peers' sessions.
+    fn set_allowed_ips(
+        &self,
+        iface: &str,
+        peers: &[(PublicKey, Vec<IpNet>)],
+    ) -> Result<(), BackendError> {
+        let connection = self.connect(iface)?;
+        let process = implementation::serving_process(connection.stream());
+        let (device, implementation) = self.read_on(iface, connection, &process)?;
+        if let Some((missing, _)) = peers.iter().find(|(key, _)| device.peer(key).is_none()) {
+            return Err(BackendError::NoSuchPeer {
+                iface: iface.to_owned(),
+                peer: *missing,
+            });
+        }
+        if peers.is_empty() {
+            return Ok(());
+        }
+        match implementation {
+            Implementation::Compliant => self.set(iface, &request::set_allowed_ips(peers)),
+            Implementation::Boringtun => self.re_add_with_allowed_ips(iface, &device, peers),
         }
     }
 }

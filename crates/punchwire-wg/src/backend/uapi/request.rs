@@ -4,6 +4,7 @@ use std::fmt::Write;
 use std::net::SocketAddr;
 
 use data_encoding::HEXLOWER;
+use ipnet::IpNet;
 
 use super::config::UapiPeer;
 use crate::device::Endpoint;
@@ -18,6 +19,28 @@ pub(super) fn update_endpoint(peer: &PublicKey, endpoint: Endpoint) -> String {
         "set=1\npublic_key={}\nupdate_only=true\nendpoint={endpoint}\n\n",
         hex(peer)
     )
+}
+
+/// Sets each listed peer's allowed IPs to exactly its list, in one request that a
+/// compliant implementation applies whole, peer after peer: `replace_allowed_ips`
+/// drops what the peer had, and each `allowed_ip` takes its network from whichever
+/// peer held it. `update_only` skips a peer removed in the meantime instead of
+/// creating it. Not for boringtun, which refuses `update_only` and panics on a change
+/// to an existing peer.
+pub(super) fn set_allowed_ips(peers: &[(PublicKey, Vec<IpNet>)]) -> String {
+    let mut request = String::from("set=1\n");
+    for (key, nets) in peers {
+        let _ = write!(
+            request,
+            "public_key={}\nupdate_only=true\nreplace_allowed_ips=true\n",
+            hex(key)
+        );
+        for net in nets {
+            let _ = writeln!(request, "allowed_ip={}", net.trunc());
+        }
+    }
+    request.push('\n');
+    request
 }
 
 /// Opens the listening sockets again on the same port. Both userspace implementations
@@ -78,6 +101,33 @@ mod tests {
     use super::*;
     use crate::backend::uapi::config::parse_get;
     use std::time::SystemTime;
+
+    #[test]
+    fn allowed_ips_are_replaced_per_peer_in_one_request_that_creates_nobody() {
+        let relay = PublicKey::from_bytes([0xab; 32]);
+        let other = PublicKey::from_bytes([0xcd; 32]);
+        let request = set_allowed_ips(&[
+            (
+                relay,
+                vec![
+                    "10.99.0.1/32".parse().unwrap(),
+                    // Host bits go, as WireGuard would drop them.
+                    "fd99::5/64".parse().unwrap(),
+                ],
+            ),
+            (other, vec![]),
+        ]);
+        assert_eq!(
+            request,
+            format!(
+                "set=1\npublic_key={r}\nupdate_only=true\nreplace_allowed_ips=true\n\
+                 allowed_ip=10.99.0.1/32\nallowed_ip=fd99::/64\n\
+                 public_key={o}\nupdate_only=true\nreplace_allowed_ips=true\n\n",
+                r = "ab".repeat(32),
+                o = "cd".repeat(32),
+            )
+        );
+    }
 
     #[test]
     fn re_add_carries_everything_the_peer_had() {
