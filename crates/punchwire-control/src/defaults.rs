@@ -55,6 +55,17 @@ pub fn config_path() -> PathBuf {
     PathBuf::from(DEFAULT_CONFIG_PATH)
 }
 
+/// Where the service keeps what it must undo after a crash (a relay's record of the
+/// AllowedIPs it changed), when the configuration's `state_dir` does not say.
+pub fn state_dir() -> PathBuf {
+    #[cfg(windows)]
+    return program_data().join("state");
+    #[cfg(target_os = "macos")]
+    return PathBuf::from("/Library/Application Support/Punchwire");
+    #[cfg(all(not(windows), not(target_os = "macos")))]
+    PathBuf::from("/var/lib/punchwire")
+}
+
 /// The port a registry listens on, and that a registry address without one means.
 pub const DNS_PORT: u16 = 53;
 

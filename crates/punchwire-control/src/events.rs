@@ -41,9 +41,40 @@ pub enum ServiceEvent {
     /// That name could not be resolved; said once per distinct error, the endpoint left
     /// as it was.
     RegistryNameUnresolved(RegistryNameUnresolved),
+    /// A peer with no direct path is now reached through the registry peer (relay on).
+    RelayStarted(RelayStarted),
+    /// A relayed peer has its own addresses back.
+    RelayEnded(RelayEnded),
     /// Any other type: registry reachability, decisions, pause and resume, ...
     #[serde(other)]
     Other,
+}
+
+/// The body of a `relay-started` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct RelayStarted {
+    pub iface: String,
+    /// The peer's public key, base64.
+    pub peer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub name: Option<String>,
+    /// Why the peer is not direct, in the words of its health.
+    pub because: String,
+}
+
+/// The body of a `relay-ended` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct RelayEnded {
+    pub iface: String,
+    pub peer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub name: Option<String>,
+    /// Why: "a direct handshake completed", or "the peer was removed from the interface".
+    pub why: String,
 }
 
 /// The body of a `registry-moved` event.

@@ -174,6 +174,10 @@ pub enum HealthReason {
     NoHandshakeYet { decision: Option<String> },
     /// The registry peer: its endpoint is configured, not discovered.
     RegistryPeer,
+    /// Relayed: no direct path (`because`, the not-direct reason in words), so the peer's
+    /// tunnel addresses go through the registry peer, this many seconds now; the
+    /// direct path is still tried, and a handshake on it ends the relay.
+    RelayedViaRegistry { because: String, since_secs: u64 },
 }
 
 impl HealthReason {
@@ -187,6 +191,7 @@ impl HealthReason {
             | HealthReason::NoEndpoint { .. }
             | HealthReason::NoHandshakeYet { .. } => HealthState::NotDirect,
             HealthReason::RegistryPeer => HealthState::Registry,
+            HealthReason::RelayedViaRegistry { .. } => HealthState::Relayed,
         }
     }
 }
@@ -219,6 +224,14 @@ impl fmt::Display for HealthReason {
             HealthReason::RegistryPeer => {
                 f.write_str("the registry peer: its endpoint is configured, not discovered")
             }
+            HealthReason::RelayedViaRegistry {
+                because,
+                since_secs,
+            } => write!(
+                f,
+                "relayed via registry for {since_secs} s, as {because}; the direct path is \
+                 still tried"
+            ),
         }
     }
 }
@@ -237,6 +250,8 @@ pub enum HealthState {
     NotDirect,
     /// The registry peer itself: reached through its public address, not discovered.
     Registry,
+    /// No direct path, so its traffic goes through the registry peer (relay is on).
+    Relayed,
 }
 
 impl HealthState {
@@ -248,6 +263,7 @@ impl HealthState {
             HealthState::Stale => "stale",
             HealthState::NotDirect => "not direct",
             HealthState::Registry => "registry",
+            HealthState::Relayed => "relayed via registry",
         }
     }
 }

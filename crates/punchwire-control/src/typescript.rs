@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use ts_rs::{Config, TS};
 
-use crate::events::{RegistryMoved, RegistryNameUnresolved};
+use crate::events::{RegistryMoved, RegistryNameUnresolved, RelayEnded, RelayStarted};
 use crate::protocol::{Command, ErrorBody, ErrorCode, EventFrame, Hello, Request, Response};
 use crate::rejection::Rejection;
 use crate::setup::{Discovery, UnconfiguredInterface};
@@ -56,6 +56,8 @@ fn declarations() -> String {
         declare::<EventFrame>(&cfg),
         declare::<RegistryMoved>(&cfg),
         declare::<RegistryNameUnresolved>(&cfg),
+        declare::<RelayStarted>(&cfg),
+        declare::<RelayEnded>(&cfg),
     ];
     format!(
         "// Generated from crates/punchwire-control by its `typescript` test: do not edit.\n\

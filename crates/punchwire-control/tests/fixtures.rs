@@ -52,6 +52,9 @@ fn the_events_fixture_holds_each_event_the_service_sends() {
             "reloaded",
             "registry-enabled",
             "registry-disabled",
+            "relay-started",
+            "relay-ended",
+            "relay-undone",
         ]
     );
     // Each when it happened (milliseconds since the Unix epoch), in the order it did: the
