@@ -42,6 +42,7 @@ mod rate;
 mod records;
 mod refresh;
 mod registry;
+mod relay_forwarding;
 mod respond;
 mod snapshot;
 mod stats;
@@ -60,6 +61,7 @@ pub use registry::{
     Registry, RegistryConfig, RegistryError, RunningRegistry, DEFAULT_REFRESH, DEFAULT_STALE_AFTER,
     DNS_PORT,
 };
+pub use relay_forwarding::{ForwardingError, RelayForwarding};
 pub use snapshot::SelfRecord;
 pub use stats::RegistryStats;
 pub use tcp::TcpLimits;

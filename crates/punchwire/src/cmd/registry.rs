@@ -10,7 +10,7 @@ use punchwire_control::interface::InterfaceName;
 use punchwire_control::timing::Timing;
 use punchwire_control::zone::Zone;
 use punchwire_registry::{
-    raise_open_file_limit, Registry, RegistryConfig, ResponseRate, SelfRecord,
+    raise_open_file_limit, Registry, RegistryConfig, RelayForwarding, ResponseRate, SelfRecord,
     DEFAULT_RESPONSE_RATE,
 };
 use punchwire_wg::{Backend, Endpoint, SystemBackend};
@@ -66,6 +66,12 @@ pub struct Args {
     /// 0: no limit.
     #[arg(long, value_name = "PER_SECOND", default_value_t = DEFAULT_RESPONSE_RATE.per_second)]
     rate_limit: u32,
+
+    /// Forward between the device's peers (tunnel to tunnel only, IPv4), so that peers
+    /// with relay on reach each other through this host when no direct path works.
+    /// Linux only; needs iptables. Undone when the registry stops.
+    #[arg(long)]
+    relay: bool,
 }
 
 fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
@@ -112,12 +118,26 @@ pub fn raise_open_files() {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     raise_open_files();
+    let relay = args.relay;
     let config = args.config();
+    let forwarding = if relay {
+        let forwarding = RelayForwarding::enable(&config.device)
+            .with_context(|| format!("cannot relay between the peers of {}", config.device))?;
+        info!(device = %config.device, "relaying between the device's peers");
+        Some(forwarding)
+    } else {
+        None
+    };
     let backend = Backend::new(SystemBackend::new());
     let registry = Registry::start(config, backend)
         .await
         .context("cannot start the registry")?;
     wait_for_stop().await?;
+    if let Some(forwarding) = forwarding {
+        if let Err(error) = forwarding.disable() {
+            warn!(%error, "cannot undo relay forwarding");
+        }
+    }
     let stats = registry.stats();
     registry.shutdown().await;
     info!(
