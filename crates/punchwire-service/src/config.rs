@@ -32,6 +32,10 @@ pub struct Config {
     /// Present when this machine also serves as a registry.
     #[serde(default)]
     pub registry: Option<RegistryModeConfig>,
+    /// Where the service keeps what it must undo after a crash (see [`crate::relay`]);
+    /// by default [`punchwire_control::defaults::state_dir`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +97,19 @@ pub struct InterfaceConfig {
     /// is unauthenticated. Refused unless set (see [`crate::tunnel_check`]).
     #[serde(default, skip_serializing_if = "is_false")]
     pub allow_registry_outside_tunnel: bool,
+    /// When a peer stays not direct, route its tunnel addresses through the registry
+    /// peer until a direct handshake succeeds (see [`crate::relay`]). Both peers and the
+    /// registry (its `[registry] relay`) must have it on.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub relay: bool,
+    /// Register this machine's own addresses with the registries as candidates, and try
+    /// the peers' ones. On by default; off keeps LAN addresses out of the registry.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub candidates: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn is_false(b: &bool) -> bool {
@@ -148,6 +165,10 @@ pub struct RegistryModeConfig {
     pub allow: Vec<IpNet>,
     #[serde(default = "default_refresh")]
     pub refresh: Timing,
+    /// Forward between this device's peers (tunnel to tunnel only), so that peers with
+    /// `relay` on can reach each other through it when no direct path works.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub relay: bool,
 }
 
 fn default_true() -> bool {
@@ -204,6 +225,13 @@ impl ConfigError {
 }
 
 impl Config {
+    /// Where the service keeps what it must undo after a crash.
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(punchwire_control::defaults::state_dir)
+    }
+
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         Self::read(path).map(|loaded| loaded.config)
@@ -275,6 +303,14 @@ impl Config {
                 format!("{:?} must be an absolute path", self.control.socket),
             ));
         }
+        if let Some(dir) = &self.state_dir {
+            if !dir.is_absolute() {
+                return Err(invalid(
+                    "state_dir".into(),
+                    format!("{dir:?} must be an absolute path"),
+                ));
+            }
+        }
         let mut names = HashSet::new();
         for (i, iface) in self.interfaces.iter().enumerate() {
             let key = |field: &str| format!("interface[{i}].{field}");
@@ -306,6 +342,12 @@ impl Config {
             }
         }
         if let Some(registry) = &self.registry {
+            if registry.relay && !cfg!(target_os = "linux") {
+                return Err(invalid(
+                    "registry.relay".into(),
+                    "relaying needs Linux, which forwards per interface; turn it off here".into(),
+                ));
+            }
             if (registry.self_endpoint.is_some() || !registry.self_allowed.is_empty())
                 && !registry.serve_self
             {

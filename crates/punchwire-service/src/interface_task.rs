@@ -3,9 +3,12 @@
 //! paused and resumed on demand without losing what it learned (registry health, peers
 //! held back). Beside it, from the start, the [`crate::registry_reresolve`] task keeps a
 //! registry whose endpoint is a name at the address the name gives; beside the engine,
-//! the [`crate::candidate_registration`] task keeps this peer's candidates registered.
+//! the [`crate::candidate_registration`] task keeps this peer's candidates registered,
+//! and with `relay` on the [`crate::relay`] task routes a peer that stays not direct
+//! through the registry peer.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +29,7 @@ use crate::engine_events::event_json;
 use crate::event_log::EventLog;
 use crate::peer_names::PeerNames;
 use crate::registry_reresolve::Reresolver;
+use crate::relay::{self, Relayer, Relays};
 
 /// After a search for the registries found none: the first wait before the next, which
 /// doubles up to [`FIND_RETRY_MAX`]. A registry that comes up later is found by itself.
@@ -38,6 +42,15 @@ pub struct Shared {
     pub backend: Backend,
     pub log: Arc<EventLog>,
     pub peer_names: Arc<PeerNames>,
+    /// Where what must be undone after a crash is kept (the relay's records).
+    pub state_dir: PathBuf,
+}
+
+impl Shared {
+    /// Where the relay of `iface` records the AllowedIPs it changed.
+    pub fn relay_record(&self, iface: &str) -> PathBuf {
+        relay::record::path(&self.state_dir, iface)
+    }
 }
 
 /// Where an interface's task is.
@@ -54,6 +67,8 @@ pub struct Ready {
     pub setup: Setup,
     /// What the engine published last: the peers' health memory, judged at `status`.
     pub view: watch::Receiver<InterfaceView>,
+    /// The peers relayed through the registry now (none with `relay` off).
+    pub relays: watch::Receiver<Relays>,
 }
 
 /// What the service wants of an interface's task.
@@ -73,6 +88,7 @@ pub struct InterfaceTask {
     handle: JoinHandle<()>,
     /// Held by the registry re-resolution while it writes an endpoint.
     writing: Arc<tokio::sync::Mutex<()>>,
+    shared: Shared,
 }
 
 impl InterfaceTask {
@@ -88,7 +104,7 @@ impl InterfaceTask {
         let writing = Arc::new(tokio::sync::Mutex::new(()));
         let handle = tokio::spawn(run(
             config.clone(),
-            shared,
+            shared.clone(),
             wanted_rx,
             running_tx,
             phase_tx,
@@ -101,6 +117,7 @@ impl InterfaceTask {
             writing,
             phase: phase_rx,
             handle,
+            shared,
         }
     }
 
@@ -139,10 +156,23 @@ impl InterfaceTask {
         drop(self.writing.lock().await);
     }
 
+    /// Returns once the engine has stopped and any relay is undone.
     pub async fn stop(self) {
         self.wanted.send_replace(Wanted::Stop);
+        let iface = self.config.name.as_str();
         if let Err(e) = self.handle.await {
-            tracing::error!("{}: discovery task ended abnormally: {e}", self.config.name);
+            tracing::error!("{iface}: discovery task ended abnormally: {e}");
+        }
+        let record = self.shared.relay_record(iface);
+        match relay::restore(&self.shared.backend, &record, iface).await {
+            Ok(Some(peers)) => relay::say_restored(
+                &self.shared.log,
+                iface,
+                &peers,
+                "relay ended with the interface's discovery",
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::error!("{iface}: cannot undo the relay: {}", one_line(&e)),
         }
     }
 }
@@ -156,6 +186,7 @@ async fn run(
     phase: watch::Sender<Phase>,
     writing: Arc<tokio::sync::Mutex<()>>,
 ) {
+    undo_leftover_relay(&config, &shared).await;
     let _reresolving = AbortOnDrop(tokio::spawn(
         Reresolver {
             iface: config.name.to_string(),
@@ -179,19 +210,39 @@ async fn run(
         engine_config(&config, setup.registries.clone()),
     );
     let _forwarding = AbortOnDrop(forward_events(&config, &shared, engine.subscribe()));
-    let _registering = AbortOnDrop(tokio::spawn(
-        Registrar {
-            iface: config.name.to_string(),
-            backend: shared.backend.clone(),
-            log: Arc::clone(&shared.log),
-            registries: setup.registries.clone(),
-            zone: setup.zone.clone(),
-        }
-        .run(wanted.clone()),
-    ));
+    let _registering = config.candidates.then(|| {
+        AbortOnDrop(tokio::spawn(
+            Registrar {
+                iface: config.name.to_string(),
+                backend: shared.backend.clone(),
+                log: Arc::clone(&shared.log),
+                registries: setup.registries.clone(),
+                zone: setup.zone.clone(),
+            }
+            .run(wanted.clone()),
+        ))
+    });
+    let (relays_tx, relays) = watch::channel(Relays::default());
+    let _relaying = config.relay.then(|| {
+        AbortOnDrop(tokio::spawn(
+            Relayer {
+                iface: config.name.to_string(),
+                backend: shared.backend.clone(),
+                log: Arc::clone(&shared.log),
+                record_path: shared.relay_record(config.name.as_str()),
+                registries: setup.registries.clone(),
+                view: engine.view(),
+                published: relays_tx,
+                peer_names: Arc::clone(&shared.peer_names),
+                names_path: config.names_path(),
+            }
+            .run(wanted.clone()),
+        ))
+    });
     phase.send_replace(Phase::Ready(Ready {
         setup,
         view: engine.view(),
+        relays,
     }));
     loop {
         match wanted.wait_for(|w| *w != Wanted::Pause).await {
@@ -212,12 +263,33 @@ async fn run(
     }
 }
 
+/// A relay record left by a service that ended mid-relay (a crash, a `kill -9`): the
+/// AllowedIPs it names are put back before anything else runs, relay on or off.
+async fn undo_leftover_relay(config: &InterfaceConfig, shared: &Shared) {
+    let iface = config.name.as_str();
+    let record = shared.relay_record(iface);
+    match relay::restore(&shared.backend, &record, iface).await {
+        Ok(Some(peers)) => relay::say_restored(
+            &shared.log,
+            iface,
+            &peers,
+            "the service had ended without undoing its relay",
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::error!(
+            "{iface}: cannot undo the relay a previous run left: {}",
+            one_line(&e)
+        ),
+    }
+}
+
 /// The engine's settings for `config`, asking `registries`.
 pub fn engine_config(config: &InterfaceConfig, registries: Vec<SocketAddr>) -> EngineConfig {
     let mut engine = EngineConfig::new(config.name.to_string(), registries);
     engine.interval = config.interval.get();
     engine.poll = config.poll.get();
     engine.fresh_handshake = config.handshake_threshold.get();
+    engine.candidates = config.candidates;
     engine
 }
 

@@ -24,6 +24,7 @@ pub mod name_lookup;
 pub mod peer_names;
 pub mod registry_quiet;
 pub mod registry_reresolve;
+pub mod relay;
 pub mod report;
 pub mod reresolve_decision;
 #[cfg(windows)]

@@ -4,9 +4,13 @@
 
 use std::time::SystemTime;
 
-use punchwire_control::status::{HealthState, InterfaceStatus, PeerStatus, Summary, SummaryState};
+use punchwire_control::status::{
+    Health, HealthReason, HealthState, InterfaceStatus, PeerStatus, Summary, SummaryState,
+};
 use punchwire_discovery::InterfaceView;
 use punchwire_wg::{Device, Peer};
+
+use crate::relay::Relayed;
 
 /// One peer's status. `name` is what the user calls it, where a file says; `view` is
 /// what the interface's engine published.
@@ -35,6 +39,21 @@ pub fn peer_status(
     }
 }
 
+/// A relayed peer's status: relayed via the registry, why, and its own tunnel addresses
+/// (the device lists them on the registry peer meanwhile).
+pub fn relayed_status(mut status: PeerStatus, relayed: &Relayed, now: SystemTime) -> PeerStatus {
+    let since_secs = now
+        .duration_since(relayed.since)
+        .unwrap_or_default()
+        .as_secs();
+    status.health = Health::new(HealthReason::RelayedViaRegistry {
+        because: relayed.because.clone(),
+        since_secs,
+    });
+    status.tunnel_ips.clone_from(&relayed.allowed_ips);
+    status
+}
+
 /// What the tray icon and the window's header say: the whole mesh in one state and
 /// one sentence. The registry peer does not count: it is reached by its public address.
 pub fn summary(interfaces: &[InterfaceStatus]) -> Summary {
@@ -58,9 +77,15 @@ pub fn summary(interfaces: &[InterfaceStatus]) -> Summary {
         };
         (SummaryState::AllDirect, text)
     } else {
-        let text = match mesh.len() {
-            1 => "The peer is not direct".to_owned(),
-            n => format!("{direct} of {n} peers direct"),
+        let relayed = mesh
+            .iter()
+            .filter(|p| p.health.state == HealthState::Relayed)
+            .count();
+        let text = match (mesh.len(), relayed) {
+            (1, 1) => "The peer is relayed via the registry".to_owned(),
+            (1, _) => "The peer is not direct".to_owned(),
+            (n, 0) => format!("{direct} of {n} peers direct"),
+            (n, r) => format!("{direct} of {n} peers direct, {r} relayed"),
         };
         (SummaryState::SomeNotDirect, text)
     };

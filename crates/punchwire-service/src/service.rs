@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use punchwire_registry::{Registry, RegistryConfig, RunningRegistry, SelfRecord};
+use punchwire_registry::{Registry, RegistryConfig, RelayForwarding, RunningRegistry, SelfRecord};
 use punchwire_wg::Backend;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
@@ -57,6 +57,8 @@ pub(crate) struct RegistryMode {
     pub(crate) error: Option<String>,
     /// Switched off at run time (`registry-disable`), whatever the file says.
     disabled: bool,
+    /// Forwarding between the device's peers while the registry relays.
+    forwarding: Option<RelayForwarding>,
 }
 
 impl Service {
@@ -69,6 +71,7 @@ impl Service {
             backend,
             log: Arc::default(),
             peer_names: Arc::default(),
+            state_dir: config.state_dir(),
         };
         let service = Arc::new(Self {
             config_path: config_path.to_owned(),
@@ -111,6 +114,11 @@ impl Service {
         if let Some(running) = state.registry.running.take() {
             running.shutdown().await;
         }
+        if let Some(forwarding) = state.registry.forwarding.take() {
+            if let Err(e) = forwarding.disable() {
+                tracing::error!("registry: cannot undo relay forwarding: {e}");
+            }
+        }
         state.registry.error = None;
         let Some(wanted) = wanted else {
             return;
@@ -126,6 +134,16 @@ impl Service {
             endpoint: wanted.self_endpoint,
             allowed: wanted.self_allowed.clone(),
         });
+        if wanted.relay {
+            match RelayForwarding::enable(wanted.device.as_str()) {
+                Ok(forwarding) => state.registry.forwarding = Some(forwarding),
+                Err(e) => {
+                    tracing::error!("registry: {e}");
+                    state.registry.error = Some(format!("relay: {e}"));
+                    return;
+                }
+            }
+        }
         match Registry::start(config, self.shared.backend.clone()).await {
             Ok(running) => {
                 tracing::info!(
@@ -138,6 +156,8 @@ impl Service {
             Err(e) => {
                 tracing::error!("registry: {e}");
                 state.registry.error = Some(e.to_string());
+                // Dropped: no forwarding without the registry that asked for it.
+                state.registry.forwarding = None;
             }
         }
     }
@@ -262,6 +282,11 @@ impl Service {
         }
         if let Some(running) = state.registry.running.take() {
             running.shutdown().await;
+        }
+        if let Some(forwarding) = state.registry.forwarding.take() {
+            if let Err(e) = forwarding.disable() {
+                tracing::error!("registry: cannot undo relay forwarding: {e}");
+            }
         }
     }
 }

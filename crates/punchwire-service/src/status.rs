@@ -11,7 +11,8 @@ use punchwire_discovery::InterfaceView;
 
 use crate::config::InterfaceConfig;
 use crate::interface_task::{engine_config, Phase};
-use crate::report::{peer_status, summary};
+use crate::relay::Relays;
+use crate::report::{peer_status, relayed_status, summary};
 use crate::scout;
 use crate::service::{Service, State};
 
@@ -66,19 +67,21 @@ impl Service {
     async fn interface_status(&self, copied: &Copied, now: SystemTime) -> InterfaceStatus {
         let config = &copied.config;
         let name = config.name.as_str();
-        let (registries, zone, discovery, view) = match &copied.phase {
+        let (registries, zone, discovery, view, relays) = match &copied.phase {
             Phase::Finding(discovery) => (
                 Vec::new(),
                 String::new(),
                 Some(discovery.clone()),
                 // Nothing learned yet: every peer is judged on its device's facts alone.
                 InterfaceView::new(&[], engine_config(config, Vec::new()).thresholds()),
+                Relays::default(),
             ),
             Phase::Ready(ready) => (
                 ready.setup.registries.clone(),
                 ready.setup.zone.to_string(),
                 ready.setup.discovery.clone(),
                 ready.view.borrow().clone(),
+                ready.relays.borrow().clone(),
             ),
         };
         let (peers, error) = match self.shared.backend.device(name).await {
@@ -87,7 +90,13 @@ impl Service {
                 let peers = device
                     .peers
                     .iter()
-                    .map(|p| peer_status(p, names.get(&p.public_key).cloned(), &view, now))
+                    .map(|p| {
+                        let status = peer_status(p, names.get(&p.public_key).cloned(), &view, now);
+                        match relays.peers.get(&p.public_key) {
+                            Some(relayed) => relayed_status(status, relayed, now),
+                            None => status,
+                        }
+                    })
                     .collect();
                 (peers, None)
             }

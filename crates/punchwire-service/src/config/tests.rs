@@ -333,3 +333,37 @@ fn a_missing_file_names_the_path() {
         .to_string();
     assert!(err.contains("/nonexistent/punchwire.toml"), "{err}");
 }
+
+#[test]
+fn relay_is_off_and_candidates_on_unless_the_file_says() {
+    let config = parse(GOOD).unwrap();
+    assert!(!config.interfaces[0].relay && config.interfaces[0].candidates);
+    assert!(!config.registry.as_ref().unwrap().relay);
+    assert_eq!(config.state_dir(), punchwire_control::defaults::state_dir());
+    let text = format!("state_dir = \"/srv/punchwire\"\n{GOOD}").replace(
+        "poll = \"1s\"",
+        "poll = \"1s\"\nrelay = true\ncandidates = false",
+    );
+    let config = parse(&text).unwrap();
+    assert!(config.interfaces[0].relay && !config.interfaces[0].candidates);
+    assert_eq!(config.state_dir(), Path::new("/srv/punchwire"));
+    // Written back without the defaults, and read back the same.
+    let written = config.to_toml();
+    assert!(written.contains("relay = true") && written.contains("candidates = false"));
+    assert_eq!(parse(&written).unwrap(), config);
+}
+
+#[test]
+fn a_relative_state_dir_is_refused_by_name() {
+    let error = parse(&format!("state_dir = \"state\"\n{GOOD}")).unwrap_err();
+    assert_eq!(error.key(), Some("state_dir"), "{error}");
+    assert!(error.to_string().contains("absolute path"), "{error}");
+}
+
+#[cfg(not(target_os = "linux"))]
+#[test]
+fn registry_relay_is_refused_where_forwarding_is_not_per_interface() {
+    let text = GOOD.replace("refresh = \"1s\"", "refresh = \"1s\"\nrelay = true");
+    let error = parse(&text).unwrap_err();
+    assert_eq!(error.key(), Some("registry.relay"), "{error}");
+}

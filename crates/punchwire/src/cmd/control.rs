@@ -235,6 +235,7 @@ fn render_status(status: &ServiceStatus) -> String {
                 HealthState::Stale => "stale",
                 HealthState::NotDirect => "NOT DIRECT",
                 HealthState::Registry => "registry peer",
+                HealthState::Relayed => "RELAYED via registry",
             };
             let _ = write!(
                 out,
