@@ -51,6 +51,9 @@ pub struct ServiceOptions {
     /// The registry peer's `Endpoint` in the host's wg-quick file, as a name
     /// (`home.example.net:51820`); by default the file gives it none.
     pub registry_endpoint_name: Option<String>,
+    /// Relay through the registry when a peer stays not direct (`relay = true`); the
+    /// registry must relay too ([`Lab::start_relaying_registry`]).
+    pub relay: bool,
 }
 
 impl Default for ServiceOptions {
@@ -64,6 +67,7 @@ impl Default for ServiceOptions {
             group: None,
             first_run: false,
             registry_endpoint_name: None,
+            relay: false,
         }
     }
 }
@@ -73,9 +77,20 @@ impl Lab {
     /// address (the default), plus `extra_listen` (e.g. a public address for tests
     /// that prove outsiders are refused). Returns once alice's `dig` gets the SOA.
     pub fn start_registry(&self, bin: &Path, extra_listen: &[&str]) -> Result<Spawned> {
+        self.registry_with(bin, extra_listen, &[])
+    }
+
+    /// [`Lab::start_registry`] with `--relay`: the registry host forwards between its
+    /// peers.
+    pub fn start_relaying_registry(&self, bin: &Path) -> Result<Spawned> {
+        self.registry_with(bin, &[], &["--relay"])
+    }
+
+    fn registry_with(&self, bin: &Path, extra_listen: &[&str], flags: &[&str]) -> Result<Spawned> {
         let iface = self.host(Host::Registry).iface.clone();
         let mut cmd = Command::new(bin);
         cmd.args(["registry", "--zone", ZONE, "--device", &iface]);
+        cmd.args(flags);
         if !extra_listen.is_empty() {
             cmd.args(["--listen", REGISTRY_DNS]);
             for listen in extra_listen {
@@ -127,6 +142,9 @@ impl Lab {
             .unwrap_or_else(|| format!("{}-nogroup", self.name()));
         let mut text = String::new();
         let _ = writeln!(text, "# Written by the Punchwire lab for {host:?}.");
+        // The relay's records go with the lab, never into the machine's own state.
+        let state = dir.join(format!("state-{}", info.iface));
+        let _ = writeln!(text, "state_dir = {:?}", state.display().to_string());
         let _ = writeln!(
             text,
             "[control]\nsocket = {:?}\ngroup = {group:?}\n",
@@ -181,6 +199,7 @@ impl Lab {
             options.handshake_threshold.as_millis()
         );
         let _ = writeln!(text, "paused = {}", options.paused);
+        let _ = writeln!(text, "relay = {}", options.relay);
         // Peers named the way people name them in wg-quick files, so status shows names.
         let names = dir.join(format!("names-{}.conf", info.iface));
         let mut wg_quick = String::from("[Interface]\n");
