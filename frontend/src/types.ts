@@ -54,6 +54,10 @@ export interface InterfaceConfig {
   poll: string;
   handshake_threshold: string;
   paused?: boolean;
+  /** Left out: on. */
+  candidates?: boolean;
+  /** Left out: off. */
+  relay?: boolean;
   [other: string]: unknown;
 }
 

@@ -34,6 +34,11 @@ pub enum PeerChange {
         peer: String,
         reason: String,
     },
+    /// No direct path: the peer's traffic goes through the registry now.
+    Relayed {
+        peer: String,
+        reason: String,
+    },
 }
 
 impl PeerChange {
@@ -80,7 +85,14 @@ impl PeerChange {
                 from: moved.old.map(|o| o.to_string()),
                 to: moved.new.to_string(),
             }),
-            ServiceEvent::RegistryNameUnresolved(_) | ServiceEvent::Other => None,
+            ServiceEvent::RelayStarted(relay) => Some(PeerChange::Relayed {
+                peer: display_name(relay.name.as_deref(), &relay.peer),
+                reason: relay.because.clone(),
+            }),
+            // The health event that comes with it already says the peer is direct.
+            ServiceEvent::RelayEnded(_)
+            | ServiceEvent::RegistryNameUnresolved(_)
+            | ServiceEvent::Other => None,
         }
     }
 
@@ -103,6 +115,9 @@ impl PeerChange {
             PeerChange::CouldNotGoDirect { peer, reason } => {
                 format!("{peer} is not direct: {reason}")
             }
+            PeerChange::Relayed { peer, reason } => {
+                format!("{peer} is relayed via the registry: {reason}")
+            }
         }
     }
 }
@@ -114,6 +129,7 @@ pub fn summarize(changes: &[PeerChange]) -> Option<(String, String)> {
         [PeerChange::BecameDirect { peer }] => format!("{peer} is direct"),
         [PeerChange::StoppedBeingDirect { peer, .. }] => format!("{peer} is no longer direct"),
         [PeerChange::CouldNotGoDirect { peer, .. }] => format!("{peer} is not direct"),
+        [PeerChange::Relayed { peer, .. }] => format!("{peer} is relayed via the registry"),
         [PeerChange::EndpointChanged { peer, .. }] => format!("{peer}'s endpoint changed"),
         many => format!("Punchwire: {} changes", many.len()),
     };
@@ -243,8 +259,13 @@ mod tests {
                     from: Some("192.0.2.10:51820".into()),
                     to: "192.0.2.20:51820".into()
                 },
+                PeerChange::Relayed {
+                    peer: "bob".into(),
+                    reason: "no handshake followed endpoint 203.0.113.9:40000 (symmetric NAT on either side?)".into()
+                },
             ],
-            "neither the decision event nor a name that could not be resolved is worth a notification"
+            "neither the decision event, a name that could not be resolved, nor a relay's end \
+             (its health event tells it) is worth a notification"
         );
     }
 
@@ -323,8 +344,11 @@ mod tests {
         assert_eq!(
             shown[1],
             (
-                "Punchwire: 2 changes".into(),
-                "alice is direct\nregistry: endpoint 192.0.2.10:51820 → 192.0.2.20:51820".into()
+                "Punchwire: 3 changes".into(),
+                "alice is direct\nregistry: endpoint 192.0.2.10:51820 → 192.0.2.20:51820\n\
+                 bob is relayed via the registry: no handshake followed endpoint \
+                 203.0.113.9:40000 (symmetric NAT on either side?)"
+                    .into()
             )
         );
     }

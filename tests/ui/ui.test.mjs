@@ -118,6 +118,33 @@ describe("peers", () => {
     await done(page);
   });
 
+  test("a relayed peer says so, and why, with its own tunnel address", async () => {
+    const because = "no handshake followed endpoint 203.0.113.9:51820 (symmetric NAT on either side?)";
+    const relayed = fx.peer("bob", {
+      latest_handshake_age_secs: null,
+      health: {
+        state: "relayed",
+        reason: { kind: "relayed-via-registry", because, since_secs: 42 },
+        text: `relayed via registry for 42 s, as ${because}; the direct path is still tried`,
+      },
+    });
+    const page = await open({
+      status: fx.status({
+        peers: [fx.peer("registry"), fx.peer("alice"), relayed],
+        summary: { state: "some-not-direct", text: "1 of 2 peers direct, 1 relayed" },
+      }),
+    });
+    const bob = row(page, relayed.public_key);
+    await bob.waitFor();
+    assert.equal(await bob.getAttribute("data-health"), "relayed");
+    assert.equal(await bob.locator(".badge").textContent(), "relayed via registry");
+    assert.equal(await bob.locator(".reason").textContent(), relayed.health.text);
+    assert.equal(await bob.locator("td").nth(1).textContent(), "10.99.0.3/32");
+    assert.equal(await summary(page).textContent(), "1 of 2 peers direct, 1 relayed");
+    await shot(page, "relayed");
+    await done(page);
+  });
+
   test("a peer without a name shows a short key, the full key on hover", async () => {
     const s = fx.allDirect();
     s.interfaces[0].peers[1].name = null;
@@ -349,6 +376,9 @@ describe("activity", () => {
     assert.match(told, /this machine's network changed \(192\.168\.7\.9\/24 came up\): every peer looked up again/);
     assert.match(told, /configuration reloaded/);
     assert.match(told, /registry mode disabled/);
+    assert.match(told, /bob is relayed via the registry: no handshake followed endpoint 203\.0\.113\.9:40000/);
+    assert.match(told, /bob has its own addresses back: a direct handshake completed/);
+    assert.match(told, /relay undone on wg0 \(1 peer\): the service had ended without undoing its relay/);
     await done(page);
   });
 });
@@ -530,7 +560,7 @@ describe("recent activity", () => {
       "newest first",
     );
     const first = lines(page).first();
-    assert.equal(await first.locator("time").textContent(), "24 Nov 16:00:11", "the service's time, not when the window read it");
+    assert.equal(await first.locator("time").textContent(), "24 Nov 16:00:14", "the service's time, not when the window read it");
     assert.equal(await first.locator("time").getAttribute("datetime"), new Date(sent.at(-1).at).toISOString());
     assert.match(await lines(page).last().textContent(), /^24 Nov 16:00:00 bob: endpoint 203\.0\.113\.9:40000 → 203\.0\.113\.9:51820$/);
     assert.equal((await calls(page, "recent_events")).length, 1);
@@ -631,6 +661,22 @@ describe("settings", () => {
     assert.deepEqual(sent, { config: expected, revision: "rev-1" }, "the whole configuration goes back, unknown parts untouched, with the revision it was read at");
     assert.match(await page.locator('[id="interface[0].interval"] ~ .hint').textContent(), /Default: 30s\./, "the service's default, as it said");
     await shot(page, "settings");
+    await done(page);
+  });
+
+  test("relay and candidates are switches, shown at the service's defaults until set", async () => {
+    const page = await openSettings({});
+    const relay = page.locator('[id="interface[0].relay"]');
+    const candidates = page.locator('[id="interface[0].candidates"]');
+    assert.equal(await relay.isChecked(), false, "relay is off unless turned on");
+    assert.equal(await candidates.isChecked(), true, "candidates are on unless turned off");
+    await relay.check();
+    await candidates.uncheck();
+    await page.locator('[data-action="save"]').click();
+    await page.locator(".saved:not([hidden])").waitFor();
+    const [sent] = await calls(page, "set_config");
+    assert.equal(sent.config.interface[0].relay, true);
+    assert.equal(sent.config.interface[0].candidates, false);
     await done(page);
   });
 

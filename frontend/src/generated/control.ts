@@ -93,9 +93,9 @@ export type Health = { state: HealthState, reason: HealthReason, text: string, }
 /**
  * Why a peer is in its state; serialized with a `kind` tag, in kebab-case.
  */
-export type HealthReason = { "kind": "fresh-handshake", age_secs: number, } | { "kind": "waiting-for-handshake", endpoint: string, set_secs_ago: number, } | { "kind": "no-handshake-after-set", endpoint: string, } | { "kind": "handshake-old", age_secs: number, } | { "kind": "no-endpoint", decision: string | null, } | { "kind": "no-handshake-yet", decision: string | null, } | { "kind": "registry-peer" };
+export type HealthReason = { "kind": "fresh-handshake", age_secs: number, } | { "kind": "waiting-for-handshake", endpoint: string, set_secs_ago: number, } | { "kind": "no-handshake-after-set", endpoint: string, } | { "kind": "handshake-old", age_secs: number, } | { "kind": "no-endpoint", decision: string | null, } | { "kind": "no-handshake-yet", decision: string | null, } | { "kind": "registry-peer" } | { "kind": "relayed-via-registry", because: string, since_secs: number, };
 
-export type HealthState = "direct" | "pending" | "stale" | "not-direct" | "registry";
+export type HealthState = "direct" | "pending" | "stale" | "not-direct" | "registry" | "relayed";
 
 export type RegistryLink = { address: string, 
 /**
@@ -212,3 +212,25 @@ host: string, old: string | null, new: string, };
  * The body of a `registry-name-unresolved` event.
  */
 export type RegistryNameUnresolved = { iface: string, peer: string, name?: string, host: string, error: string, };
+
+/**
+ * The body of a `relay-started` event.
+ */
+export type RelayStarted = { iface: string, 
+/**
+ * The peer's public key, base64.
+ */
+peer: string, name?: string, 
+/**
+ * Why the peer is not direct, in the words of its health.
+ */
+because: string, };
+
+/**
+ * The body of a `relay-ended` event.
+ */
+export type RelayEnded = { iface: string, peer: string, name?: string, 
+/**
+ * Why: "a direct handshake completed", or "the peer was removed from the interface".
+ */
+why: string, };

@@ -127,6 +127,15 @@ export function describe(e: ServiceEvent, nameOf: NameOf = () => null): string {
     }
     case "candidates-not-registered":
       return `candidates not registered with ${str(e.registry) ?? "?"}: ${str(e.error) ?? "?"}`;
+    case "relay-started":
+      // No direct path: the peer's traffic goes through the registry peer meanwhile.
+      return `${peer} is relayed via the registry: ${str(e.because) ?? "no direct path"}`;
+    case "relay-ended":
+      return `${peer} has its own addresses back: ${str(e.why) ?? "?"}`;
+    case "relay-undone": {
+      const n = Array.isArray(e.peers) ? e.peers.length : 0;
+      return `relay undone on ${str(e.iface) ?? "?"} (${n} peer${n === 1 ? "" : "s"}): ${str(e.why) ?? "?"}`;
+    }
     case "network-changed":
       return `this machine's network changed (${str(e.what) ?? "?"}): every peer looked up again`;
     case "paused":

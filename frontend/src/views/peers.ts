@@ -10,6 +10,7 @@ export const HEALTH_LABEL: Record<string, string> = {
   stale: "stale",
   "not-direct": "not direct",
   registry: "registry",
+  relayed: "relayed via registry",
 };
 
 const SOURCE_LABEL: Record<string, string> = {

@@ -14,8 +14,10 @@ const FIELDS: {
   field: keyof InterfaceConfig;
   label: string;
   hint: string;
-  kind: "text" | "list" | "readonly";
+  kind: "text" | "list" | "readonly" | "toggle";
   timed?: Timed;
+  /** A toggle's value when the configuration leaves it out (the service's default). */
+  fallback?: boolean;
   /** Left out of the configuration when empty: the service finds it. */
   optional?: boolean;
 }[] = [
@@ -36,6 +38,20 @@ const FIELDS: {
     hint: "A duration such as 2m 30s.",
     kind: "text",
     timed: "handshake_threshold",
+  },
+  {
+    field: "candidates",
+    label: "Share this machine's addresses with peers",
+    hint: "Registers its LAN and IPv6 addresses with the registry, so that peers behind the same router meet over the LAN. Off keeps them out of the registry.",
+    kind: "toggle",
+    fallback: true,
+  },
+  {
+    field: "relay",
+    label: "Relay through the registry when no direct path works",
+    hint: "Both peers and the registry must have relay on. The AllowedIPs it moves come back on pause, stop and after a crash.",
+    kind: "toggle",
+    fallback: false,
   },
 ];
 
@@ -96,9 +112,17 @@ function form(doc: ConfigDocument, reload: () => void): HTMLElement {
       "fieldset",
       { "data-interface": iface.name },
       h("legend", null, iface.name),
-      FIELDS.map(({ field, label, hint, kind, timed }) => {
+      FIELDS.map(({ field, label, hint, kind, timed, fallback }) => {
         const key = `interface[${i}].${String(field)}`;
         const value = iface[field];
+        if (kind === "toggle") {
+          const box = h("input", { id: key, name: key, type: "checkbox" });
+          box.checked = typeof value === "boolean" ? value : (fallback ?? false);
+          inputs.set(key, box);
+          const err = h("div", { class: "field-error", "data-error-for": key, hidden: true });
+          errors.set(key, err);
+          return h("div", { class: "field" }, h("label", { class: "check" }, box, ` ${label}`), h("div", { class: "hint muted" }, hint), err);
+        }
         const input =
           kind === "list"
             ? h("textarea", { id: key, name: key, rows: 2, spellcheck: "false" })
@@ -158,9 +182,18 @@ function form(doc: ConfigDocument, reload: () => void): HTMLElement {
     ev.preventDefault();
     clearErrors();
     config.interface.forEach((iface, i) => {
-      for (const { field, kind, optional } of FIELDS) {
+      for (const { field, kind, optional, fallback } of FIELDS) {
         if (kind === "readonly") continue;
-        const raw = inputs.get(`interface[${i}].${String(field)}`)!.value;
+        const input = inputs.get(`interface[${i}].${String(field)}`)!;
+        if (kind === "toggle") {
+          const fields = iface as Record<string, unknown>;
+          const checked = (input as HTMLInputElement).checked;
+          // Left out and left at the default stays left out: the file says only what the user chose.
+          if (fields[field as string] === undefined && checked === fallback) continue;
+          fields[field as string] = checked;
+          continue;
+        }
+        const raw = input.value;
         const value = kind === "list" ? raw.split(/[\n,]/).map((s) => s.trim()).filter(Boolean) : raw.trim();
         const fields = iface as Record<string, unknown>;
         if (optional && value.length === 0) delete fields[field as string];
