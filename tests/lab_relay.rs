@@ -22,15 +22,24 @@ mod lab_steps;
 use lab_steps::{bin, control, key, ping, STEP};
 
 /// The host's WireGuard configuration as `wg showconf` prints it, without the
-/// endpoints: those are discovery's to change, relay or not.
+/// endpoints (those are discovery's to change, relay or not), its peers sorted by key:
+/// wireguard-go lists them in no fixed order, whatever anyone changed.
 fn configuration(lab: &Lab, host: Host) -> String {
     let iface = lab.host(host).iface.clone();
-    lab.exec(host, &["wg", "showconf", &iface])
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("Endpoint"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let shown = lab.exec(host, &["wg", "showconf", &iface]).unwrap();
+    let mut sections: Vec<String> = shown
+        .split("\n\n")
+        .map(|section| {
+            section
+                .lines()
+                .filter(|l| !l.starts_with("Endpoint"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect();
+    // The [Interface] section first, then the peers by key.
+    sections[1..].sort();
+    sections.join("\n\n")
 }
 
 /// `peer`'s entry in the status of the service at `socket`.

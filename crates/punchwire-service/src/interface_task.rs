@@ -187,7 +187,7 @@ async fn run(
     writing: Arc<tokio::sync::Mutex<()>>,
 ) {
     undo_leftover_relay(&config, &shared).await;
-    let _reresolving = AbortOnDrop(tokio::spawn(
+    let _reresolving = AbortOnDrop::new(tokio::spawn(
         Reresolver {
             iface: config.name.to_string(),
             names_path: config.names_path(),
@@ -209,9 +209,9 @@ async fn run(
         source,
         engine_config(&config, setup.registries.clone()),
     );
-    let _forwarding = AbortOnDrop(forward_events(&config, &shared, engine.subscribe()));
+    let _forwarding = AbortOnDrop::new(forward_events(&config, &shared, engine.subscribe()));
     let _registering = config.candidates.then(|| {
-        AbortOnDrop(tokio::spawn(
+        AbortOnDrop::new(tokio::spawn(
             Registrar {
                 iface: config.name.to_string(),
                 backend: shared.backend.clone(),
@@ -223,8 +223,8 @@ async fn run(
         ))
     });
     let (relays_tx, relays) = watch::channel(Relays::default());
-    let _relaying = config.relay.then(|| {
-        AbortOnDrop(tokio::spawn(
+    let relaying = config.relay.then(|| {
+        AbortOnDrop::new(tokio::spawn(
             Relayer {
                 iface: config.name.to_string(),
                 backend: shared.backend.clone(),
@@ -247,7 +247,7 @@ async fn run(
     loop {
         match wanted.wait_for(|w| *w != Wanted::Pause).await {
             Ok(w) if *w == Wanted::Run => {}
-            _ => return,
+            _ => break,
         }
         // Said before the check below, so that a pause in between waits for this run.
         running.send_replace(true);
@@ -260,6 +260,11 @@ async fn run(
                 .await;
         }
         running.send_replace(false);
+    }
+    // Not aborted: a write it has begun must land before the interface's stop undoes
+    // the relay, or it would land after and be left in place. It ends by itself on stop.
+    if let Some(relaying) = relaying {
+        relaying.join().await;
     }
 }
 
@@ -428,11 +433,26 @@ fn event_peer(event: &punchwire_discovery::Event) -> Option<&punchwire_wg::Publi
 }
 
 /// A helper task that ends with the interface's task, however it ends.
-struct AbortOnDrop(JoinHandle<()>);
+struct AbortOnDrop(Option<JoinHandle<()>>);
+
+impl AbortOnDrop {
+    fn new(task: JoinHandle<()>) -> Self {
+        Self(Some(task))
+    }
+
+    /// Waits for the task to end by itself instead.
+    async fn join(mut self) {
+        if let Some(task) = self.0.take() {
+            let _ = task.await;
+        }
+    }
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
     }
 }
 
