@@ -121,8 +121,32 @@ fn symmetric_and_easy_is_not_direct_with_a_clear_reason() {
     if !punchwire_lab::can_run("grid: symmetric and easy") {
         return;
     }
+    no_hole_can_be_punched(
+        Lab::builder().nat_a(NatBehaviour::Symmetric),
+        "symmetric·easy",
+    );
+}
+
+/// Both behind symmetric NATs, relay off: the same clear reason on both sides (with relay
+/// on they are relayed: `lab_relay`).
+#[test]
+fn symmetric_and_symmetric_without_relay_is_not_direct_with_a_clear_reason() {
+    if !punchwire_lab::can_run("grid: symmetric and symmetric") {
+        return;
+    }
+    no_hole_can_be_punched(
+        Lab::builder()
+            .nat_a(NatBehaviour::Symmetric)
+            .nat_b(NatBehaviour::Symmetric),
+        "symmetric·symmetric",
+    );
+}
+
+/// Each service says in the same words that the other is not direct, and neither keeps
+/// changing the endpoint.
+fn no_hole_can_be_punched(builder: LabBuilder, cell: &str) {
     let started = Instant::now();
-    let lab = start(Lab::builder().nat_a(NatBehaviour::Symmetric));
+    let lab = start(builder);
     lab.with_diagnostics_on_panic(|lab| {
         let _registry = lab.start_registry(bin(), &[]).unwrap();
         let (alice, bob) = start_services(lab);
@@ -168,7 +192,7 @@ fn symmetric_and_easy_is_not_direct_with_a_clear_reason() {
             assert_eq!(status["health"]["state"], "not-direct", "{status}");
         }
     });
-    eprintln!("symmetric·easy took {:?}", started.elapsed());
+    eprintln!("{cell} took {:?}", started.elapsed());
 }
 
 /// A carrier-grade NAT in front of alice's home router: her packets are translated
