@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use punchwire_control::protocol::Command as ControlCommand;
-use punchwire_lab::{wait_for, wait_until, Host, Lab, NatBehaviour, Node, ServiceOptions};
+use punchwire_lab::{wait_for, wait_until, Host, Lab, NatBehaviour, Node, ServiceOptions, Spawned};
 use serde_json::Value;
 
 #[path = "common/lab_steps.rs"]
@@ -68,12 +68,38 @@ fn events(socket: &Path, kind: &str) -> Vec<Value> {
 
 /// Waits until the service at `socket` says `peer` is relayed; its health text.
 fn wait_relayed(socket: &Path, peer: &str, what: &str) -> String {
-    let (text, _) = wait_for(STEP, what, || {
+    let (text, took) = wait_for(STEP, what, || {
         let health = &peer_status(socket, peer)["health"];
         Ok((health["state"] == "relayed").then(|| health["text"].as_str().unwrap().to_owned()))
     })
     .unwrap();
+    eprintln!("{what}: after {took:?}");
     text
+}
+
+/// The registry device's IPv4 forwarding switch, and whether Punchwire's rules are in
+/// the registry host's FORWARD chain.
+fn registry_forwarding(lab: &Lab) -> (String, bool) {
+    let iface = lab.host(Host::Registry).iface.clone();
+    let key = format!("net.ipv4.conf.{iface}.forwarding");
+    let forwarding = lab.exec(Host::Registry, &["sysctl", "-n", &key]).unwrap();
+    let rules = lab
+        .exec(Host::Registry, &["iptables", "-S", "FORWARD"])
+        .unwrap();
+    (
+        forwarding.trim().to_owned(),
+        rules.contains("punchwire-relay"),
+    )
+}
+
+/// SIGTERM, and waits for the process to exit.
+fn terminate(lab: &Lab, process: &Spawned, what: &str) {
+    let term = Command::new("kill")
+        .args(["-TERM", &process.pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    wait_for(Duration::from_secs(10), what, || lab.try_wait(process)).unwrap();
 }
 
 fn relaying() -> ServiceOptions {
@@ -105,7 +131,9 @@ fn peers_behind_symmetric_nats_are_relayed_and_their_allowed_ips_come_back() {
     lab.with_diagnostics_on_panic(|lab| {
         lab.wait_registry_handshakes(STEP).unwrap();
         let before = [Host::Alice, Host::Bob].map(|h| configuration(lab, h));
-        let _registry = lab.start_relaying_registry(bin()).unwrap();
+        assert_eq!(registry_forwarding(lab), ("0".to_owned(), false));
+        let registry = lab.start_relaying_registry(bin()).unwrap();
+        assert_eq!(registry_forwarding(lab), ("1".to_owned(), true));
         let alice = lab.start_service(Host::Alice, bin(), &relaying()).unwrap();
         let bob = lab.start_service(Host::Bob, bin(), &relaying()).unwrap();
 
@@ -139,15 +167,7 @@ fn peers_behind_symmetric_nats_are_relayed_and_their_allowed_ips_come_back() {
         assert_ne!(configuration(lab, Host::Alice), before[0]);
 
         // A graceful stop gives alice's AllowedIPs back.
-        let term = Command::new("kill")
-            .args(["-TERM", &alice.process.pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(term.success());
-        wait_for(Duration::from_secs(10), "alice's service exits", || {
-            lab.try_wait(&alice.process)
-        })
-        .unwrap();
+        terminate(lab, &alice.process, "alice's service exits");
         assert_eq!(configuration(lab, Host::Alice), before[0]);
 
         // Bob's service dies mid-relay: his device still relays alice...
@@ -169,6 +189,10 @@ fn peers_behind_symmetric_nats_are_relayed_and_their_allowed_ips_come_back() {
             undone[0]["why"],
             "the service had ended without undoing its relay"
         );
+
+        // The registry's forwarding goes with it.
+        terminate(lab, &registry, "the registry exits");
+        assert_eq!(registry_forwarding(lab), ("0".to_owned(), false));
     });
 }
 
