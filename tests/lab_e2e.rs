@@ -21,8 +21,9 @@ use punchwire_lab::{
 use serde_json::Value;
 
 #[path = "common/lab_steps.rs"]
+#[allow(dead_code)] // the steps of every lab test; this one takes a few
 mod lab_steps;
-use lab_steps::{bin, control, key, ping, wait_direct, STEP};
+use lab_steps::{bin, control, key, peer_status, ping, wait_direct, STEP};
 
 /// What `dig NAME PTR` prints when asked from the simulated internet of the registry's
 /// public address (where the tests start it, port 5353).
@@ -90,17 +91,6 @@ impl EventLog {
             .cloned()
             .collect()
     }
-}
-
-fn peer_status(socket: &Path, peer: &str) -> Value {
-    let status = control(socket, ControlCommand::Status);
-    status["interfaces"][0]["peers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["public_key"] == peer)
-        .cloned()
-        .unwrap_or_else(|| panic!("no peer {peer} in {status}"))
 }
 
 #[test]

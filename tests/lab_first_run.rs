@@ -13,6 +13,7 @@ use punchwire_lab::{wait_for, Host, Lab, ServiceOptions, ZONE};
 use serde_json::{json, Value};
 
 #[path = "common/lab_steps.rs"]
+#[allow(dead_code)] // the steps of every lab test; this one takes a few
 mod lab_steps;
 use lab_steps::{bin, control, key, try_control, wait_direct, STEP};
 

@@ -9,7 +9,6 @@
 #![cfg(target_os = "linux")]
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use punchwire_control::protocol::Command as ControlCommand;
@@ -22,7 +21,7 @@ use serde_json::Value;
 #[path = "common/lab_steps.rs"]
 #[allow(dead_code)] // the steps of every lab test; this one takes a few
 mod lab_steps;
-use lab_steps::{bin, control, key, ping, wait_direct, STEP};
+use lab_steps::{bin, control, key, peer_status, ping, wait_direct, STEP};
 
 /// A lab of `builder`'s shape, alice and bob through to the registry.
 fn start(builder: LabBuilder) -> Lab {
@@ -36,18 +35,6 @@ fn start_services(lab: &Lab) -> (RunningService, RunningService) {
     let alice = lab.start_service(Host::Alice, bin(), &options).unwrap();
     let bob = lab.start_service(Host::Bob, bin(), &options).unwrap();
     (alice, bob)
-}
-
-/// What a service's status says of one peer.
-fn peer_status(socket: &Path, peer: &str) -> Value {
-    let status = control(socket, ControlCommand::Status);
-    status["interfaces"][0]["peers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["public_key"] == peer)
-        .cloned()
-        .unwrap_or_else(|| panic!("no peer {peer} in {status}"))
 }
 
 /// Waits until `service`'s status says `peer` is direct, on `endpoint`.

@@ -15,6 +15,7 @@ use punchwire_control::protocol::Command as ControlCommand;
 use punchwire_lab::{wait_for, wait_until, Host, Lab, ServiceOptions};
 
 #[path = "common/lab_steps.rs"]
+#[allow(dead_code)] // the steps of every lab test; this one takes a few
 mod lab_steps;
 use lab_steps::{bin, control, key, ping, wait_direct, STEP};
 

@@ -18,6 +18,7 @@ use punchwire_lab::{name_server_ip, wait_until_ok, Host, Lab, ServiceOptions};
 use serde_json::Value;
 
 #[path = "common/lab_steps.rs"]
+#[allow(dead_code)] // the steps of every lab test; this one takes a few
 mod lab_steps;
 use lab_steps::{bin, control, key, ping, wait_direct, STEP};
 

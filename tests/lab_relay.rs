@@ -12,14 +12,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use punchwire_control::protocol::Command as ControlCommand;
 use punchwire_lab::{wait_for, wait_until, Host, Lab, NatBehaviour, Node, ServiceOptions, Spawned};
-use serde_json::Value;
 
 #[path = "common/lab_steps.rs"]
 #[allow(dead_code)] // the steps of every lab test; this one takes a few
 mod lab_steps;
-use lab_steps::{bin, control, key, ping, STEP};
+use lab_steps::{bin, key, peer_status, ping, recent_events, STEP};
 
 /// The host's WireGuard configuration as `wg showconf` prints it, without the
 /// endpoints (those are discovery's to change, relay or not), its peers sorted by key:
@@ -40,30 +38,6 @@ fn configuration(lab: &Lab, host: Host) -> String {
     // The [Interface] section first, then the peers by key.
     sections[1..].sort();
     sections.join("\n\n")
-}
-
-/// `peer`'s entry in the status of the service at `socket`.
-fn peer_status(socket: &Path, peer: &str) -> Value {
-    let status = control(socket, ControlCommand::Status);
-    status["interfaces"][0]["peers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["public_key"] == peer)
-        .cloned()
-        .unwrap_or_else(|| panic!("no peer {peer} in {status}"))
-}
-
-/// The events of type `kind` a service has told.
-fn events(socket: &Path, kind: &str) -> Vec<Value> {
-    let recent = control(socket, ControlCommand::RecentEvents);
-    recent["events"]
-        .as_array()
-        .expect("a list of events")
-        .iter()
-        .filter(|e| e["type"] == kind)
-        .cloned()
-        .collect()
 }
 
 /// Waits until the service at `socket` says `peer` is relayed; its health text.
@@ -154,7 +128,7 @@ fn peers_behind_symmetric_nats_are_relayed_and_their_allowed_ips_come_back() {
         // device holds for him meanwhile.
         let bob_seen = peer_status(&alice.socket, &key(lab, Host::Bob));
         assert_eq!(bob_seen["tunnel_ips"], serde_json::json!(["10.99.0.3/32"]));
-        let started = events(&alice.socket, "relay-started");
+        let started = recent_events(&alice.socket, "relay-started");
         assert_eq!(started.len(), 1, "{started:?}");
         assert_eq!(started[0]["peer"], key(lab, Host::Bob));
         assert!(
@@ -183,7 +157,7 @@ fn peers_behind_symmetric_nats_are_relayed_and_their_allowed_ips_come_back() {
             configuration(lab, Host::Bob) == before[1]
         })
         .unwrap();
-        let undone = events(&bob.socket, "relay-undone");
+        let undone = recent_events(&bob.socket, "relay-undone");
         assert_eq!(undone.len(), 1, "{undone:?}");
         assert_eq!(
             undone[0]["why"],
@@ -247,7 +221,7 @@ fn a_relayed_peer_goes_direct_again_when_the_path_opens() {
                 && configuration(lab, Host::Bob) == before[1]
         })
         .unwrap();
-        let ended = events(&alice.socket, "relay-ended");
+        let ended = recent_events(&alice.socket, "relay-ended");
         assert_eq!(ended.len(), 1, "{ended:?}");
         assert_eq!(ended[0]["why"], "a direct handshake completed");
         // Direct now: the registry no longer carries bob's traffic.

@@ -53,3 +53,28 @@ pub fn try_control(socket: &Path, command: ControlCommand) -> Result<Value, Stri
 pub fn key(lab: &Lab, host: Host) -> String {
     lab.host(host).public_key.to_base64()
 }
+
+/// `peer`'s entry (its public key, base64) in the status of the service at `socket`,
+/// on its first interface.
+pub fn peer_status(socket: &Path, peer: &str) -> Value {
+    let status = control(socket, ControlCommand::Status);
+    status["interfaces"][0]["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["public_key"] == peer)
+        .cloned()
+        .unwrap_or_else(|| panic!("no peer {peer} in {status}"))
+}
+
+/// The events of type `kind` that the service at `socket` told lately.
+pub fn recent_events(socket: &Path, kind: &str) -> Vec<Value> {
+    let recent = control(socket, ControlCommand::RecentEvents);
+    recent["events"]
+        .as_array()
+        .expect("a list of events")
+        .iter()
+        .filter(|e| e["type"] == kind)
+        .cloned()
+        .collect()
+}
