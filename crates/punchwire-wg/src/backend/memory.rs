@@ -169,12 +169,7 @@ impl WireGuard for MemoryBackend {
             .ok_or_else(|| BackendError::NoSuchInterface {
                 iface: iface.to_owned(),
             })?;
-        if let Some((missing, _)) = peers.iter().find(|(key, _)| device.peer(key).is_none()) {
-            return Err(BackendError::NoSuchPeer {
-                iface: iface.to_owned(),
-                peer: *missing,
-            });
-        }
+        super::every_listed_peer_present(iface, peers, |key| device.peer(key).is_some())?;
         let current: Vec<_> = device
             .peers
             .iter()

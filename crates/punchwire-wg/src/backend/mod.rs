@@ -98,6 +98,22 @@ pub trait WireGuard: Send + Sync + 'static {
     ) -> Result<(), BackendError>;
 }
 
+/// Refuses a [`WireGuard::set_allowed_ips`] that lists a peer the device does not have
+/// (`has` says which it has), before anything is written: the call never creates one.
+pub(crate) fn every_listed_peer_present(
+    iface: &str,
+    peers: &[(PublicKey, Vec<IpNet>)],
+    has: impl Fn(&PublicKey) -> bool,
+) -> Result<(), BackendError> {
+    match peers.iter().find(|(key, _)| !has(key)) {
+        Some((missing, _)) => Err(BackendError::NoSuchPeer {
+            iface: iface.to_owned(),
+            peer: *missing,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// How long one backend call may take before it is reported as not answering.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(3);
 

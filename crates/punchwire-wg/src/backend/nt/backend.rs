@@ -214,12 +214,7 @@ impl WireGuard for NtBackend {
         peers: &[(PublicKey, Vec<IpNet>)],
     ) -> Result<(), BackendError> {
         let device = self.read(iface)?;
-        if let Some((missing, _)) = peers.iter().find(|(key, _)| device.peer(key).is_none()) {
-            return Err(BackendError::NoSuchPeer {
-                iface: iface.to_owned(),
-                peer: *missing,
-            });
-        }
+        crate::backend::every_listed_peer_present(iface, peers, |key| device.peer(key).is_some())?;
         if peers.is_empty() {
             return Ok(());
         }

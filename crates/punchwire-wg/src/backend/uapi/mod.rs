@@ -423,12 +423,7 @@ impl WireGuard for UapiBackend {
         let connection = self.connect(iface)?;
         let process = implementation::serving_process(connection.stream());
         let (device, implementation) = self.read_on(iface, connection, &process)?;
-        if let Some((missing, _)) = peers.iter().find(|(key, _)| device.peer(key).is_none()) {
-            return Err(BackendError::NoSuchPeer {
-                iface: iface.to_owned(),
-                peer: *missing,
-            });
-        }
+        crate::backend::every_listed_peer_present(iface, peers, |key| device.peer(key).is_some())?;
         if peers.is_empty() {
             return Ok(());
         }
