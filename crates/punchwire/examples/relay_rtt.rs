@@ -278,7 +278,7 @@ mod bench {
             samples[0].sent / PINGS
         );
         println!(
-            "case      path   no delay p50   p50      p90      min      max      p50 over path  answered"
+            "case         path  no delay p50       p50       p90       min       max  p50 over path  answered"
         );
         let mut p50s = [Duration::ZERO; 2];
         for ((case, s), p50) in [Case::Direct, Case::Relayed]
@@ -292,7 +292,7 @@ mod bench {
             let max = s.delayed.iter().copied().max().unwrap_or_default();
             let over = p50.as_secs_f64() / path.as_secs_f64() - 1.0;
             println!(
-                "{:<8} {:>6}  {:>12}  {:>7}  {:>7}  {:>7}  {:>7}  {:>+12.1}%  {}/{}",
+                "{:<8} {:>8}  {:>12}  {:>8}  {:>8}  {:>8}  {:>8}  {:>+12.1}%  {}/{}",
                 case.name(),
                 rtt(path),
                 rtt(percentile(&s.baseline, 50)),
