@@ -9,6 +9,7 @@
 //! - [`ipv6`]: IPv6 on every net, routed behind the NAT boxes' firewalls;
 //! - [`devices`]: each host's WireGuard daemon and its configuration;
 //! - [`processes`]: commands and long-running programs in a namespace;
+//! - [`delay`]: a fixed delay on every packet the simulated internet forwards;
 //! - [`observe`]: what the devices report, and waiting on it;
 //! - [`diagnostics`]: the report printed when a test fails;
 //! - [`teardown`]: undoing all of it, also on panic.
@@ -28,6 +29,7 @@ use crate::topology::{Host, Nat, Node};
 use crate::wireguard::WgImpl;
 
 mod build;
+mod delay;
 mod devices;
 mod diagnostics;
 mod grid;
@@ -38,6 +40,7 @@ mod processes;
 mod teardown;
 
 pub use build::LabBuilder;
+pub use delay::Delay;
 pub use processes::Spawned;
 
 use processes::SpawnedChild;
