@@ -128,6 +128,12 @@ fn peers_behind_symmetric_nats_are_relayed_and_their_allowed_ips_come_back() {
         // device holds for him meanwhile.
         let bob_seen = peer_status(&alice.socket, &key(lab, Host::Bob));
         assert_eq!(bob_seen["tunnel_ips"], serde_json::json!(["10.99.0.3/32"]));
+        // And the registry peer its own alone, though the device lists bob's there too.
+        let registry_seen = peer_status(&alice.socket, &key(lab, Host::Registry));
+        assert_eq!(
+            registry_seen["tunnel_ips"],
+            serde_json::json!(["10.99.0.1/32"])
+        );
         let started = recent_events(&alice.socket, "relay-started");
         assert_eq!(started.len(), 1, "{started:?}");
         assert_eq!(started[0]["peer"], key(lab, Host::Bob));

@@ -10,7 +10,7 @@ use punchwire_control::status::{
 use punchwire_discovery::InterfaceView;
 use punchwire_wg::{Device, Peer};
 
-use crate::relay::Relayed;
+use crate::relay::{Relayed, Relays};
 
 /// One peer's status. `name` is what the user calls it, where a file says; `view` is
 /// what the interface's engine published.
@@ -51,6 +51,17 @@ pub fn relayed_status(mut status: PeerStatus, relayed: &Relayed, now: SystemTime
         since_secs,
     });
     status.tunnel_ips.clone_from(&relayed.allowed_ips);
+    status
+}
+
+/// The registry peer shows its own tunnel addresses, not the relayed peers' it carries
+/// meanwhile: each address is shown on the peer it belongs to.
+pub fn own_tunnel_ips(mut status: PeerStatus, relays: &Relays) -> PeerStatus {
+    if let Some((registry, own)) = &relays.registry {
+        if status.public_key == registry.to_base64() {
+            status.tunnel_ips.clone_from(own);
+        }
+    }
     status
 }
 

@@ -12,7 +12,7 @@ use punchwire_discovery::InterfaceView;
 use crate::config::InterfaceConfig;
 use crate::interface_task::{engine_config, Phase};
 use crate::relay::Relays;
-use crate::report::{peer_status, relayed_status, summary};
+use crate::report::{own_tunnel_ips, peer_status, relayed_status, summary};
 use crate::scout;
 use crate::service::{Service, State};
 
@@ -94,7 +94,7 @@ impl Service {
                         let status = peer_status(p, names.get(&p.public_key).cloned(), &view, now);
                         match relays.peers.get(&p.public_key) {
                             Some(relayed) => relayed_status(status, relayed, now),
-                            None => status,
+                            None => own_tunnel_ips(status, &relays),
                         }
                     })
                     .collect();

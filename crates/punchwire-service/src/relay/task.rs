@@ -31,6 +31,8 @@ pub const LOOK_EVERY: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Default)]
 pub struct Relays {
     pub peers: HashMap<PublicKey, Relayed>,
+    /// The registry peer and its own AllowedIPs, while it carries relayed peers' too.
+    pub registry: Option<(PublicKey, Vec<IpNet>)>,
 }
 
 /// One relayed peer.
@@ -146,6 +148,10 @@ impl Relayer {
                 tracing::warn!("{iface}: relay: {}", one_line(&e));
             }
         }
+        state.relays.registry = (!state.record.relayed.is_empty()).then(|| {
+            let own = state.record.original(&registry).unwrap_or_default();
+            (registry, own.to_vec())
+        });
         self.published.send_replace(state.relays.clone());
     }
 
