@@ -15,6 +15,7 @@ need usr/bin/punchwire-tray
 need usr/bin/punchwire
 need usr/lib/systemd/system/punchwire.service
 need usr/lib/sysusers.d/punchwire.conf
+need usr/share/doc/punchwire-tray/registry-relay.conf
 need etc/xdg/autostart/punchwire-tray.desktop
 need usr/share/applications/Punchwire.desktop
 need usr/share/icons/hicolor/128x128/apps/punchwire-tray.png

@@ -19,7 +19,7 @@ pub const RULE_COMMENT: &str = "punchwire-relay";
 pub enum ForwardingError {
     #[error("relaying needs Linux, which forwards per interface; this system is not")]
     Unsupported,
-    #[error("cannot {what}: {source}")]
+    #[error("cannot {what}: {source}{}", read_only_hint(source))]
     Sysctl {
         what: String,
         #[source]
@@ -32,6 +32,17 @@ pub enum ForwardingError {
     },
     #[error("iptables refused `{rule}`: {said}")]
     Iptables { rule: String, said: String },
+}
+
+/// Where /proc/sys is read-only, the likely reason: a service manager's sandbox.
+fn read_only_hint(error: &io::Error) -> &'static str {
+    if error.raw_os_error() == Some(30) {
+        // EROFS
+        " (a sandbox such as systemd's ProtectKernelTunables=yes forbids it: install the \
+         drop-in /usr/share/doc/punchwire-tray/registry-relay.conf)"
+    } else {
+        ""
+    }
 }
 
 /// Forwarding turned on for one device; undone by [`RelayForwarding::disable`].
@@ -181,6 +192,22 @@ fn run_iptables(args: &[String]) -> Result<(), ForwardingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_only_proc_sys_names_the_drop_in_that_allows_it() {
+        let error = ForwardingError::Sysctl {
+            what: "write /proc/sys/net/ipv4/conf/wg0/forwarding".into(),
+            source: io::Error::from_raw_os_error(30),
+        }
+        .to_string();
+        assert!(error.contains("registry-relay.conf"), "{error}");
+        let other = ForwardingError::Sysctl {
+            what: "read /proc/sys/net/ipv4/conf/wg0/forwarding".into(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        }
+        .to_string();
+        assert!(!other.contains("registry-relay.conf"), "{other}");
+    }
 
     #[test]
     fn the_rules_accept_tunnel_to_tunnel_and_drop_the_rest_from_the_device() {
