@@ -43,11 +43,11 @@ pub fn peer_status(
 /// (the device lists them on the registry peer meanwhile).
 pub fn relayed_status(mut status: PeerStatus, relayed: &Relayed, now: SystemTime) -> PeerStatus {
     let since_secs = now
-        .duration_since(relayed.since)
+        .duration_since(relayed.episode.since)
         .unwrap_or_default()
         .as_secs();
     status.health = Health::new(HealthReason::RelayedViaRegistry {
-        because: relayed.because.clone(),
+        because: relayed.episode.because.clone(),
         since_secs,
     });
     status.tunnel_ips.clone_from(&relayed.allowed_ips);

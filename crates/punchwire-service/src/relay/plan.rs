@@ -47,8 +47,16 @@ impl Return {
 pub struct Memory {
     /// Since when each peer has been not direct without a break.
     pub not_direct_since: HashMap<PublicKey, SystemTime>,
-    /// When each relayed peer was relayed: a handshake after it is a direct one.
-    pub relayed_at: HashMap<PublicKey, SystemTime>,
+    /// Each relayed peer: when (a handshake after it is a direct one) and why.
+    pub relayed: HashMap<PublicKey, Episode>,
+}
+
+/// One peer's relay, from its start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Episode {
+    pub since: SystemTime,
+    /// Why it is not direct, in discovery's words.
+    pub because: String,
 }
 
 /// The steps for this reading. `health` is discovery's judgement of a peer now.
@@ -69,7 +77,7 @@ pub fn plan(
             });
             continue;
         };
-        let relayed_at = memory.relayed_at.get(key).copied().unwrap_or(now);
+        let relayed_at = memory.relayed.get(key).map_or(now, |e| e.since);
         if peer.last_handshake.is_some_and(|at| at > relayed_at) {
             steps.push(Step::Return {
                 peer: *key,
@@ -203,7 +211,13 @@ mod tests {
         record.remember(key(3), &["10.99.0.3/32".parse().unwrap()]);
         record.relayed.push(key(3));
         let mut memory = Memory::default();
-        memory.relayed_at.insert(key(3), at(60));
+        memory.relayed.insert(
+            key(3),
+            Episode {
+                since: at(60),
+                because: "no handshake yet".into(),
+            },
+        );
         // The handshake at 50 came before the relay (at 60): not a direct one.
         assert!(plan(&dev, &registry, &record, &mut memory, at(70), not_direct).is_empty());
         assert!(holds(&dev, &registry, &record));

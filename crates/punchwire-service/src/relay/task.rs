@@ -17,7 +17,7 @@ use punchwire_wg::{Backend, BackendError, Device, PublicKey};
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::plan::{holds, plan, Memory, Return, Step};
+use super::plan::{holds, plan, Episode, Memory, Return, Step};
 use super::record::{self, Record, RecordError};
 use crate::event_log::EventLog;
 use crate::interface_task::Wanted;
@@ -38,11 +38,33 @@ pub struct Relays {
 /// One relayed peer.
 #[derive(Debug, Clone)]
 pub struct Relayed {
-    pub since: SystemTime,
-    /// Why it is not direct, in discovery's words.
-    pub because: String,
+    pub episode: Episode,
     /// Its own AllowedIPs, which the registry peer carries meanwhile.
     pub allowed_ips: Vec<IpNet>,
+}
+
+impl Relays {
+    /// What `record` and `relayed` say, with `registry` the peer relays go through.
+    fn of(record: &Record, relayed: &HashMap<PublicKey, Episode>, registry: PublicKey) -> Self {
+        let peers = record
+            .relayed
+            .iter()
+            .filter_map(|key| {
+                let relayed = Relayed {
+                    episode: relayed.get(key)?.clone(),
+                    allowed_ips: record.original(key)?.to_vec(),
+                };
+                Some((*key, relayed))
+            })
+            .collect();
+        let registry = (!record.relayed.is_empty()).then(|| {
+            (
+                registry,
+                record.original(&registry).unwrap_or_default().to_vec(),
+            )
+        });
+        Self { peers, registry }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +95,6 @@ pub struct Relayer {
 struct State {
     record: Record,
     memory: Memory,
-    relays: Relays,
     /// Said once: no peer carries a registry address, so nothing can relay.
     said_no_registry: bool,
 }
@@ -148,11 +169,8 @@ impl Relayer {
                 tracing::warn!("{iface}: relay: {}", one_line(&e));
             }
         }
-        state.relays.registry = (!state.record.relayed.is_empty()).then(|| {
-            let own = state.record.original(&registry).unwrap_or_default();
-            (registry, own.to_vec())
-        });
-        self.published.send_replace(state.relays.clone());
+        let relays = Relays::of(&state.record, &state.memory.relayed, registry);
+        self.published.send_replace(relays);
     }
 
     /// The peer relays go through: the one of the record while there is one (its
@@ -185,8 +203,7 @@ impl Relayer {
         let own = |key: &PublicKey| device.peer(key).map(|p| p.allowed_ips.clone());
         let mut next = state.record.clone();
         next.remember(registry, &own(&registry).unwrap_or_default());
-        let allowed_ips = own(&peer).unwrap_or_default();
-        next.remember(peer, &allowed_ips);
+        next.remember(peer, &own(&peer).unwrap_or_default());
         next.relayed.push(peer);
         // Recorded before the change: a crash after it still finds what to put back.
         record::save(&self.record_path, &next)?;
@@ -195,7 +212,6 @@ impl Relayer {
             return Err(e);
         }
         state.record = next;
-        state.memory.relayed_at.insert(peer, now);
         tracing::info!(
             "{}: relaying {} via the registry: {because}",
             self.iface,
@@ -207,14 +223,11 @@ impl Relayer {
             name: self.name_of(&peer),
             because: because.clone(),
         }));
-        state.relays.peers.insert(
-            peer,
-            Relayed {
-                since: now,
-                because,
-                allowed_ips,
-            },
-        );
+        let episode = Episode {
+            since: now,
+            because,
+        };
+        state.memory.relayed.insert(peer, episode);
         Ok(())
     }
 
@@ -241,8 +254,7 @@ impl Relayer {
         }
         state.record = next;
         record::save(&self.record_path, &state.record)?;
-        state.memory.relayed_at.remove(&peer);
-        state.relays.peers.remove(&peer);
+        state.memory.relayed.remove(&peer);
         tracing::info!(
             "{}: {} is direct again: {}",
             self.iface,
