@@ -75,6 +75,18 @@ impl MemoryBackend {
         self.lock().device_reads
     }
 
+    /// The device a write goes to: as a real backend would, a failing one or a missing
+    /// interface is said before anything changes.
+    fn writable<'a>(state: &'a mut State, iface: &str) -> Result<&'a mut Device, BackendError> {
+        Self::check_failing(state, iface)?;
+        state
+            .devices
+            .get_mut(iface)
+            .ok_or_else(|| BackendError::NoSuchInterface {
+                iface: iface.to_owned(),
+            })
+    }
+
     fn check_failing(state: &State, iface: &str) -> Result<(), BackendError> {
         match &state.failing {
             Some(reason) => Err(BackendError::Protocol {
@@ -120,13 +132,7 @@ impl WireGuard for MemoryBackend {
     ) -> Result<(), BackendError> {
         let key = &snapshot.public_key;
         let mut state = self.lock();
-        Self::check_failing(&state, iface)?;
-        let device = state
-            .devices
-            .get_mut(iface)
-            .ok_or_else(|| BackendError::NoSuchInterface {
-                iface: iface.to_owned(),
-            })?;
+        let device = Self::writable(&mut state, iface)?;
         let peer = device
             .peers
             .iter_mut()
@@ -162,13 +168,7 @@ impl WireGuard for MemoryBackend {
         peers: &[(PublicKey, Vec<IpNet>)],
     ) -> Result<(), BackendError> {
         let mut state = self.lock();
-        Self::check_failing(&state, iface)?;
-        let device = state
-            .devices
-            .get_mut(iface)
-            .ok_or_else(|| BackendError::NoSuchInterface {
-                iface: iface.to_owned(),
-            })?;
+        let device = Self::writable(&mut state, iface)?;
         super::every_listed_peer_present(iface, peers, |key| device.peer(key).is_some())?;
         let current: Vec<_> = device
             .peers
