@@ -68,15 +68,9 @@ mod bench {
     }
 
     impl Case {
+        /// The case's name, which is also the health state alice's service must show
+        /// for bob.
         fn name(self) -> &'static str {
-            match self {
-                Case::Direct => "direct",
-                Case::Relayed => "relayed",
-            }
-        }
-
-        /// The health state alice's service must show for bob.
-        fn state(self) -> &'static str {
             match self {
                 Case::Direct => "direct",
                 Case::Relayed => "relayed",
@@ -172,7 +166,7 @@ mod bench {
             // The pings measured the path the case names only if it was still taken.
             let state = bob_state(lab, &services[0].socket)?;
             ensure!(
-                state == case.state(),
+                state == case.name(),
                 "alice's service says bob is {state} after the pings"
             );
             Ok(Samples {
@@ -208,7 +202,7 @@ mod bench {
                 Ok(lab.try_exec(from, &args)?.status.success())
             };
             let _ = answered(Host::Bob, &back)?;
-            if state == case.state() && answered(Host::Alice, &target)? {
+            if state == case.name() && answered(Host::Alice, &target)? {
                 return Ok(());
             }
             ensure!(
