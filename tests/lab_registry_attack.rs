@@ -41,11 +41,9 @@ fn in_namespace<T: Send + 'static>(
     node: impl Into<Node>,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> JoinHandle<T> {
-    let path = format!("/run/netns/{}", lab.namespace(node));
+    let file = lab.namespace_file(node);
     std::thread::spawn(move || {
-        let namespace = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        nix::sched::setns(&namespace, nix::sched::CloneFlags::CLONE_NEWNET)
-            .unwrap_or_else(|e| panic!("entering {path}: {e}"));
+        punchwire_lab::enter_namespace(&file).unwrap_or_else(|e| panic!("{e}"));
         f()
     })
 }

@@ -17,12 +17,13 @@
 //! Running Punchwire itself in a lab is `crate::product`, on top of these.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::{Mutex, MutexGuard};
 
 use punchwire_wg::PublicKey;
 
+use crate::error::LabError;
 use crate::names::LabName;
 use crate::nat::NatBehaviour;
 use crate::topology::{Host, Nat, Node};
@@ -141,6 +142,12 @@ impl Lab {
         self.name.namespace(node.into())
     }
 
+    /// The file of a node's network namespace, which a thread of its own enters with
+    /// [`enter_namespace`].
+    pub fn namespace_file(&self, node: impl Into<Node>) -> PathBuf {
+        Path::new("/run/netns").join(self.namespace(node))
+    }
+
     pub fn host(&self, host: Host) -> &HostInfo {
         &self.hosts[host.index()]
     }
@@ -173,4 +180,15 @@ impl Lab {
         // A panic while holding the lock leaves the state usable: teardown must run.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Moves the calling thread into the network namespace at `file` (see
+/// [`Lab::namespace_file`]): the sockets it makes from then on live there, wherever
+/// they are used afterwards. For a thread of its own: there is no way back.
+pub fn enter_namespace(file: &Path) -> crate::error::Result<()> {
+    let place = file.display();
+    let namespace =
+        std::fs::File::open(file).map_err(|e| LabError::io(format!("opening {place}"), e))?;
+    nix::sched::setns(&namespace, nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| LabError::io(format!("entering {place}"), e.into()))
 }

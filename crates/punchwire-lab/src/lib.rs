@@ -90,7 +90,7 @@ mod error;
 pub use cleanup::cleanup_stale;
 pub use dump::{Counters, DeviceDump, PeerStats};
 pub use error::{LabError, Result};
-pub use lab::{Delay, HostInfo, Lab, LabBuilder, Spawned};
+pub use lab::{enter_namespace, Delay, HostInfo, Lab, LabBuilder, Spawned};
 pub use name_server::{name_server_ip, NameServer};
 pub use names::{PREFIX, STATE_ROOT};
 pub use nat::NatBehaviour;

@@ -9,8 +9,8 @@
 //! instead of being dropped.
 
 use std::collections::VecDeque;
-use std::fs::File;
 use std::io::ErrorKind;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use nfq::{Message, Queue, Verdict};
 
-use super::Lab;
+use super::{enter_namespace, Lab};
 use crate::error::{LabError, Result};
 use crate::topology::Node;
 
@@ -46,7 +46,7 @@ impl Lab {
     /// the registry twice (4 × `one_way`). Traffic within a NAT box's LAN is not
     /// delayed. Until the returned [`Delay`] is dropped.
     pub fn delay_internet(&self, one_way: Duration) -> Result<Delay<'_>> {
-        let namespace = format!("/run/netns/{}", self.namespace(Node::Inet));
+        let namespace = self.namespace_file(Node::Inet);
         let stop = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread = {
@@ -140,10 +140,8 @@ fn as_args(args: &[String]) -> Vec<&str> {
 
 /// The queue socket, made inside the namespace at `path` (a netlink socket belongs to
 /// the namespace it was made in) and bound to [`QUEUE_NUM`], without packet contents.
-fn open_queue(path: &str) -> Result<Queue> {
-    let namespace = File::open(path).map_err(|e| LabError::io(format!("opening {path}"), e))?;
-    nix::sched::setns(&namespace, nix::sched::CloneFlags::CLONE_NEWNET)
-        .map_err(|e| LabError::io(format!("entering {path}"), e.into()))?;
+fn open_queue(namespace: &Path) -> Result<Queue> {
+    enter_namespace(namespace)?;
     let mut queue = Queue::open().map_err(|e| LabError::io("opening a netfilter queue", e))?;
     queue
         .bind(QUEUE_NUM)
