@@ -163,17 +163,16 @@ impl InterfaceTask {
         if let Err(e) = self.handle.await {
             tracing::error!("{iface}: discovery task ended abnormally: {e}");
         }
-        let record = self.shared.relay_record(iface);
-        match relay::restore(&self.shared.backend, &record, iface).await {
-            Ok(Some(peers)) => relay::say_restored(
-                &self.shared.log,
-                iface,
-                &peers,
-                "relay ended with the interface's discovery",
-            ),
-            Ok(None) => {}
-            Err(e) => tracing::error!("{iface}: cannot undo the relay: {}", one_line(&e)),
-        }
+        let shared = &self.shared;
+        let why = "relay ended with the interface's discovery";
+        relay::undo(
+            &shared.backend,
+            &shared.log,
+            &shared.relay_record(iface),
+            iface,
+            why,
+        )
+        .await;
     }
 }
 
@@ -272,20 +271,15 @@ async fn run(
 /// AllowedIPs it names are put back before anything else runs, relay on or off.
 async fn undo_leftover_relay(config: &InterfaceConfig, shared: &Shared) {
     let iface = config.name.as_str();
-    let record = shared.relay_record(iface);
-    match relay::restore(&shared.backend, &record, iface).await {
-        Ok(Some(peers)) => relay::say_restored(
-            &shared.log,
-            iface,
-            &peers,
-            "the service had ended without undoing its relay",
-        ),
-        Ok(None) => {}
-        Err(e) => tracing::error!(
-            "{iface}: cannot undo the relay a previous run left: {}",
-            one_line(&e)
-        ),
-    }
+    let why = "the service had ended without undoing its relay";
+    relay::undo(
+        &shared.backend,
+        &shared.log,
+        &shared.relay_record(iface),
+        iface,
+        why,
+    )
+    .await;
 }
 
 /// The engine's settings for `config`, asking `registries`.

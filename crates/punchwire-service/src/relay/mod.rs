@@ -12,4 +12,4 @@ pub mod plan;
 pub mod record;
 mod task;
 
-pub use task::{restore, say_restored, RelayError, Relayed, Relayer, Relays, LOOK_EVERY};
+pub use task::{undo, RelayError, Relayed, Relayer, Relays, LOOK_EVERY};

@@ -272,15 +272,17 @@ impl Relayer {
 
     /// Puts every relayed peer back, and says why.
     async fn undo(&self, state: &mut State, why: &str) {
-        match restore(&self.backend, &self.record_path, &self.iface).await {
-            Ok(restored) => {
-                if let Some(peers) = restored {
-                    say_restored(&self.log, &self.iface, &peers, why);
-                }
-                *state = State::default();
-                self.published.send_replace(Relays::default());
-            }
-            Err(e) => tracing::warn!("{}: relay: {}", self.iface, one_line(&e)),
+        if undo(
+            &self.backend,
+            &self.log,
+            &self.record_path,
+            &self.iface,
+            why,
+        )
+        .await
+        {
+            *state = State::default();
+            self.published.send_replace(Relays::default());
         }
     }
 
@@ -312,11 +314,29 @@ fn relaying(record: &Record, registry: &PublicKey) -> Vec<(PublicKey, Vec<IpNet>
     request
 }
 
+/// Undoes the relay recorded at `path`, if any ([`restore`]), and says so with `why` in
+/// the log and the event log; a failure is logged, the record kept for the next try.
+/// Whether nothing is left to undo.
+pub async fn undo(backend: &Backend, log: &EventLog, path: &Path, iface: &str, why: &str) -> bool {
+    match restore(backend, path, iface).await {
+        Ok(restored) => {
+            if let Some(peers) = restored {
+                say_restored(log, iface, &peers, why);
+            }
+            true
+        }
+        Err(e) => {
+            tracing::error!("{iface}: cannot undo the relay ({why}): {}", one_line(&e));
+            false
+        }
+    }
+}
+
 /// Gives every peer the record at `path` names its original AllowedIPs back, and removes
 /// the record; the peers it restored, or `None` when there was no record (nothing was
 /// relayed). Peers no longer on the device are left out. On an error the record stays,
 /// for the next try.
-pub async fn restore(
+async fn restore(
     backend: &Backend,
     path: &Path,
     iface: &str,
@@ -351,7 +371,7 @@ pub async fn restore(
 }
 
 /// Says in the log and the event log that a relay was undone.
-pub fn say_restored(log: &EventLog, iface: &str, peers: &[PublicKey], why: &str) {
+fn say_restored(log: &EventLog, iface: &str, peers: &[PublicKey], why: &str) {
     tracing::info!(
         "{iface}: {why}; the AllowedIPs of {} peers are as they were before the relay",
         peers.len()
